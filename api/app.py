@@ -1,0 +1,42 @@
+"""The Litestar app factory."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from api.controllers.articles import ArticleController
+from api.controllers.health import health, ready
+from api.controllers.suggest import SuggestController
+from api.controllers.tickets import TicketController
+from api.errors import EXCEPTION_HANDLERS
+from api.serving import Serving, serving_lifespan
+from models.db import make_engine, make_session_factory
+from models.settings import Settings, get_settings
+from triage.encoder import Encoder
+
+__all__ = ("create_app", "create_app_from_env")
+
+
+def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litestar:
+    """Build the app for ``settings``; pass an already loaded ``encoder`` to share one across apps."""
+    engine = make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    serving = Serving(settings=settings, sessions=make_session_factory(engine), encoder=encoder)
+    app = Litestar(
+        route_handlers=[health, ready, SuggestController, TicketController, ArticleController],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[serving_lifespan],
+        openapi_config=OpenAPIConfig(
+            title="helpdesk-triage", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
+        ),
+        request_max_body_size=1_048_576,
+    )
+    app.state.serving = serving
+    app.on_shutdown.append(lambda: engine.dispose())
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """The app on the process's ``HELPDESK_*`` settings (used by ``helpdesk serve``)."""
+    return create_app(get_settings())

@@ -1,0 +1,1 @@
+"""HTTP controllers: validate, call one service function, shape the response."""

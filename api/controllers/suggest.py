@@ -1,0 +1,27 @@
+"""POST /v1/suggest: suggestions for a draft, without storing anything."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from litestar import Controller, post
+from litestar.datastructures import State
+
+from api.schemas import SuggestIn
+from triage.suggest import suggest
+
+__all__ = ("SuggestController",)
+
+
+class SuggestController(Controller):
+    path = "/v1/suggest"
+    tags = ["suggest"]
+
+    @post("/", status_code=200, sync_to_thread=True)
+    def suggest(self, data: SuggestIn, state: State) -> dict[str, Any]:
+        """Articles, similar resolved tickets and category/priority/assignee predictions for a text."""
+        serving = state.serving
+        top_k = min(data.top_k or serving.settings.api.default_top_k, serving.settings.api.max_top_k)
+        result = suggest(serving.bundle, serving.encoder, subject=data.subject, body=data.body, top_k=top_k)
+        return asdict(result)

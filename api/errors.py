@@ -1,0 +1,107 @@
+"""The one place that maps errors to HTTP: RFC 9457 problem details naming the field at fault."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from models.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+
+__all__ = ("EXCEPTION_HANDLERS", "problem")
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+_DOMAIN_STATUS: tuple[tuple[type[DomainError], int, str], ...] = (
+    (NotFound, 404, "not-found"),
+    (InvalidInput, 422, "invalid-input"),
+    (Conflict, 409, "conflict"),
+    (Unavailable, 503, "unavailable"),
+)
+_TITLES = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def problem(
+    request: Request, status: int, kind: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> Response[dict[str, Any]]:
+    """A problem-details response; ``errors`` lists ``{"field", "detail"}`` items."""
+    body: dict[str, Any] = {
+        "type": f"urn:helpdesk-triage:problem:{kind}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+        body["field"] = errors[0]["field"]
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _domain(request: Request, exc: DomainError) -> Response:
+    status, kind = next(((s, k) for cls, s, k in _DOMAIN_STATUS if isinstance(exc, cls)), (400, "bad-request"))
+    errors = [{"field": exc.field, "detail": exc.detail}] if exc.field else None
+    return problem(request, status, kind, exc.detail, errors)
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+
+
+def _field_of(key: str | None, source: str | None, message: str) -> str:
+    key = (key or "").removeprefix("$.").removeprefix("$")
+    if source in {"query", "path", "header", "cookie"}:
+        return key or source
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        return unknown.group(1)
+    return "body" if key in {"", "data"} else key
+
+
+def _validation(request: Request, exc: ValidationException) -> Response:
+    items = exc.extra if isinstance(exc.extra, list) else []
+    errors = [
+        {
+            "field": _field_of(item.get("key"), item.get("source"), str(item.get("message", ""))),
+            "detail": str(item.get("message", exc.detail)),
+        }
+        for item in items
+        if isinstance(item, dict)
+    ]
+    if not errors:
+        return problem(request, 400, "malformed-body", str(exc.detail), [{"field": "body", "detail": str(exc.detail)}])
+    return problem(request, 422, "validation", "the request has invalid fields", errors)
+
+
+def _http(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 400:  # the body could not be decoded (malformed JSON, wrong encoding)
+        return problem(request, 400, "malformed-body", str(exc.detail), [{"field": "body", "detail": str(exc.detail)}])
+    return problem(request, exc.status_code, "http", str(exc.detail))
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal", "an unexpected error occurred")
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: _domain,
+    ValidationException: _validation,
+    HTTPException: _http,
+    Exception: _unexpected,
+}

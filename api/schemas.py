@@ -1,0 +1,114 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+__all__ = (
+    "ArticleIn",
+    "ArticleOut",
+    "ArticlePage",
+    "ArticleUpdate",
+    "SuggestIn",
+    "TicketIn",
+    "TicketOut",
+)
+
+Text = Annotated[str, msgspec.Meta(max_length=20_000)]
+Short = Annotated[str, msgspec.Meta(max_length=1_000)]
+TopK = Annotated[int, msgspec.Meta(ge=1, le=50)]
+Slug = Annotated[str, msgspec.Meta(max_length=200)]
+Tag = Annotated[str, msgspec.Meta(max_length=100)]
+
+
+class SuggestIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A ticket or draft to suggest for: subject and/or body."""
+
+    subject: Short | None = None
+    body: Text | None = None
+    top_k: TopK | None = None
+
+
+class TicketIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new ticket."""
+
+    subject: Short | None = None
+    body: Text | None = None
+    requester: Annotated[str, msgspec.Meta(max_length=320)] | None = None
+    channel: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    language: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    external_id: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class ArticleIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new article; ``body`` is Markdown."""
+
+    slug: Slug
+    title: Short
+    body: Annotated[str, msgspec.Meta(max_length=200_000)]
+    language: Annotated[str, msgspec.Meta(max_length=16)] = "en"
+    status: Annotated[str, msgspec.Meta(max_length=20)] = "draft"
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=50)] = []
+
+
+class ArticleUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new revision of an article; omitted metadata keeps its current value."""
+
+    title: Short
+    body: Annotated[str, msgspec.Meta(max_length=200_000)]
+    slug: Slug | None = None
+    language: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    status: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=50)] | None = None
+
+
+@dataclass
+class ArticleOut:
+    """An article with its current revision as Markdown and as safe HTML."""
+
+    slug: str
+    title: str
+    language: str
+    status: str
+    tags: list[str]
+    revision: int
+    body_markdown: str
+    html: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class ArticlePage:
+    """One page of articles."""
+
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass
+class TicketOut:
+    """A stored ticket with the latest suggestion made for it."""
+
+    id: int
+    external_id: str | None
+    subject: str
+    body: str
+    requester: str | None
+    channel: str | None
+    language: str | None
+    status: str
+    category: str | None
+    priority: str | None
+    assignee: str | None
+    resolution: str | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    suggestion: dict[str, Any] | None

@@ -1,0 +1,1 @@
+"""Knowledge base: Markdown articles with front matter, revisions, chunking and safe rendering."""

@@ -1,0 +1,8 @@
+"""Persistence foundation: settings, database engine and sessions, ORM classes, migrations."""
+
+from models.articles import Article, ArticleChunk, ArticleRevision
+from models.artifacts import ArtifactVersion
+from models.base import Base
+from models.tickets import Suggestion, Ticket
+
+__all__ = ("Article", "ArticleChunk", "ArticleRevision", "ArtifactVersion", "Base", "Suggestion", "Ticket")

@@ -1,0 +1,30 @@
+"""The root of every domain error; the api package maps subclasses to HTTP."""
+
+from __future__ import annotations
+
+__all__ = ("DomainError", "InvalidInput", "NotFound", "Conflict", "Unavailable")
+
+
+class DomainError(Exception):
+    """A failure the caller can act on; ``field`` names the input at fault, if any."""
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """The input is malformed or violates a rule."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state."""
+
+
+class Unavailable(DomainError):
+    """A needed resource (e.g. a trained bundle) is not there yet."""

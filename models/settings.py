@@ -1,0 +1,92 @@
+"""One Settings tree read from ``HELPDESK_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ("ApiSettings", "DatabaseSettings", "ModelSettings", "Settings", "get_settings")
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_sqlite_url(var_dir: Path) -> str:
+    return f"sqlite:///{var_dir / 'helpdesk.db'}"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where the database lives and how to talk to it."""
+
+    url: str
+    busy_timeout_ms: int = 5000
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Encoder, artifacts and training defaults."""
+
+    artifacts_dir: Path
+    encoder: str = "minilm"
+    encode_batch_size: int = 64
+    min_examples_per_label: int = 2
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """HTTP serving options."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_top_k: int = 5
+    max_top_k: int = 20
+    reload_poll_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration; build it with :meth:`from_env` or directly in tests."""
+
+    database: DatabaseSettings
+    models: ModelSettings
+    api: ApiSettings = field(default_factory=ApiSettings)
+    datasets_dir: Path = _ROOT.parent / "shared" / "datasets"
+    data_dir: Path = _ROOT / "data"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``HELPDESK_*`` variable, falling back to embedded defaults."""
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("HELPDESK_VAR_DIR", _ROOT / "var"))
+        return cls(
+            database=DatabaseSettings(
+                url=env.get("HELPDESK_DATABASE_URL", _default_sqlite_url(var_dir)),
+                busy_timeout_ms=int(env.get("HELPDESK_DATABASE_BUSY_TIMEOUT_MS", "5000")),
+                echo=env.get("HELPDESK_DATABASE_ECHO", "") in {"1", "true", "yes"},
+            ),
+            models=ModelSettings(
+                artifacts_dir=Path(env.get("HELPDESK_ARTIFACTS_DIR", var_dir / "artifacts")),
+                encoder=env.get("HELPDESK_ENCODER", "minilm"),
+                encode_batch_size=int(env.get("HELPDESK_ENCODE_BATCH_SIZE", "64")),
+                min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "2")),
+            ),
+            api=ApiSettings(
+                host=env.get("HELPDESK_HOST", "127.0.0.1"),
+                port=int(env.get("HELPDESK_PORT", "8000")),
+                default_top_k=int(env.get("HELPDESK_DEFAULT_TOP_K", "5")),
+                max_top_k=int(env.get("HELPDESK_MAX_TOP_K", "20")),
+                reload_poll_seconds=float(env.get("HELPDESK_RELOAD_POLL_SECONDS", "10")),
+            ),
+            datasets_dir=Path(env.get("HELPDESK_DATASETS_DIR", _ROOT.parent / "shared" / "datasets")),
+            data_dir=Path(env.get("HELPDESK_DATA_DIR", _ROOT / "data")),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings.from_env()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from models import ArtifactVersion, Ticket
+from models.db import make_engine, session_scope
+from models.migrate import downgrade, upgrade
+
+TABLES = {"articles", "article_revisions", "article_chunks", "tickets", "suggestions", "artifact_versions"}
+
+
+def test_migrations_upgrade_downgrade_and_upgrade_again(db_url: str):
+    engine = make_engine(db_url)
+    assert TABLES <= set(inspect(engine).get_table_names())
+    downgrade(db_url)
+    assert not TABLES & set(inspect(engine).get_table_names())
+    upgrade(db_url)
+    assert TABLES <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    url = f"sqlite:///{tmp_path / 'wal.db'}"
+    engine = make_engine(url, busy_timeout_ms=1234)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 1234
+    engine.dispose()
+
+
+def test_database_allows_one_active_bundle_per_kind(sessions):
+    with session_scope(sessions) as session:
+        session.add(ArtifactVersion(kind="triage", version="a", path="/a", state="active"))
+        session.add(ArtifactVersion(kind="other", version="a", path="/b", state="active"))
+        session.add(ArtifactVersion(kind="triage", version="b", path="/c", state="retired"))
+    with pytest.raises(IntegrityError), session_scope(sessions) as session:
+        session.add(ArtifactVersion(kind="triage", version="c", path="/d", state="active"))
+
+
+def test_external_id_is_unique(sessions):
+    with session_scope(sessions) as session:
+        session.add(Ticket(subject="a", body="", external_id="X-1", content_hash="h"))
+    with pytest.raises(IntegrityError), session_scope(sessions) as session:
+        session.add(Ticket(subject="b", body="", external_id="X-1", content_hash="h"))

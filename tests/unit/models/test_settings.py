@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from models.settings import Settings
+
+
+def test_defaults_are_embedded():
+    settings = Settings.from_env({})
+    assert settings.database.url.startswith("sqlite:///")
+    assert settings.database.url.endswith("var/helpdesk.db")
+    assert settings.models.artifacts_dir.as_posix().endswith("var/artifacts")
+    assert settings.datasets_dir.as_posix().endswith("shared/datasets")
+    assert settings.models.encoder == "minilm"
+
+
+def test_environment_overrides(tmp_path: Path):
+    settings = Settings.from_env(
+        {
+            "HELPDESK_DATABASE_URL": "postgresql://u@h/db",
+            "HELPDESK_ARTIFACTS_DIR": str(tmp_path / "a"),
+            "HELPDESK_DATASETS_DIR": str(tmp_path / "d"),
+            "HELPDESK_PORT": "9000",
+            "HELPDESK_MIN_EXAMPLES_PER_LABEL": "5",
+        }
+    )
+    assert settings.database.url == "postgresql://u@h/db"
+    assert settings.models.artifacts_dir == tmp_path / "a"
+    assert settings.datasets_dir == tmp_path / "d"
+    assert settings.api.port == 9000
+    assert settings.models.min_examples_per_label == 5
+
+
+def test_var_dir_moves_database_and_artifacts(tmp_path: Path):
+    settings = Settings.from_env({"HELPDESK_VAR_DIR": str(tmp_path)})
+    assert settings.database.url == f"sqlite:///{tmp_path / 'helpdesk.db'}"
+    assert settings.models.artifacts_dir == tmp_path / "artifacts"

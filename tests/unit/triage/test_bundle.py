@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from triage.bundle import read_manifest, verify_bundle, write_bundle
+
+
+def _payload(folder: Path) -> None:
+    (folder / "a.txt").write_text("alpha")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "b.txt").write_text("beta")
+
+
+def test_bundle_describes_itself(tmp_path: Path):
+    path = write_bundle(tmp_path, "triage", "v1", {"metrics": {"x": 1}}, _payload)
+    assert path == tmp_path / "triage" / "v1"
+    manifest = verify_bundle(path)
+    assert manifest == read_manifest(path)
+    assert manifest["version"] == "v1" and manifest["kind"] == "triage"
+    assert set(manifest["files"]) == {"a.txt", "sub/b.txt"}
+    assert manifest["libraries"]["scikit-learn"]
+    assert manifest["metrics"] == {"x": 1}
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path):
+    def broken(folder: Path) -> None:
+        (folder / "half.bin").write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_bundle(tmp_path, "triage", "v1", {}, broken)
+    assert list((tmp_path / "triage").iterdir()) == []
+
+
+def test_bundles_are_immutable_and_tampering_is_detected(tmp_path: Path):
+    path = write_bundle(tmp_path, "triage", "v1", {}, _payload)
+    with pytest.raises(FileExistsError):
+        write_bundle(tmp_path, "triage", "v1", {}, _payload)
+    (path / "a.txt").write_text("changed")
+    with pytest.raises(ValueError, match="a.txt"):
+        verify_bundle(path)

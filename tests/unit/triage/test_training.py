@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from kb.importer import import_folder
+from models.db import session_scope
+from triage.registry import get_active, list_versions
+from triage.suggest import load_bundle, suggest
+from triage.training import KIND, train_bundle
+
+DEMO = Path(__file__).resolve().parents[3] / "data"
+
+
+def test_articles_only_still_builds_a_bundle(sessions, encoder, tmp_path: Path):
+    with session_scope(sessions) as session:
+        import_folder(session, DEMO / "kb")
+        result = train_bundle(session, encoder, tmp_path)
+    assert result.manifest["classifiers"] == {}
+    assert set(result.manifest["classifiers_skipped"]) == {"category", "priority", "assignee"}
+    bundle = load_bundle(result.path)
+    answer = suggest(bundle, encoder, subject="I forgot my VPN password", body=None)
+    assert answer.articles[0].slug == "i-forgot-my-vpn-password"
+    assert answer.similar_tickets == []
+    assert {p.status for p in answer.predictions.values()} == {"unavailable"}
+    assert "labels" in answer.predictions["category"].reason
+
+
+def test_demo_bundle_is_active_self_describing_and_sensible(demo_settings, encoder):
+    from models.db import make_engine, make_session_factory
+
+    engine = make_engine(demo_settings.database.url)
+    with session_scope(make_session_factory(engine)) as session:
+        active = get_active(session, KIND)
+        assert len(list_versions(session, KIND)) == 1
+    engine.dispose()
+    manifest = active.manifest
+    assert manifest["encoder"]["name"] == "all-MiniLM-L6-v2"
+    assert manifest["inputs"]["tickets"]["rows"] >= 300
+    assert manifest["inputs"]["articles"] >= 30
+    assert manifest["metrics"]["category"]["accuracy"] > 0.6
+    assert "articles.faiss" in manifest["files"]
+
+    bundle = load_bundle(Path(active.path))
+    answer = suggest(bundle, encoder, subject="I forgot my VPN password", body=None, top_k=5)
+    assert answer.bundle_version == active.version
+    top = [a.slug for a in answer.articles[:3]]
+    assert top[0] == "i-forgot-my-vpn-password"
+    assert "forgot-kestrel-id-password" in top
+    category = answer.predictions["category"]
+    assert category.status == "ok"
+    assert category.label in {"Network & VPN", "Accounts & Passwords"}
+    assert 0 < category.confidence <= 1
+    assert "most similar resolved tickets" in category.evidence
+    assert all(t.category for t in answer.similar_tickets)

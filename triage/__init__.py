@@ -1,0 +1,1 @@
+"""The AI: encoder, vector index, classifiers, bundles, suggestions, tickets, training and the CLI."""

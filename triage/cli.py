@@ -1,0 +1,203 @@
+"""The ``helpdesk`` command line: migrations, imports, training, serving and the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from models.db import make_engine, make_session_factory, session_scope
+from models.errors import DomainError
+from models.settings import Settings, get_settings
+
+__all__ = ("main",)
+
+
+def _sessions(settings: Settings):
+    engine = make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    return make_session_factory(engine)
+
+
+def _bar(label: str):
+    from tqdm import tqdm
+
+    def wrap(items: Iterable) -> Iterable:
+        return tqdm(items, desc=label, unit="row", file=sys.stderr, leave=False)
+
+    return wrap
+
+
+class _TrainProgress:
+    """Feeds ``train_bundle`` progress callbacks into one tqdm bar per step."""
+
+    def __init__(self) -> None:
+        self.bars: dict = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self.bars.get(step)
+        if bar is None:
+            bar = self.bars[step] = tqdm(total=total, desc=step, file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+
+class _Group(click.Group):
+    """Turns domain errors into one clear line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            where = f" [{exc.field}]" if exc.field else ""
+            click.echo(f"error{where}: {exc.detail}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """helpdesk-triage: AI triage and knowledge-base suggestions for helpdesks."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from models.migrate import upgrade
+
+    upgrade(get_settings().database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.option("--revision", default="base", show_default=True)
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    from models.migrate import downgrade
+
+    downgrade(get_settings().database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def kb() -> None:
+    """Knowledge-base articles."""
+
+
+@kb.command("import")
+@click.argument("folder", type=click.Path(path_type=Path))
+def kb_import(folder: Path) -> None:
+    """Import (create or update) every Markdown article under FOLDER."""
+    from kb.importer import import_folder
+
+    with session_scope(_sessions(get_settings())) as session:
+        counts = import_folder(session, folder, progress=_bar("articles"))
+    click.echo(", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no articles found")
+
+
+@main.group()
+def tickets() -> None:
+    """Ticket history."""
+
+
+@tickets.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="Map a ticket field to a column.")
+def tickets_import(file: Path, mapping: tuple[str, ...]) -> None:
+    """Import tickets from a CSV or JSONL FILE; labelled rows become resolved history."""
+    from triage.ticket_import import import_tickets, parse_mapping
+
+    with session_scope(_sessions(get_settings())) as session:
+        counts = import_tickets(session, file, parse_mapping(mapping), progress=_bar("tickets"))
+    click.echo(f"{counts['created']} created, {counts['skipped']} already present")
+
+
+@main.command()
+@click.option("--activate/--no-activate", default=True, show_default=True, help="Make the new bundle active.")
+def train(activate: bool) -> None:
+    """Build a bundle from published articles and resolved tickets."""
+    _train(get_settings(), activate)
+
+
+def _train(settings: Settings, activate: bool) -> None:
+    from triage.encoder import load_encoder
+    from triage.training import train_bundle
+
+    encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
+    with session_scope(_sessions(settings)) as session:
+        result = train_bundle(
+            session,
+            encoder,
+            settings.models.artifacts_dir,
+            min_examples=settings.models.min_examples_per_label,
+            activate=activate,
+            progress=_TrainProgress(),
+        )
+    click.echo(f"bundle {result.version} written to {result.path}" + (" and activated" if activate else ""))
+    click.echo(json.dumps(result.manifest["metrics"], indent=2))
+    for name, reason in result.manifest["classifiers_skipped"].items():
+        click.echo(f"{name}: unavailable ({reason})")
+
+
+@main.command()
+@click.option("--subject", default="")
+@click.option("--body", default="")
+@click.option("--top-k", default=5, show_default=True)
+def suggest(subject: str, body: str, top_k: int) -> None:
+    """Print suggestions for a text from the active bundle, as JSON."""
+    from triage.encoder import load_encoder
+    from triage.registry import get_active
+    from triage.suggest import load_bundle
+    from triage.suggest import suggest as run_suggest
+    from triage.training import KIND
+
+    settings = get_settings()
+    with session_scope(_sessions(settings)) as session:
+        row = get_active(session, KIND)
+    bundle = load_bundle(Path(row.path)) if row else None
+    result = run_suggest(bundle, load_encoder(settings.models.encoder), subject=subject, body=body, top_k=top_k)
+    click.echo(json.dumps(asdict(result), indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--host", default=None, help="Defaults to HELPDESK_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Defaults to HELPDESK_PORT (8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.app:create_app_from_env", factory=True, host=host or settings.api.host, port=port or settings.api.port
+    )
+
+
+@main.command()
+@click.option("--serve/--no-serve", "then_serve", default=True, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, then_serve: bool) -> None:
+    """Migrate, load the demo articles and tickets, train, then serve."""
+    settings = get_settings()
+    ctx.invoke(db_upgrade)
+    ctx.invoke(kb_import, folder=settings.data_dir / "kb")
+    for file in sorted((settings.data_dir / "tickets").glob("*.jsonl")):
+        ctx.invoke(tickets_import, file=file, mapping=())
+    _train(settings, activate=True)
+    if then_serve:
+        ctx.invoke(serve)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

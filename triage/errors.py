@@ -1,0 +1,23 @@
+"""Errors the triage package raises; the api maps them to problem details."""
+
+from __future__ import annotations
+
+from models.errors import InvalidInput, NotFound, Unavailable
+
+__all__ = ("BundleUnavailable", "InvalidImport", "InvalidQuery", "TicketNotFound")
+
+
+class TicketNotFound(NotFound):
+    """No ticket has that id."""
+
+
+class InvalidImport(InvalidInput):
+    """A ticket import file that cannot be read or mapped; nothing was imported."""
+
+
+class InvalidQuery(InvalidInput):
+    """A suggest or ticket request that cannot be answered as given."""
+
+
+class BundleUnavailable(Unavailable):
+    """No active bundle is loaded yet."""

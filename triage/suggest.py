@@ -1,0 +1,222 @@
+"""Suggestions for a ticket or draft: articles, similar resolved tickets and per-field predictions."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from triage.bundle import verify_bundle
+from triage.classifiers import EmbeddingClassifier
+from triage.encoder import Encoder
+from triage.errors import InvalidQuery
+from triage.index import VectorIndex
+from triage.texts import snippet, ticket_text
+
+__all__ = (
+    "ArticleHit",
+    "FieldPrediction",
+    "LoadedBundle",
+    "SimilarTicket",
+    "Suggestions",
+    "load_bundle",
+    "suggest",
+    "unavailable_predictions",
+)
+
+FIELDS = ("category", "priority", "assignee")
+TRUSTED_TYPES = ("triage.classifiers.EmbeddingClassifier",)
+
+
+@dataclass(frozen=True)
+class ArticleHit:
+    """An article, represented by its best-matching section."""
+
+    slug: str
+    title: str
+    language: str
+    revision: int
+    score: float
+    heading: str
+    heading_path: list[str]
+    anchor: str
+    snippet: str
+    url: str
+
+
+@dataclass(frozen=True)
+class SimilarTicket:
+    """A resolved ticket close to the query, with its labels and what was done."""
+
+    id: int
+    external_id: str | None
+    subject: str
+    similarity: float
+    category: str | None
+    priority: str | None
+    assignee: str | None
+    resolution: str | None
+
+
+@dataclass(frozen=True)
+class FieldPrediction:
+    """One field's prediction: a label with its probability, or ``unavailable`` with the reason."""
+
+    status: str
+    label: str | None = None
+    confidence: float | None = None
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    evidence: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Everything suggested for one text, and the bundle version that produced it."""
+
+    bundle_version: str | None
+    articles: list[ArticleHit]
+    similar_tickets: list[SimilarTicket]
+    predictions: dict[str, FieldPrediction]
+
+
+@dataclass
+class LoadedBundle:
+    """A verified bundle in memory: indexes, their item metadata and the classifiers."""
+
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    article_index: VectorIndex
+    chunks: dict[int, dict[str, Any]]
+    ticket_index: VectorIndex
+    tickets: dict[int, dict[str, Any]]
+    classifiers: dict[str, EmbeddingClassifier]
+
+
+def _load_items(path: Path) -> dict[int, dict[str, Any]]:
+    return {item["id"]: item for item in json.loads(path.read_text(encoding="utf-8"))}
+
+
+def load_bundle(path: Path) -> LoadedBundle:
+    """Load and checksum-verify a triage bundle; classifiers are loaded with skops, trusted types only."""
+    import skops.io as sio
+
+    manifest = verify_bundle(path)
+    classifiers = {}
+    for name in manifest.get("classifiers", {}):
+        file = path / "classifiers" / f"{name}.skops"
+        untrusted = set(sio.get_untrusted_types(file=file)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise ValueError(f"{file} holds types that are not trusted: {sorted(untrusted)}")
+        classifiers[name] = sio.load(file, trusted=list(TRUSTED_TYPES))
+    return LoadedBundle(
+        version=manifest["version"],
+        path=path,
+        manifest=manifest,
+        article_index=VectorIndex.load(path / "articles.faiss"),
+        chunks=_load_items(path / "articles.json"),
+        ticket_index=VectorIndex.load(path / "tickets.faiss"),
+        tickets=_load_items(path / "tickets.json"),
+        classifiers=classifiers,
+    )
+
+
+def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
+    """Every field marked unavailable with the same reason."""
+    return {name: FieldPrediction(status="unavailable", reason=reason) for name in FIELDS}
+
+
+def _articles(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[ArticleHit]:
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
+    for chunk_id, score in bundle.article_index.search(vector, top_k * 8):
+        chunk = bundle.chunks[chunk_id]
+        if chunk["slug"] not in best:
+            best[chunk["slug"]] = (score, chunk)
+        if len(best) >= top_k:
+            break
+    return [
+        ArticleHit(
+            slug=c["slug"],
+            title=c["title"],
+            language=c["language"],
+            revision=c["revision"],
+            score=round(s, 4),
+            heading=c["heading"],
+            heading_path=c["heading_path"],
+            anchor=c["anchor"],
+            snippet=snippet(c["text"]),
+            url=f"/v1/articles/{c['slug']}#{c['anchor']}",
+        )
+        for s, c in best.values()
+    ]
+
+
+def _similar(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[SimilarTicket]:
+    hits = []
+    for ticket_id, score in bundle.ticket_index.search(vector, top_k):
+        t = bundle.tickets[ticket_id]
+        hits.append(
+            SimilarTicket(
+                id=ticket_id,
+                external_id=t.get("external_id"),
+                subject=t["subject"],
+                similarity=round(score, 4),
+                category=t.get("category"),
+                priority=t.get("priority"),
+                assignee=t.get("assignee"),
+                resolution=snippet(t["resolution"]) if t.get("resolution") else None,
+            )
+        )
+    return hits
+
+
+def _predict(bundle: LoadedBundle, vector: np.ndarray, similar: list[SimilarTicket]) -> dict[str, FieldPrediction]:
+    predictions = {}
+    for name in FIELDS:
+        clf = bundle.classifiers.get(name)
+        if clf is None:
+            reason = bundle.manifest.get("classifiers_skipped", {}).get(name, "no classifier in this bundle")
+            predictions[name] = FieldPrediction(status="unavailable", reason=reason)
+            continue
+        proba = clf.predict_proba(vector.reshape(1, -1))[0]
+        order = np.argsort(proba)[::-1]
+        label = str(clf.classes_[order[0]])
+        votes = Counter(getattr(t, name) for t in similar)
+        evidence = f"{votes.get(label, 0)} of the {len(similar)} most similar resolved tickets went to {label}"
+        predictions[name] = FieldPrediction(
+            status="ok",
+            label=label,
+            confidence=round(float(proba[order[0]]), 4),
+            alternatives=[
+                {"label": str(clf.classes_[i]), "probability": round(float(proba[i]), 4)} for i in order[1:4]
+            ],
+            evidence=evidence if similar else None,
+        )
+    return predictions
+
+
+def suggest(
+    bundle: LoadedBundle | None, encoder: Encoder, *, subject: str | None, body: str | None, top_k: int = 5
+) -> Suggestions:
+    """Encode the text once and return articles, similar resolved tickets and predictions.
+
+    With no bundle, the answer degrades: no articles or tickets, predictions ``unavailable``.
+    """
+    text = ticket_text(subject, body)
+    if not text:
+        raise InvalidQuery("give a subject or a body", field="subject")
+    if bundle is None:
+        return Suggestions(None, [], [], unavailable_predictions("no trained bundle is active yet"))
+    vector = encoder.encode_batch([text])[0]
+    similar = _similar(bundle, vector, top_k)
+    return Suggestions(
+        bundle_version=bundle.version,
+        articles=_articles(bundle, vector, top_k),
+        similar_tickets=similar,
+        predictions=_predict(bundle, vector, similar),
+    )

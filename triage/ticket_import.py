@@ -1,0 +1,173 @@
+"""Import ticket history from CSV or JSONL with a field-to-column mapping; all rows or none."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Ticket
+from models.hashing import content_hash
+from models.tickets import TICKET_STATUSES
+from triage.errors import InvalidImport
+
+__all__ = ("IMPORT_FIELDS", "LABEL_FIELDS", "import_tickets", "parse_mapping", "read_rows")
+
+LABEL_FIELDS = ("category", "priority", "assignee")
+IMPORT_FIELDS = (
+    "subject",
+    "body",
+    "category",
+    "priority",
+    "assignee",
+    "resolution",
+    "external_id",
+    "created_at",
+    "resolved_at",
+    "requester",
+    "channel",
+    "language",
+    "status",
+)
+_DATE_FIELDS = ("created_at", "resolved_at")
+_LIMITS = {
+    "subject": 1000,
+    "requester": 320,
+    "channel": 40,
+    "language": 16,
+    "category": 200,
+    "priority": 50,
+    "assignee": 200,
+    "external_id": 200,
+}
+
+
+def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
+    """Parse ``field=column`` pairs; the error names the unknown field."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not column:
+            raise InvalidImport(f"mapping {pair!r} is not field=column", field="map")
+        if field not in IMPORT_FIELDS:
+            raise InvalidImport(f"unknown field {field!r}; known: {', '.join(IMPORT_FIELDS)}", field=f"map.{field}")
+        mapping[field] = column
+    return mapping
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Read a ``.csv`` or ``.jsonl`` file into (columns, rows)."""
+    if not path.is_file():
+        raise InvalidImport(f"{path} does not exist", field="file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                reader = csv.DictReader(handle)
+                rows = list(reader)
+                return list(reader.fieldnames or []), rows
+        if suffix in {".jsonl", ".ndjson"}:
+            rows = []
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise InvalidImport(f"line {n}: invalid JSON ({exc.msg})", field=f"line {n}") from exc
+                    if not isinstance(row, dict):
+                        raise InvalidImport(f"line {n} is not a JSON object", field=f"line {n}")
+                    rows.append(row)
+            columns = sorted({key for row in rows for key in row})
+            return columns, rows
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidImport(f"{path.name} cannot be read: {exc}", field="file") from exc
+    raise InvalidImport(f"{path.name}: only .csv and .jsonl files can be imported", field="file")
+
+
+def _parse_time(value: Any, where: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidImport(f"{where}: {value!r} is not an ISO 8601 date-time", field=where) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _to_ticket_fields(row: Mapping[str, Any], mapping: Mapping[str, str], n: int) -> dict[str, Any]:
+    values = {field: _clean(row.get(column)) for field, column in mapping.items()}
+    if not values.get("subject") and not values.get("body"):
+        raise InvalidImport(f"row {n}: subject and body are both empty", field=f"row {n}.subject")
+    for field, limit in _LIMITS.items():
+        if values.get(field) and len(values[field]) > limit:
+            raise InvalidImport(f"row {n}: {field} is longer than {limit} characters", field=f"row {n}.{field}")
+    for field in _DATE_FIELDS:
+        values[field] = _parse_time(values.get(field), f"row {n}.{field}")
+    labelled = any(values.get(field) for field in LABEL_FIELDS)
+    status = values.get("status") or ("resolved" if labelled else "new")
+    if status not in TICKET_STATUSES:
+        raise InvalidImport(f"row {n}: status {status!r} is not one of {TICKET_STATUSES}", field=f"row {n}.status")
+    values["status"] = status
+    values["subject"] = values.get("subject") or ""
+    values["body"] = values.get("body") or ""
+    values["content_hash"] = content_hash(values["subject"], values["body"])
+    if not values.get("external_id"):
+        values["external_id"] = "sha256:" + content_hash(*(str(row.get(c, "")) for c in sorted(row)))[:40]
+    if values["status"] in {"resolved", "closed"} and values.get("resolved_at") is None:
+        values["resolved_at"] = values.get("created_at")
+    if values.get("created_at") is None:
+        values.pop("created_at")
+    return values
+
+
+def import_tickets(
+    session: Session,
+    path: Path,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    progress: Callable[[Iterable], Iterable] = iter,
+) -> Counter[str]:
+    """Import tickets from ``path``; rows with labels become resolved history.
+
+    ``mapping`` maps our field names to the file's columns (fields not mapped default to a column of
+    the same name when there is one). Every row is validated before anything is written, and rows
+    whose external id already exists are skipped, so importing the same file twice adds nothing.
+    Returns counts of ``created`` and ``skipped`` rows.
+    """
+    columns, rows = read_rows(path)
+    resolved = {field: column for field, column in (mapping or {}).items()}
+    for field, column in resolved.items():
+        if column not in columns:
+            raise InvalidImport(f"mapped column {column!r} for {field} is not in {path.name}", field=f"map.{field}")
+    for field in IMPORT_FIELDS:
+        if field not in resolved and field in columns:
+            resolved[field] = field
+    if "subject" not in resolved and "body" not in resolved:
+        raise InvalidImport("map a subject or a body column (e.g. --map subject=title)", field="map.subject")
+    parsed = [_to_ticket_fields(row, resolved, n) for n, row in enumerate(rows, start=1)]
+
+    counts: Counter[str] = Counter()
+    existing = set(session.scalars(select(Ticket.external_id).where(Ticket.external_id.is_not(None))))
+    for values in progress(parsed):
+        if values["external_id"] in existing:
+            counts["skipped"] += 1
+            continue
+        existing.add(values["external_id"])
+        session.add(Ticket(**values))
+        counts["created"] += 1
+    session.flush()
+    return counts

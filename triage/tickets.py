@@ -1,0 +1,73 @@
+"""Ticket intake and lookup, and storing the suggestions made for a ticket."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Suggestion, Ticket
+from models.hashing import content_hash
+from triage.errors import InvalidQuery, TicketNotFound
+from triage.suggest import Suggestions
+
+__all__ = ("create_ticket", "get_ticket", "latest_suggestion", "save_suggestion")
+
+
+def create_ticket(
+    session: Session,
+    *,
+    subject: str | None,
+    body: str | None,
+    requester: str | None = None,
+    channel: str | None = None,
+    language: str | None = None,
+    external_id: str | None = None,
+) -> Ticket:
+    """Store a new ticket (status ``new``); raise :class:`InvalidQuery` when it has no text."""
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject and not body:
+        raise InvalidQuery("a ticket needs a subject or a body", field="subject")
+    ticket = Ticket(
+        subject=subject,
+        body=body,
+        requester=requester,
+        channel=channel,
+        language=language,
+        external_id=external_id,
+        status="new",
+        content_hash=content_hash(subject, body),
+    )
+    session.add(ticket)
+    session.flush()
+    return ticket
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    """The ticket with ``ticket_id``; raise :class:`TicketNotFound`."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise TicketNotFound(f"no ticket with id {ticket_id}", field="id")
+    return ticket
+
+
+def save_suggestion(session: Session, ticket_id: int | None, result: Suggestions) -> Suggestion:
+    """Store what was suggested, with the bundle version, for feedback and audit."""
+    row = Suggestion(
+        ticket_id=ticket_id,
+        bundle_version=result.bundle_version,
+        articles=[asdict(a) for a in result.articles],
+        similar_tickets=[asdict(t) for t in result.similar_tickets],
+        predictions={name: asdict(p) for name, p in result.predictions.items()},
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_suggestion(session: Session, ticket_id: int) -> Suggestion | None:
+    """The newest stored suggestion for a ticket."""
+    return session.scalar(
+        select(Suggestion).where(Suggestion.ticket_id == ticket_id).order_by(Suggestion.id.desc()).limit(1)
+    )
