@@ -27,7 +27,8 @@ def test_library_packages_do_not_import_litestar():
 def test_models_and_kb_stay_free_of_ml_libraries():
     modules = _modules("models") + _modules("kb")
     code = (
-        "import sys\n" + "".join(f"import {m}\n" for m in modules)
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
         + "print(sorted(m for m in ('numpy', 'sklearn', 'faiss', 'torch', 'litestar') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

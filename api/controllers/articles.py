@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, get, post, put
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
 from kb.parsing import ARTICLE_STATUSES, validate_draft
@@ -62,7 +62,7 @@ class ArticleController(Controller):
         return ArticlePage(items=items, total=total, limit=limit, offset=offset)
 
     @post("/", sync_to_thread=True)
-    def create(self, data: ArticleIn, state: State) -> ArticleOut:
+    def create(self, data: JSONBody[ArticleIn], state: State) -> ArticleOut:
         """Create an article (201); 409 when the slug is taken."""
         draft = validate_draft(
             slug=data.slug,
@@ -76,13 +76,13 @@ class ArticleController(Controller):
             return _article_out(create_article(session, draft))
 
     @get("/{slug:str}", sync_to_thread=True)
-    def read(self, slug: str, state: State) -> ArticleOut:
+    def read(self, slug: FromPath[str], state: State) -> ArticleOut:
         """An article's current revision."""
         with session_scope(state.serving.sessions) as session:
             return _article_out(get_article(session, slug))
 
     @put("/{slug:str}", sync_to_thread=True)
-    def replace(self, slug: str, data: ArticleUpdate, state: State) -> ArticleOut:
+    def replace(self, slug: FromPath[str], data: JSONBody[ArticleUpdate], state: State) -> ArticleOut:
         """Save a new revision; metadata left out keeps its current value."""
         with session_scope(state.serving.sessions) as session:
             article = get_article(session, slug)

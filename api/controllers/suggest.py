@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, post
 from litestar.datastructures import State
+from litestar.params import JSONBody
 
 from api.schemas import SuggestIn
 from triage.suggest import suggest
@@ -19,7 +20,7 @@ class SuggestController(Controller):
     tags = ["suggest"]
 
     @post("/", status_code=200, sync_to_thread=True)
-    def suggest(self, data: SuggestIn, state: State) -> dict[str, Any]:
+    def suggest(self, data: JSONBody[SuggestIn], state: State) -> dict[str, Any]:
         """Articles, similar resolved tickets and category/priority/assignee predictions for a text."""
         serving = state.serving
         top_k = min(data.top_k or serving.settings.api.default_top_k, serving.settings.api.max_top_k)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 
 from api.schemas import TicketIn, TicketOut
 from models import Suggestion, Ticket
@@ -54,7 +54,7 @@ class TicketController(Controller):
     tags = ["tickets"]
 
     @post("/", sync_to_thread=True)
-    def create(self, data: TicketIn, state: State) -> TicketOut:
+    def create(self, data: JSONBody[TicketIn], state: State) -> TicketOut:
         """Store a ticket and the suggestions made for it (201). Intake works even with no model."""
         serving = state.serving
         with session_scope(serving.sessions) as session:

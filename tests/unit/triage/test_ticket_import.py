@@ -12,12 +12,20 @@ from triage.errors import InvalidImport
 from triage.ticket_import import import_tickets, parse_mapping
 
 CSV = """Ticket No,Title,Description,Cat,Prio,Team,Fix,Opened
-T-1,VPN password forgotten,I cannot log in to GlobalProtect,Network,high,Network Ops,Reset via portal,2025-02-01T10:00:00Z
+T-1,VPN password forgotten,Cannot log in to GlobalProtect,Network,high,Network Ops,Reset it,2025-02-01T10:00:00Z
 T-2,Printer jam,Third floor printer jammed again,Printing,normal,Devices,Cleared the jam,2025-02-02 09:30:00
 T-3,Question about invoice,Where is my invoice?,,,,,
 """
-MAP = ["external_id=Ticket No", "subject=Title", "body=Description", "category=Cat", "priority=Prio",
-       "assignee=Team", "resolution=Fix", "created_at=Opened"]
+MAP = [
+    "external_id=Ticket No",
+    "subject=Title",
+    "body=Description",
+    "category=Cat",
+    "priority=Prio",
+    "assignee=Team",
+    "resolution=Fix",
+    "created_at=Opened",
+]
 
 
 def _count(sessions) -> int:

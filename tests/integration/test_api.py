@@ -1,0 +1,137 @@
+"""The HTTP API through Litestar's test client, over real databases, the real encoder and a real bundle."""
+
+from __future__ import annotations
+
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def client(demo_settings, encoder):
+    with TestClient(create_app(demo_settings, encoder=encoder)) as client:
+        yield client
+
+
+@pytest.fixture
+def empty_client(settings, encoder):
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        yield client
+
+
+def test_health_ready_and_openapi(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["bundle_version"]
+    schema = client.get("/schema/openapi.json").json()
+    assert {"/v1/suggest", "/v1/tickets", "/v1/articles", "/v1/articles/{slug}"} <= set(schema["paths"])
+
+
+def test_suggest_for_a_forgotten_vpn_password(client):
+    response = client.post("/v1/suggest", json={"subject": "I forgot my VPN password", "top_k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["bundle_version"] == client.get("/ready").json()["bundle_version"]
+    assert body["articles"][0]["slug"] == "i-forgot-my-vpn-password"
+    assert body["articles"][0]["url"].startswith("/v1/articles/i-forgot-my-vpn-password#")
+    assert len(body["articles"]) == 3 and len(body["similar_tickets"]) == 3
+    category = body["predictions"]["category"]
+    assert category["label"] in {"Network & VPN", "Accounts & Passwords"}
+    assert category["alternatives"] and category["evidence"]
+    assert body["predictions"]["assignee"]["status"] == "ok"
+
+
+def test_dutch_and_german_drafts_find_their_topic(client):
+    nl = client.post("/v1/suggest", json={"subject": "Ik ben mijn wachtwoord vergeten", "body": "Kestrel ID"}).json()
+    assert {"wachtwoord-vergeten-kestrel-id", "forgot-kestrel-id-password"} & {a["slug"] for a in nl["articles"][:3]}
+    de = client.post("/v1/suggest", json={"subject": "Rechnung herunterladen", "body": "Wo finde ich meine Rechnung?"})
+    assert de.json()["predictions"]["category"]["label"] == "Billing & Invoices"
+
+
+def test_ticket_is_stored_with_its_suggestion(client):
+    created = client.post(
+        "/v1/tickets",
+        json={"subject": "Printer on 2nd floor jammed", "body": "Paper stuck in tray 2", "channel": "portal"},
+    )
+    assert created.status_code == 201
+    ticket = created.json()
+    assert ticket["status"] == "new" and ticket["channel"] == "portal"
+    assert ticket["suggestion"]["bundle_version"]
+    assert ticket["suggestion"]["predictions"]["category"]["label"] == "Printing"
+    fetched = client.get(f"/v1/tickets/{ticket['id']}").json()
+    assert fetched["suggestion"]["id"] == ticket["suggestion"]["id"]
+    assert fetched["subject"] == "Printer on 2nd floor jammed"
+
+
+def test_article_lifecycle_renders_safe_html(client):
+    created = client.post(
+        "/v1/articles",
+        json={
+            "slug": "api-test-article",
+            "title": "API test",
+            "body": "## Steps\nDo it <script>x()</script>",
+            "status": "published",
+            "tags": ["test"],
+        },
+    )
+    assert created.status_code == 201
+    article = created.json()
+    assert article["revision"] == 1 and "<script>" not in article["html"]
+    assert '<h2 id="steps">Steps</h2>' in article["html"]
+
+    updated = client.put("/v1/articles/api-test-article", json={"title": "API test", "body": "## Steps\nNew text"})
+    assert updated.status_code == 200
+    assert updated.json()["revision"] == 2 and updated.json()["status"] == "published"
+    assert client.get("/v1/articles/api-test-article").json()["body_markdown"].startswith("## Steps\nNew text")
+
+    page = client.get("/v1/articles", params={"status": "published", "limit": 5, "offset": 0}).json()
+    assert page["total"] >= 30 and len(page["items"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "payload", "status", "field"),
+    [
+        ("post", "/v1/suggest", {}, 422, "subject"),
+        ("post", "/v1/suggest", {"subject": "  ", "body": ""}, 422, "subject"),
+        ("post", "/v1/suggest", {"subject": 42}, 422, "subject"),
+        ("post", "/v1/suggest", {"subject": "vpn", "top_k": 0}, 422, "top_k"),
+        ("post", "/v1/suggest", {"subject": "vpn", "colour": "red"}, 422, "colour"),
+        ("post", "/v1/tickets", {"body": ""}, 422, "subject"),
+        ("post", "/v1/tickets", {"subject": ["list"]}, 422, "subject"),
+        ("get", "/v1/tickets/999999", None, 404, "id"),
+        ("get", "/v1/articles/no-such-article", None, 404, "slug"),
+        ("put", "/v1/articles/no-such-article", {"title": "t", "body": "b"}, 404, "slug"),
+        ("post", "/v1/articles", {"slug": "Bad Slug", "title": "t", "body": "b"}, 422, "slug"),
+        ("post", "/v1/articles", {"slug": "ok-slug", "title": "t", "body": "b", "status": "live"}, 422, "status"),
+        ("post", "/v1/articles", {"slug": "ok-slug", "title": "t"}, 422, "body"),
+        ("post", "/v1/articles", {"slug": "i-forgot-my-vpn-password", "title": "t", "body": "b"}, 409, "slug"),
+        ("get", "/v1/articles?limit=0", None, 422, "limit"),
+    ],
+)
+def test_bad_input_gets_problem_details_naming_the_field(client, method, url, payload, status, field):
+    response = getattr(client, method)(url, **({"json": payload} if payload is not None else {}))
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith(PROBLEM)
+    problem = response.json()
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert problem["field"] == field
+
+
+def test_malformed_json_is_a_400_about_the_body(client):
+    response = client.post("/v1/suggest", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["field"] == "body"
+
+
+def test_without_a_bundle_intake_works_and_predictions_are_unavailable(empty_client):
+    assert empty_client.get("/ready").status_code == 503
+    answer = empty_client.post("/v1/suggest", json={"subject": "vpn down"}).json()
+    assert answer["bundle_version"] is None and answer["articles"] == []
+    assert answer["predictions"]["category"]["status"] == "unavailable"
+    created = empty_client.post("/v1/tickets", json={"subject": "vpn down"})
+    assert created.status_code == 201
+    assert created.json()["suggestion"]["predictions"]["priority"]["status"] == "unavailable"

@@ -1,0 +1,96 @@
+"""The ``helpdesk`` command line, run as a real process against each database backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Article, Ticket
+from models.db import make_engine, make_session_factory, session_scope
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def helpdesk(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "HELPDESK_DATABASE_URL": settings.database.url,
+        "HELPDESK_ARTIFACTS_DIR": str(settings.models.artifacts_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "triage.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def count(settings, model) -> int:
+    engine = make_engine(settings.database.url)
+    with session_scope(make_session_factory(engine)) as session:
+        n = session.scalar(select(func.count()).select_from(model))
+    engine.dispose()
+    return n
+
+
+def test_upgrade_import_and_reimport(settings, tmp_path: Path):
+    assert helpdesk(settings, "db", "upgrade").returncode == 0
+    first = helpdesk(settings, "kb", "import", str(ROOT / "data" / "kb"))
+    assert first.returncode == 0 and "created" in first.stdout
+    again = helpdesk(settings, "kb", "import", str(ROOT / "data" / "kb"))
+    assert "unchanged" in again.stdout and "created" not in again.stdout
+
+    csv = tmp_path / "export.csv"
+    csv.write_text("No,Title,Text,Queue\nA-1,VPN down,Cannot connect,Network\nA-2,Toner,Printer empty,Devices\n")
+    args = [
+        "tickets",
+        "import",
+        str(csv),
+        "--map",
+        "external_id=No",
+        "--map",
+        "subject=Title",
+        "--map",
+        "body=Text",
+        "--map",
+        "assignee=Queue",
+    ]
+    assert "2 created" in helpdesk(settings, *args).stdout
+    assert "0 created, 2 already present" in helpdesk(settings, *args).stdout
+    assert count(settings, Ticket) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tickets", "import", "{csv}", "--map", "subject=Headline"], "error [map.subject]"),
+        (["tickets", "import", "{csv}", "--map", "subject"], "error [map]"),
+        (["tickets", "import", "{missing}"], "error [file]"),
+        (["kb", "import", "{broken}"], "error [broken.md:front_matter]"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_writes_nothing(settings, tmp_path: Path, args, message):
+    csv = tmp_path / "t.csv"
+    csv.write_text("Title,Text\nVPN down,Cannot connect\n")
+    broken = tmp_path / "kb"
+    broken.mkdir()
+    (broken / "fine.md").write_text("---\ntitle: Fine\nslug: fine\n---\nbody\n")
+    (broken / "broken.md").write_text("---\ntitle: [oops\n---\nbody\n")
+    paths = {"csv": csv, "missing": tmp_path / "nope.csv", "broken": broken}
+    result = helpdesk(settings, *(a.format(**paths) for a in args))
+    assert result.returncode == 2
+    assert result.stderr.startswith(message)
+    assert "Traceback" not in result.stderr
+    assert count(settings, Ticket) == 0 and count(settings, Article) == 0
+
+
+def test_train_with_articles_only_says_predictions_are_unavailable(settings):
+    helpdesk(settings, "kb", "import", str(ROOT / "data" / "kb"))
+    result = helpdesk(settings, "train")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "activated" in result.stdout
+    assert "category: unavailable" in result.stdout
+    bundles = list((settings.models.artifacts_dir / "triage").iterdir())
+    assert len(bundles) == 1 and (bundles[0] / "manifest.json").is_file()

@@ -1,0 +1,111 @@
+"""The README's two-command promise and its curl session, run for real: CLI demo, uvicorn, curl."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+
+
+def readme_commands() -> list[tuple[str, str, int | None]]:
+    """(comment, command, expected status) for each curl command in the "Try the API" block."""
+    section = README.read_text().split("## Try the API", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands, comment, pending = [], "", ""
+    for line in block.splitlines():
+        if line.startswith("#"):
+            comment = line
+            continue
+        if not line.strip():
+            continue
+        pending += line.rstrip("\\").rstrip() + " "
+        if not line.endswith("\\"):
+            expect = re.search(r"expect (\d{3})", comment)
+            commands.append((comment, pending.strip(), int(expect.group(1)) if expect else None))
+            pending = ""
+    return commands
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(port: int, server: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"server exited: {server.stdout.read() if server.stdout else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("server never became ready")
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    var = tmp_path_factory.mktemp("readme-var")
+    env = {**os.environ, "HELPDESK_VAR_DIR": str(var), "HELPDESK_DATABASE_URL": f"sqlite:///{var / 'helpdesk.db'}"}
+    env.pop("HELPDESK_ARTIFACTS_DIR", None)
+    cli = [sys.executable, "-m", "triage.cli"]
+    demo = subprocess.run([*cli, "demo", "--no-serve"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    assert "activated" in demo.stdout
+    port = _free_port()
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_ready(port, server)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_readme_curl_session_runs(demo_server):
+    commands = readme_commands()
+    assert len(commands) >= 6
+    outputs = {}
+    for _comment, command, expected in commands:
+        command = command.replace("localhost:8000", f"127.0.0.1:{demo_server}")
+        result = subprocess.run(
+            ["bash", "-c", command + " -w '\\n%{http_code}'"], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, (command, result.stderr)
+        body, _, status = result.stdout.rpartition("\n")
+        if expected:
+            assert int(status) == expected, (command, body)
+        else:
+            assert 200 <= int(status) < 300, (command, body)
+        outputs[command] = json.loads(body)
+    suggest = next(out for cmd, out in outputs.items() if "/v1/suggest" in cmd and "VPN" in cmd)
+    assert suggest["articles"][0]["slug"] == "i-forgot-my-vpn-password"
+    assert suggest["predictions"]["category"]["label"] in {"Network & VPN", "Accounts & Passwords"}
+    ticket = next(out for cmd, out in outputs.items() if cmd.rstrip("'").endswith("/v1/tickets/350"))
+    assert ticket["subject"].startswith("Printer")
+    problem = next(out for cmd, out in outputs.items() if '"subject": ""' in cmd)
+    assert problem["field"] == "subject"
