@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from models.errors import InvalidInput, NotFound, Unavailable
+from models.errors import Conflict, InvalidInput, NotFound, Unavailable
 
-__all__ = ("BundleUnavailable", "InvalidImport", "InvalidQuery", "TicketNotFound")
+__all__ = ("BundleUnavailable", "InvalidImport", "InvalidQuery", "TicketExists", "TicketNotFound")
 
 
 class TicketNotFound(NotFound):
     """No ticket has that id."""
+
+
+class TicketExists(Conflict):
+    """A ticket with that external id is already stored."""
 
 
 class InvalidImport(InvalidInput):

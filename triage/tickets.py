@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models import Suggestion, Ticket
 from models.hashing import content_hash
-from triage.errors import InvalidQuery, TicketNotFound
+from triage.errors import InvalidQuery, TicketExists, TicketNotFound
 from triage.suggest import Suggestions
 
 __all__ = ("create_ticket", "get_ticket", "latest_suggestion", "save_suggestion")
@@ -29,6 +29,8 @@ def create_ticket(
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject and not body:
         raise InvalidQuery("a ticket needs a subject or a body", field="subject")
+    if external_id and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)) is not None:
+        raise TicketExists(f"a ticket with external_id {external_id!r} already exists", field="external_id")
     ticket = Ticket(
         subject=subject,
         body=body,
@@ -48,7 +50,7 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket:
     """The ticket with ``ticket_id``; raise :class:`TicketNotFound`."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise TicketNotFound(f"no ticket with id {ticket_id}", field="id")
+        raise TicketNotFound(f"no ticket with id {ticket_id}", field="ticket_id")
     return ticket
 
 

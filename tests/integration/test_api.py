@@ -101,7 +101,10 @@ def test_article_lifecycle_renders_safe_html(client):
         ("post", "/v1/suggest", {"subject": "vpn", "colour": "red"}, 422, "colour"),
         ("post", "/v1/tickets", {"body": ""}, 422, "subject"),
         ("post", "/v1/tickets", {"subject": ["list"]}, 422, "subject"),
-        ("get", "/v1/tickets/999999", None, 404, "id"),
+        ("get", "/v1/tickets/999999", None, 404, "ticket_id"),
+        ("get", "/v1/tickets/0", None, 422, "ticket_id"),
+        ("get", "/v1/articles?limit=abc", None, 422, "limit"),
+        ("get", "/v1/articles?status=live", None, 422, "status"),
         ("get", "/v1/articles/no-such-article", None, 404, "slug"),
         ("put", "/v1/articles/no-such-article", {"title": "t", "body": "b"}, 404, "slug"),
         ("post", "/v1/articles", {"slug": "Bad Slug", "title": "t", "body": "b"}, 422, "slug"),
@@ -135,3 +138,19 @@ def test_without_a_bundle_intake_works_and_predictions_are_unavailable(empty_cli
     created = empty_client.post("/v1/tickets", json={"subject": "vpn down"})
     assert created.status_code == 201
     assert created.json()["suggestion"]["predictions"]["priority"]["status"] == "unavailable"
+
+
+def test_duplicate_external_id_is_a_conflict_and_stores_nothing_more(client):
+    first = client.post("/v1/tickets", json={"subject": "Mail bounces", "external_id": "CRM-77"})
+    assert first.status_code == 201
+    again = client.post("/v1/tickets", json={"subject": "Mail bounces again", "external_id": "CRM-77"})
+    assert again.status_code == 409 and again.json()["field"] == "external_id"
+    assert client.get(f"/v1/tickets/{first.json()['id'] + 1}").status_code == 404
+
+
+def test_oversized_body_is_refused_with_problem_details(client):
+    response = client.post(
+        "/v1/suggest", content=b'{"body": "' + b"x" * 2_000_000 + b'"}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith(PROBLEM)
