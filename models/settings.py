@@ -33,7 +33,9 @@ class ModelSettings:
     artifacts_dir: Path
     encoder: str = "minilm"
     encode_batch_size: int = 64
-    min_examples_per_label: int = 2
+    min_examples_per_label: int = 10
+    coverage: float = 0.9
+    target_precision: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ class Settings:
                 artifacts_dir=Path(env.get("HELPDESK_ARTIFACTS_DIR", var_dir / "artifacts")),
                 encoder=env.get("HELPDESK_ENCODER", "minilm"),
                 encode_batch_size=int(env.get("HELPDESK_ENCODE_BATCH_SIZE", "64")),
-                min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "2")),
+                min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "10")),
+                coverage=float(env.get("HELPDESK_COVERAGE", "0.9")),
+                target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
             ),
             api=ApiSettings(
                 host=env.get("HELPDESK_HOST", "127.0.0.1"),

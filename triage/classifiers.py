@@ -1,54 +1,211 @@
-"""Per-field classifiers over sentence embeddings, following scikit-learn conventions."""
+"""Per-field triage classifiers, following scikit-learn conventions.
+
+:class:`TriageClassifier` stacks three views of a ticket: word and character n-gram TF-IDF (a linear
+SVM), the sentence embedding (a logistic regression) and the similarity-weighted label vote of the
+nearest resolved tickets. A logistic regression combines their out-of-fold scores; its own
+out-of-fold probabilities, never the training rows' fitted ones, fit the temperature, the conformal
+quantile and the abstention threshold.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ("EmbeddingClassifier",)
+from triage.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from triage.conformal import conformal_quantile, prediction_sets, threshold_for_precision
+from triage.inputs import texts_of, vectors_of
+
+__all__ = ("TriageClassifier", "knn_vote", "text_features")
 
 
-class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
-    """Class-balanced logistic regression on embeddings, over a closed label set.
+def text_features() -> FeatureUnion:
+    """Word (1-2) and character (2-5, within word boundaries) n-gram TF-IDF, sublinear term frequency."""
+    return FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, strip_accents="unicode")),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
+        ]
+    )
 
-    Labels with fewer than ``min_examples`` training rows are dropped (listed in
-    ``insufficient_labels_``) and never predicted.
+
+def knn_vote(
+    train_vectors: np.ndarray,
+    train_y: np.ndarray,
+    query: np.ndarray,
+    n_classes: int,
+    k: int,
+    *,
+    sharpness: float = 20.0,
+    chunk: int = 2048,
+) -> np.ndarray:
+    """Per class, the softmax-weighted share of the ``k`` most similar training rows (rows sum to 1)."""
+    votes = np.zeros((len(query), n_classes))
+    k = min(k, len(train_vectors))
+    if k <= 0:
+        return np.full((len(query), n_classes), 1.0 / n_classes)
+    for start in range(0, len(query), chunk):
+        sims = query[start : start + chunk] @ train_vectors.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        weights = np.exp(sharpness * (top_sims - top_sims.max(axis=1, keepdims=True)))
+        weights /= weights.sum(axis=1, keepdims=True)
+        rows = np.repeat(np.arange(len(top)), k)
+        np.add.at(votes[start : start + chunk], (rows, train_y[top].ravel()), weights.ravel())
+    return votes
+
+
+def _scores_2d(scores: np.ndarray) -> np.ndarray:
+    return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+
+
+class TriageClassifier(ClassifierMixin, BaseEstimator):
+    """A calibrated, abstaining classifier for one ticket field over a closed label set.
+
+    ``X`` is an object array from :func:`triage.inputs.make_inputs` (text, embedding per row).
 
     Args:
-        C: inverse regularisation strength of the logistic regression.
-        min_examples: the fewest rows a label needs to be learned.
-        class_weight: passed to LogisticRegression; "balanced" counters class imbalance.
+        min_examples: labels with fewer training rows are reported in ``insufficient_labels_`` and
+            never predicted.
+        n_neighbors: how many similar resolved tickets vote.
+        text_C: regularisation of the TF-IDF linear SVM.
+        embedding_C: regularisation of the embedding logistic regression.
+        meta_C: regularisation of the stacking logistic regression.
+        class_weight: weighting of the three views; "balanced" reweights classes inversely to their
+            frequency, so rare queues still shape the text and embedding models.
+        meta_class_weight: weighting of the stacker; None keeps the observed label frequencies, which
+            the calibrated probabilities must reflect (balancing here trades accuracy and calibration
+            for recall on rare labels).
+        cv: folds for out-of-fold scores.
+        coverage: target coverage of the conformal prediction sets.
+        target_precision: the precision the abstention threshold is chosen for.
+        random_state: seed of the fold split.
     """
 
-    def __init__(self, C: float = 4.0, min_examples: int = 2, class_weight: str | None = "balanced") -> None:
-        self.C = C
+    def __init__(
+        self,
+        min_examples: int = 10,
+        n_neighbors: int = 10,
+        text_C: float = 0.5,
+        embedding_C: float = 10.0,
+        meta_C: float = 1.0,
+        class_weight: str | None = "balanced",
+        meta_class_weight: str | None = None,
+        cv: int = 5,
+        coverage: float = 0.9,
+        target_precision: float = 0.9,
+        random_state: int = 0,
+    ) -> None:
         self.min_examples = min_examples
+        self.n_neighbors = n_neighbors
+        self.text_C = text_C
+        self.embedding_C = embedding_C
+        self.meta_C = meta_C
         self.class_weight = class_weight
+        self.meta_class_weight = meta_class_weight
+        self.cv = cv
+        self.coverage = coverage
+        self.target_precision = target_precision
+        self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: list[str] | np.ndarray) -> EmbeddingClassifier:
-        """Fit on embeddings ``X`` and string labels ``y``."""
-        y = np.asarray(y, dtype=object)
+    # -- the three views -------------------------------------------------------------------
+    def _fit_views(self, text_matrix, vectors: np.ndarray, y: np.ndarray) -> tuple[LinearSVC, LogisticRegression]:
+        text_model = LinearSVC(C=self.text_C, class_weight=self.class_weight).fit(text_matrix, y)
+        embedding_model = LogisticRegression(C=self.embedding_C, class_weight=self.class_weight, max_iter=3000)
+        return text_model, embedding_model.fit(vectors, y)
+
+    def _view_scores(self, models, train_vectors, train_y, text_matrix, vectors) -> np.ndarray:
+        text_model, embedding_model = models
+        return np.hstack(
+            [
+                _scores_2d(text_model.decision_function(text_matrix)),
+                embedding_model.predict_proba(vectors),
+                knn_vote(train_vectors, train_y, vectors, len(self.classes_), self.n_neighbors),
+            ]
+        )
+
+    def _meta(self):
+        return make_pipeline(
+            StandardScaler(), LogisticRegression(C=self.meta_C, class_weight=self.meta_class_weight, max_iter=3000)
+        )
+
+    # -- fitting ----------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, y) -> TriageClassifier:
+        """Fit the views, the stacker, and the calibration on out-of-fold scores."""
+        y = np.asarray(y, dtype=object).astype(str)
         counts = Counter(y.tolist())
-        keep = {label for label, n in counts.items() if n >= self.min_examples}
-        self.insufficient_labels_ = sorted(set(counts) - keep)
-        mask = np.array([label in keep for label in y], dtype=bool)
+        keep = sorted(label for label, n in counts.items() if n >= self.min_examples)
+        self.insufficient_labels_ = sorted(set(counts) - set(keep))
         if len(keep) < 2:
-            raise ValueError(f"need at least two labels with {self.min_examples}+ examples, got {len(keep)}")
-        self.model_ = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
-        self.model_.fit(np.asarray(X)[mask], y[mask].astype(str))
-        self.classes_ = self.model_.classes_
-        self.n_train_ = int(mask.sum())
+            raise ValueError(
+                f"need at least two labels with {self.min_examples}+ examples each; "
+                f"found {len(keep)} ({dict(counts.most_common(5))})"
+            )
+        mask = np.isin(y, keep)
+        vectors = vectors_of(X[mask])
+        self.vectorizer_ = text_features()
+        text_matrix = self.vectorizer_.fit_transform(texts_of(X[mask]))
+        self.classes_ = np.array(keep, dtype=object)
+        y_idx = np.searchsorted(self.classes_, y[mask])
+        n_splits = max(2, min(self.cv, min(counts[label] for label in keep)))
+        folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state).split(vectors, y_idx))
+
+        view_oof = np.zeros((len(y_idx), 3 * len(keep)))
+        for train, test in folds:
+            models = self._fit_views(text_matrix[train], vectors[train], y_idx[train])
+            view_oof[test] = self._view_scores(models, vectors[train], y_idx[train], text_matrix[test], vectors[test])
+
+        logits_oof = np.zeros((len(y_idx), len(keep)))
+        for train, test in folds:
+            logits_oof[test] = self._meta().fit(view_oof[train], y_idx[train]).predict_log_proba(view_oof[test])
+
+        self.temperature_ = fit_temperature(logits_oof, y_idx)
+        proba_oof = apply_temperature(logits_oof, self.temperature_)
+        self.conformal_quantile_ = conformal_quantile(proba_oof, y_idx, self.coverage)
+        self.abstention_ = asdict(
+            threshold_for_precision(proba_oof.max(axis=1), proba_oof.argmax(axis=1) == y_idx, self.target_precision)
+        )
+        self.calibration_ = {
+            "temperature": self.temperature_,
+            "oof_accuracy": float(np.mean(proba_oof.argmax(axis=1) == y_idx)),
+            "oof_ece": expected_calibration_error(proba_oof.max(axis=1), proba_oof.argmax(axis=1) == y_idx),
+        }
+
+        self.views_ = self._fit_views(text_matrix, vectors, y_idx)
+        self.train_vectors_, self.train_y_ = vectors, y_idx
+        self.meta_ = self._meta().fit(view_oof, y_idx)
+        self.n_train_ = len(y_idx)
         return self
 
+    # -- predicting -------------------------------------------------------------------------
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated stacked log-probabilities, columns ordered as ``classes_``."""
+        check_is_fitted(self, "meta_")
+        text_matrix = self.vectorizer_.transform(texts_of(X))
+        scores = self._view_scores(self.views_, self.train_vectors_, self.train_y_, text_matrix, vectors_of(X))
+        return self.meta_.predict_log_proba(scores)
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities, columns ordered as ``classes_``."""
-        check_is_fitted(self, "model_")
-        return self.model_.predict_proba(np.asarray(X))
+        """Calibrated class probabilities."""
+        return apply_temperature(self.decision_function(X), self.temperature_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The most probable label per row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        """The most probable label per row (abstention is reported by :meth:`predict_sets`)."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def predict_sets(self, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row."""
+        proba = self.predict_proba(X)
+        sets = prediction_sets(proba, self.conformal_quantile_)
+        abstain = proba.max(axis=1) < self.abstention_["threshold"]
+        return proba, sets, abstain

@@ -152,6 +152,58 @@ def _train(settings: Settings, activate: bool) -> None:
 
 
 @main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="Map a field to a column.")
+@click.option("--field", "fields", multiple=True, help="Field to evaluate (default: every mapped label field).")
+@click.option("--test-file", type=click.Path(path_type=Path), help="Test on this file instead of a split.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("var/reports"), show_default=True)
+@click.option("--name", default=None, help="Report file name (default: the data file's stem).")
+@click.option("--open-set-unknown", default=0, show_default=True, help="Labels to hold out for the open-set check.")
+@click.option("--seed", default=42, show_default=True)
+def evaluate(
+    file: Path,
+    mapping: tuple[str, ...],
+    fields: tuple[str, ...],
+    test_file: Path | None,
+    out: Path,
+    name: str | None,
+    open_set_unknown: int,
+    seed: int,
+) -> None:
+    """Evaluate triage on a labelled CSV/JSONL FILE beside baselines; write JSON and Markdown reports."""
+    from triage.embedding_cache import EmbeddingCache, encode_cached
+    from triage.encoder import load_encoder
+    from triage.evaluation import evaluate_file
+    from triage.report import write_report
+    from triage.ticket_import import LABEL_FIELDS, parse_mapping
+
+    settings = get_settings()
+    parsed = parse_mapping(mapping)
+    fields = fields or tuple(f for f in LABEL_FIELDS if f in parsed)
+    encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
+    cache = EmbeddingCache(
+        settings.models.artifacts_dir / "cache" / "embeddings.sqlite", encoder.name, encoder.dimension
+    )
+    report = evaluate_file(
+        file,
+        parsed,
+        fields,
+        lambda texts: encode_cached(encoder, texts, cache),
+        test_path=test_file,
+        seed=seed,
+        min_examples=settings.models.min_examples_per_label,
+        coverage=settings.models.coverage,
+        target_precision=settings.models.target_precision,
+        open_set_unknown=open_set_unknown,
+        progress=lambda message: click.echo(message, err=True),
+    )
+    report["command"] = "helpdesk evaluate " + " ".join(sys.argv[2:])
+    json_path, md_path = write_report(report, out, name or file.stem)
+    click.echo(md_path.read_text(encoding="utf-8"))
+    click.echo(f"written {json_path} and {md_path}")
+
+
+@main.command()
 @click.option("--subject", default="")
 @click.option("--body", default="")
 @click.option("--top-k", default=5, show_default=True)

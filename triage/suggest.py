@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from triage.bundle import verify_bundle
-from triage.classifiers import EmbeddingClassifier
+from triage.classifiers import TriageClassifier
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery
 from triage.index import VectorIndex
+from triage.inputs import make_inputs
 from triage.texts import snippet, ticket_text
 
 __all__ = (
@@ -29,7 +29,7 @@ __all__ = (
 )
 
 FIELDS = ("category", "priority", "assignee")
-TRUSTED_TYPES = ("triage.classifiers.EmbeddingClassifier",)
+TRUSTED_TYPES = ("triage.classifiers.TriageClassifier",)
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,21 @@ class SimilarTicket:
 
 @dataclass(frozen=True)
 class FieldPrediction:
-    """One field's prediction: a label with its probability, or ``unavailable`` with the reason."""
+    """One field's prediction.
+
+    ``status`` is ``ok`` (a label), ``abstained`` (no label: too unsure for the bundle's target
+    precision; the prediction set and the reason say why) or ``unavailable`` (no classifier).
+    """
 
     status: str
     label: str | None = None
     confidence: float | None = None
+    abstained: bool = False
+    prediction_set: list[str] = field(default_factory=list)
     alternatives: list[dict[str, Any]] = field(default_factory=list)
-    evidence: str | None = None
+    evidence: dict[str, Any] | None = None
     reason: str | None = None
+    bundle_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ class LoadedBundle:
     chunks: dict[int, dict[str, Any]]
     ticket_index: VectorIndex
     tickets: dict[int, dict[str, Any]]
-    classifiers: dict[str, EmbeddingClassifier]
+    classifiers: dict[str, TriageClassifier]
 
 
 def _load_items(path: Path) -> dict[int, dict[str, Any]]:
@@ -175,27 +182,51 @@ def _similar(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[Simil
     return hits
 
 
-def _predict(bundle: LoadedBundle, vector: np.ndarray, similar: list[SimilarTicket]) -> dict[str, FieldPrediction]:
+def _evidence(name: str, label: str, similar: list[SimilarTicket]) -> dict[str, Any]:
+    votes = sum(1 for t in similar if getattr(t, name) == label)
+    return {
+        "summary": f"{votes} of the {len(similar)} most similar resolved tickets went to {label}",
+        "tickets": [
+            {"id": t.id, "external_id": t.external_id, "label": getattr(t, name), "similarity": t.similarity}
+            for t in similar
+        ],
+    }
+
+
+def _predict(bundle: LoadedBundle, vector: np.ndarray, text: str, similar: list[SimilarTicket]):
     predictions = {}
+    X = make_inputs([text], vector.reshape(1, -1))
     for name in FIELDS:
         clf = bundle.classifiers.get(name)
         if clf is None:
             reason = bundle.manifest.get("classifiers_skipped", {}).get(name, "no classifier in this bundle")
-            predictions[name] = FieldPrediction(status="unavailable", reason=reason)
+            predictions[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
-        proba = clf.predict_proba(vector.reshape(1, -1))[0]
+        proba, sets, abstain = clf.predict_sets(X)
+        proba, members, abstained = proba[0], sets[0], bool(abstain[0])
         order = np.argsort(proba)[::-1]
-        label = str(clf.classes_[order[0]])
-        votes = Counter(getattr(t, name) for t in similar)
-        evidence = f"{votes.get(label, 0)} of the {len(similar)} most similar resolved tickets went to {label}"
+        best, confidence = str(clf.classes_[order[0]]), round(float(proba[order[0]]), 4)
+        threshold = clf.abstention_["threshold"]
+        reason = None
+        if abstained:
+            reason = (
+                f"confidence {confidence:.2f} is below {threshold:.2f}, the threshold for "
+                f"{clf.target_precision:.0%} precision"
+                if clf.abstention_["reachable"]
+                else f"{clf.target_precision:.0%} precision was not reachable on held-out tickets for {name}"
+            )
         predictions[name] = FieldPrediction(
-            status="ok",
-            label=label,
-            confidence=round(float(proba[order[0]]), 4),
+            status="abstained" if abstained else "ok",
+            label=None if abstained else best,
+            confidence=confidence,
+            abstained=abstained,
+            prediction_set=[str(clf.classes_[i]) for i in members],
             alternatives=[
                 {"label": str(clf.classes_[i]), "probability": round(float(proba[i]), 4)} for i in order[1:4]
             ],
-            evidence=evidence if similar else None,
+            evidence=_evidence(name, best, similar) if similar else None,
+            reason=reason,
+            bundle_version=bundle.version,
         )
     return predictions
 
@@ -218,5 +249,5 @@ def suggest(
         bundle_version=bundle.version,
         articles=_articles(bundle, vector, top_k),
         similar_tickets=similar,
-        predictions=_predict(bundle, vector, similar),
+        predictions=_predict(bundle, vector, text, similar),
     )

@@ -18,7 +18,7 @@ from models.hashing import content_hash
 from models.tickets import TICKET_STATUSES
 from triage.errors import InvalidImport
 
-__all__ = ("IMPORT_FIELDS", "LABEL_FIELDS", "import_tickets", "parse_mapping", "read_rows")
+__all__ = ("IMPORT_FIELDS", "LABEL_FIELDS", "clean_value", "import_tickets", "parse_mapping", "parse_time", "read_rows")
 
 LABEL_FIELDS = ("category", "priority", "assignee")
 IMPORT_FIELDS = (
@@ -91,7 +91,8 @@ def read_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     raise InvalidImport(f"{path.name}: only .csv and .jsonl files can be imported", field="file")
 
 
-def _parse_time(value: Any, where: str) -> datetime | None:
+def parse_time(value: Any, where: str) -> datetime | None:
+    """An ISO 8601 date-time (UTC when no zone is given); the error names ``where``."""
     if value in (None, ""):
         return None
     try:
@@ -101,7 +102,8 @@ def _parse_time(value: Any, where: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _clean(value: Any) -> str | None:
+def clean_value(value: Any) -> str | None:
+    """A stripped string, or None for missing or blank values."""
     if value is None:
         return None
     text = str(value).strip()
@@ -109,14 +111,14 @@ def _clean(value: Any) -> str | None:
 
 
 def _to_ticket_fields(row: Mapping[str, Any], mapping: Mapping[str, str], n: int) -> dict[str, Any]:
-    values = {field: _clean(row.get(column)) for field, column in mapping.items()}
+    values = {field: clean_value(row.get(column)) for field, column in mapping.items()}
     if not values.get("subject") and not values.get("body"):
         raise InvalidImport(f"row {n}: subject and body are both empty", field=f"row {n}.subject")
     for field, limit in _LIMITS.items():
         if values.get(field) and len(values[field]) > limit:
             raise InvalidImport(f"row {n}: {field} is longer than {limit} characters", field=f"row {n}.{field}")
     for field in _DATE_FIELDS:
-        values[field] = _parse_time(values.get(field), f"row {n}.{field}")
+        values[field] = parse_time(values.get(field), f"row {n}.{field}")
     labelled = any(values.get(field) for field in LABEL_FIELDS)
     status = values.get("status") or ("resolved" if labelled else "new")
     if status not in TICKET_STATUSES:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,13 +17,15 @@ from models import Article, ArticleChunk, Ticket
 from models.hashing import content_hash
 from triage import registry
 from triage.bundle import new_version, read_manifest, write_bundle
-from triage.classifiers import EmbeddingClassifier
+from triage.classifiers import TriageClassifier
+from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
 from triage.index import VectorIndex
+from triage.inputs import make_inputs
 from triage.suggest import FIELDS
 from triage.texts import chunk_text, ticket_text
 
-__all__ = ("KIND", "TrainResult", "evaluate_holdout", "train_bundle")
+__all__ = ("KIND", "TrainResult", "field_metrics", "train_bundle")
 
 KIND = "triage"
 Progress = Callable[[str, int, int], None]
@@ -38,36 +40,21 @@ class TrainResult:
     manifest: dict[str, Any]
 
 
-def _encode(encoder: Encoder, texts: Sequence[str], label: str, progress: Progress, batch: int = 64) -> np.ndarray:
-    parts = [np.zeros((0, encoder.dimension), dtype=np.float32)]
-    for start in range(0, len(texts), batch):
-        parts.append(encoder.encode_batch(texts[start : start + batch]))
-        progress(label, min(start + batch, len(texts)), len(texts))
-    return np.vstack(parts)
-
-
-def evaluate_holdout(
-    X: np.ndarray, y: Sequence[str], *, min_examples: int, seed: int = 42, test_size: float = 0.2
-) -> dict[str, Any]:
-    """Accuracy and macro-F1 of :class:`EmbeddingClassifier` on a stratified hold-out split, beside the
-    accuracy of always answering the most frequent training label."""
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.model_selection import train_test_split
-
-    counts = Counter(y)
-    keep = np.array([counts[label] >= max(min_examples, 2) for label in y])
-    X, y = X[keep], np.asarray(y, dtype=object)[keep]
-    if len(set(y)) < 2 or len(y) < 10:
-        return {"holdout": "skipped: too few labelled tickets"}
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
-    model = EmbeddingClassifier(min_examples=min_examples).fit(X_tr, y_tr)
-    pred = model.predict(X_te)
-    majority = Counter(y_tr.tolist()).most_common(1)[0][0]
+def field_metrics(clf: TriageClassifier, labels: Sequence[str]) -> dict[str, Any]:
+    """What the manifest records of a fitted classifier: labels, out-of-fold quality, calibration."""
+    majority = Counter(labels).most_common(1)[0][1] / len(labels)
     return {
-        "holdout_rows": len(y_te),
-        "majority_baseline_accuracy": round(float(np.mean(y_te == majority)), 4),
-        "accuracy": round(float(accuracy_score(y_te, pred)), 4),
-        "macro_f1": round(float(f1_score(y_te, pred, average="macro", zero_division=0)), 4),
+        "labels": [str(c) for c in clf.classes_],
+        "insufficient_data": clf.insufficient_labels_,
+        "rows": clf.n_train_,
+        "oof_accuracy": round(clf.calibration_["oof_accuracy"], 4),
+        "oof_ece": round(clf.calibration_["oof_ece"], 4),
+        "majority_baseline_accuracy": round(majority, 4),
+        "temperature": round(clf.temperature_, 4),
+        "conformal": {"coverage": clf.coverage, "quantile": round(clf.conformal_quantile_, 4)},
+        "abstention": {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in clf.abstention_.items()
+        },
     }
 
 
@@ -90,7 +77,9 @@ def train_bundle(
     encoder: Encoder,
     artifacts_dir: Path,
     *,
-    min_examples: int = 2,
+    min_examples: int = 10,
+    coverage: float = 0.9,
+    target_precision: float = 0.9,
     activate: bool = True,
     progress: Progress = lambda step, done, total: None,
 ) -> TrainResult:
@@ -101,10 +90,18 @@ def train_bundle(
     """
     chunks = _published_chunks(session)
     tickets = _resolved_tickets(session)
-    chunk_vectors = _encode(encoder, [chunk_text(c.heading_path, c.text) for c, _ in chunks], "articles", progress)
-    ticket_vectors = _encode(encoder, [ticket_text(t.subject, t.body) for t in tickets], "tickets", progress)
+    cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
+    chunk_vectors = encode_cached(
+        encoder,
+        [chunk_text(c.heading_path, c.text) for c, _ in chunks],
+        cache,
+        progress=lambda done, total: progress("articles", done, total),
+    )
+    texts = [ticket_text(t.subject, t.body) for t in tickets]
+    ticket_vectors = encode_cached(encoder, texts, cache, progress=lambda done, total: progress("tickets", done, total))
+    inputs = make_inputs(texts, ticket_vectors)
 
-    classifiers: dict[str, EmbeddingClassifier] = {}
+    classifiers: dict[str, TriageClassifier] = {}
     skipped: dict[str, str] = {}
     metrics: dict[str, Any] = {}
     for step, name in enumerate(FIELDS, start=1):
@@ -114,11 +111,9 @@ def train_bundle(
         if len(usable) < 2:
             skipped[name] = f"needs resolved tickets with at least 2 {name} labels of {min_examples}+ examples each"
         else:
-            X = ticket_vectors[rows]
-            metrics[name] = evaluate_holdout(X, labels, min_examples=min_examples)
-            classifiers[name] = EmbeddingClassifier(min_examples=min_examples).fit(X, labels)
-            metrics[name]["labels"] = sorted(map(str, classifiers[name].classes_))
-            metrics[name]["insufficient_data"] = classifiers[name].insufficient_labels_
+            clf = TriageClassifier(min_examples=min_examples, coverage=coverage, target_precision=target_precision)
+            classifiers[name] = clf.fit(inputs[rows], labels)
+            metrics[name] = field_metrics(clf, labels)
         progress("classifiers", step, len(FIELDS))
 
     chunk_items = [
@@ -177,7 +172,7 @@ def train_bundle(
                 "window": [min(times).isoformat(), max(times).isoformat()] if times else None,
             },
         },
-        "classifiers": {name: {"type": "EmbeddingClassifier", **clf.get_params()} for name, clf in classifiers.items()},
+        "classifiers": {name: {"type": "TriageClassifier", **clf.get_params()} for name, clf in classifiers.items()},
         "classifiers_skipped": skipped,
         "metrics": metrics,
     }

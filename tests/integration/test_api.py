@@ -40,8 +40,11 @@ def test_suggest_for_a_forgotten_vpn_password(client):
     assert len(body["articles"]) == 3 and len(body["similar_tickets"]) == 3
     category = body["predictions"]["category"]
     assert category["label"] in {"Network & VPN", "Accounts & Passwords"}
-    assert category["alternatives"] and category["evidence"]
-    assert body["predictions"]["assignee"]["status"] == "ok"
+    assert category["alternatives"] and category["evidence"]["summary"]
+    assert category["prediction_set"][0] == category["label"] and category["abstained"] is False
+    assert category["bundle_version"] == body["bundle_version"]
+    assert {"label", "similarity", "id"} <= set(category["evidence"]["tickets"][0])
+    assert body["predictions"]["priority"]["status"] in {"ok", "abstained"}
 
 
 def test_dutch_and_german_drafts_find_their_topic(client):

@@ -1,40 +1,77 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import skops.io as sio
 from sklearn.base import clone
 
-from triage.classifiers import EmbeddingClassifier
+from triage.classifiers import TriageClassifier, knn_vote
+from triage.inputs import make_inputs
+
+WORDS = {"Network": "vpn gateway wifi", "Billing": "invoice refund vat", "Printing": "toner printer jam"}
 
 
-def _data():
-    rng = np.random.default_rng(1)
-    centers = {"Network": 0, "Billing": 1, "Printing": 2}
-    X, y = [], []
-    for label, axis in centers.items():
-        for _ in range(15):
-            v = rng.normal(scale=0.1, size=6)
+def _data(n_per_class: int = 30, seed: int = 1):
+    """Three well-separated labels (in words and in embedding space) and one rare label."""
+    rng = np.random.default_rng(seed)
+    texts, vectors, labels = [], [], []
+    for axis, (label, words) in enumerate(WORDS.items()):
+        for i in range(n_per_class):
+            v = rng.normal(scale=0.15, size=8)
             v[axis] += 1
-            X.append(v)
-            y.append(label)
-    X.append(np.eye(6)[5])
-    y.append("Rare")
-    return np.array(X), y
+            texts.append(f"{words.split()[i % 3]} problem number {i}")
+            vectors.append(v / np.linalg.norm(v))
+            labels.append(label)
+    for i in range(3):
+        v = np.eye(8)[7] + rng.normal(scale=0.05, size=8)
+        texts.append(f"rare thing {i}")
+        vectors.append(v / np.linalg.norm(v))
+        labels.append("Rare")
+    return make_inputs(texts, np.array(vectors, dtype=np.float32)), np.array(labels)
 
 
 def test_follows_sklearn_conventions():
-    clf = EmbeddingClassifier(C=2.0, min_examples=3)
-    assert clf.get_params() == {"C": 2.0, "min_examples": 3, "class_weight": "balanced"}
-    assert clone(clf).set_params(C=1.0).C == 1.0
+    clf = TriageClassifier(min_examples=5, n_neighbors=3)
+    assert clf.get_params()["n_neighbors"] == 3
+    assert clone(clf).set_params(meta_C=0.5).meta_C == 0.5
     assert not hasattr(clf, "classes_")
-    assert clf.fit(*_data()) is clf
-
-
-def test_rare_labels_are_never_predicted():
     X, y = _data()
-    clf = EmbeddingClassifier(min_examples=2).fit(X, y)
+    assert clf.fit(X, y) is clf
+    assert clf.n_train_ == 90
+
+
+def test_closed_label_set_and_confident_on_easy_data():
+    X, y = _data()
+    clf = TriageClassifier(min_examples=10).fit(X, y)
     assert clf.insufficient_labels_ == ["Rare"]
-    assert set(clf.classes_) == {"Network", "Billing", "Printing"}
-    assert clf.predict(np.eye(6)[5:6])[0] != "Rare"
-    proba = clf.predict_proba(X[:3])
+    assert list(clf.classes_) == ["Billing", "Network", "Printing"]
+    proba, sets, abstain = clf.predict_sets(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert clf.predict(X[:1])[0] == "Network"
+    assert "Rare" not in set(clf.predict(X))
+    known = y != "Rare"
+    assert (clf.predict(X[known]) == y[known]).mean() > 0.95
+    assert clf.abstention_["reachable"] and clf.abstention_["precision"] >= 0.9
+    assert all(len(s) >= 1 for s in sets)
+    assert not abstain[known].all()
+
+
+def test_round_trips_through_skops_with_only_our_type_to_trust(tmp_path):
+    X, y = _data()
+    clf = TriageClassifier(min_examples=10).fit(X, y)
+    sio.dump(clf, tmp_path / "c.skops")
+    assert sio.get_untrusted_types(file=tmp_path / "c.skops") == ["triage.classifiers.TriageClassifier"]
+    loaded = sio.load(tmp_path / "c.skops", trusted=["triage.classifiers.TriageClassifier"])
+    np.testing.assert_allclose(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+
+
+def test_one_usable_label_is_an_error():
+    X, y = _data()
+    with pytest.raises(ValueError, match="at least two labels"):
+        TriageClassifier(min_examples=10).fit(X[:30], y[:30])
+
+
+def test_knn_vote_weights_the_nearest_rows():
+    train = np.eye(3, dtype=np.float32)
+    votes = knn_vote(train, np.array([0, 1, 2]), np.array([[0.9, 0.1, 0.0]], dtype=np.float32), 3, k=2)
+    np.testing.assert_allclose(votes.sum(), 1.0)
+    assert votes[0, 0] > 0.99 and votes[0, 2] == 0

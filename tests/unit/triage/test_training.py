@@ -37,7 +37,10 @@ def test_demo_bundle_is_active_self_describing_and_sensible(demo_settings, encod
     assert manifest["encoder"]["name"] == "all-MiniLM-L6-v2"
     assert manifest["inputs"]["tickets"]["rows"] >= 300
     assert manifest["inputs"]["articles"] >= 30
-    assert manifest["metrics"]["category"]["accuracy"] > 0.6
+    category_metrics = manifest["metrics"]["category"]
+    assert category_metrics["oof_accuracy"] > 0.6 > category_metrics["majority_baseline_accuracy"]
+    assert category_metrics["conformal"]["coverage"] == 0.9
+    assert category_metrics["abstention"]["target_precision"] == 0.9
     assert "articles.faiss" in manifest["files"]
 
     bundle = load_bundle(Path(active.path))
@@ -50,5 +53,12 @@ def test_demo_bundle_is_active_self_describing_and_sensible(demo_settings, encod
     assert category.status == "ok"
     assert category.label in {"Network & VPN", "Accounts & Passwords"}
     assert 0 < category.confidence <= 1
-    assert "most similar resolved tickets" in category.evidence
+    assert category.label in category.prediction_set and not category.abstained
+    assert category.bundle_version == active.version
+    assert "most similar resolved tickets" in category.evidence["summary"]
+    assert len(category.evidence["tickets"]) == 5
+    for prediction in answer.predictions.values():
+        assert prediction.status in {"ok", "abstained"}
+        if prediction.abstained:
+            assert prediction.label is None and prediction.reason and prediction.prediction_set
     assert all(t.category for t in answer.similar_tickets)

@@ -1,0 +1,71 @@
+"""Calibration and conformal code checked on data whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from triage.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from triage.conformal import conformal_quantile, prediction_sets, threshold_for_precision
+
+
+def _sample(n: int, true_temperature: float, seed: int = 0):
+    """Labels drawn from softmax(logits / T): the right temperature is known."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=3.0, size=(n, 5))
+    proba = apply_temperature(logits, true_temperature)
+    y = np.array([rng.choice(5, p=p) for p in proba])
+    return logits, y
+
+
+def test_temperature_recovers_the_true_temperature():
+    logits, y = _sample(20_000, true_temperature=2.5)
+    assert fit_temperature(logits, y) == pytest.approx(2.5, rel=0.08)
+
+
+def test_ece_is_near_zero_when_calibrated_and_large_when_not():
+    logits, y = _sample(20_000, true_temperature=2.0)
+    for temperature, check in ((2.0, lambda e: e < 0.02), (0.5, lambda e: e > 0.1)):
+        proba = apply_temperature(logits, temperature)
+        assert check(expected_calibration_error(proba.max(axis=1), proba.argmax(axis=1) == y))
+
+
+def test_ece_known_value():
+    confidence = np.full(10, 0.8)
+    correct = np.array([True] * 6 + [False] * 4)  # 80% confident, 60% right
+    assert expected_calibration_error(confidence, correct) == pytest.approx(0.2)
+
+
+def test_conformal_sets_reach_their_coverage_on_fresh_data():
+    logits, y = _sample(4_000, true_temperature=1.0, seed=1)
+    proba = apply_temperature(logits, 1.0)
+    q = conformal_quantile(proba[:2_000], y[:2_000], coverage=0.9)
+    sets = prediction_sets(proba[2_000:], q)
+    covered = np.mean([label in s for label, s in zip(y[2_000:], sets, strict=True)])
+    assert 0.88 <= covered <= 0.92
+
+
+def test_conformal_quantile_known_value():
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
+    y = np.array([0, 0, 1, 0])  # scores 0.1, 0.4, 0.3, 0.8
+    assert conformal_quantile(proba, y, coverage=0.5) == pytest.approx(0.4)  # ceil(5 * 0.5) = 3rd smallest score
+    assert [list(s) for s in prediction_sets(proba, 0.4)] == [[0], [0], [1], [1]]  # p >= 0.6
+    assert [list(s) for s in prediction_sets(proba, 0.8)] == [[0], [0, 1], [1, 0], [1, 0]]  # p >= 0.2, best first
+
+
+def test_precision_threshold_known_answer():
+    confidence = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5])
+    correct = np.array([1, 1, 1, 0, 1, 0, 0], dtype=bool)
+    result = threshold_for_precision(confidence, correct, 0.8)
+    assert (
+        result.threshold == 0.7 and result.precision == pytest.approx(0.8) and result.coverage == pytest.approx(5 / 7)
+    )
+    unreachable = threshold_for_precision(confidence, ~correct, 0.9)
+    assert not unreachable.reachable and unreachable.threshold == float("inf") and unreachable.coverage == 0
+
+
+def test_precision_threshold_never_splits_ties():
+    confidence = np.array([0.9, 0.8, 0.8])
+    correct = np.array([1, 1, 0], dtype=bool)
+    result = threshold_for_precision(confidence, correct, 0.9)
+    assert result.threshold == 0.9 and result.coverage == pytest.approx(1 / 3)

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triage.errors import InvalidImport
+from triage.evaluation import evaluate_file, load_labelled, open_set_auroc, split_rows
+from triage.inputs import make_inputs
+from triage.report import write_report
+from triage.ticket_import import parse_mapping
+
+DEMO = Path(__file__).resolve().parents[3] / "data" / "tickets"
+MAPPING = parse_mapping(
+    ["subject=subject", "body=body", "category=category", "priority=priority", "created_at=created_at"]
+)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("eval") / "history.jsonl"
+    path.write_text("".join(p.read_text() for p in sorted(DEMO.glob("*.jsonl"))))
+    return path
+
+
+def test_report_on_demo_history(history, encoder, tmp_path):
+    report = evaluate_file(history, MAPPING, ["category", "priority"], encoder.encode_batch)
+    category = report["fields"]["category"]
+    assert category["split"].startswith("time-based")
+    assert category["rows"]["test"] == pytest.approx(0.2 * 349, abs=1)
+    assert category["model"]["accuracy"] > category["baselines"]["majority"]["accuracy"]
+    assert set(category["baselines"]) == {"majority", "tfidf_logreg", "embedding_logreg"}
+    assert 0 <= category["calibration"]["ece"] <= 1
+    assert 0 < category["conformal"]["coverage"] <= 1
+    assert category["abstention"]["target_precision"] == 0.9
+    matrix = category["confusion_matrix"]
+    assert (
+        len(matrix["matrix"]) == len(matrix["labels"]) and sum(map(sum, matrix["matrix"])) == category["rows"]["test"]
+    )
+    assert "macro avg" in category["per_class"]
+
+    json_path, md_path = write_report(report, tmp_path, "demo")
+    assert json.loads(json_path.read_text())["fields"]["priority"]["labels"]
+    text = md_path.read_text()
+    assert "## category" in text and "baseline: tfidf_logreg" in text and "Confusion matrix" in text
+
+
+def test_open_set_abstain_score_separates_unseen_labels():
+    rng = np.random.default_rng(0)
+    centers = np.eye(16)[:8]
+    labels = np.repeat(np.arange(8), 40)
+    vectors = centers[labels] + rng.normal(scale=0.2, size=(len(labels), 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    texts = [f"topic{label} item {i}" for i, label in enumerate(labels)]
+    X, y = make_inputs(texts, vectors.astype(np.float32)), np.array([f"L{label}" for label in labels])
+    train = np.arange(len(y)) % 4 != 0
+    result = open_set_auroc(X[train], y[train], X[~train], y[~train], n_unknown=2, seed=1)
+    assert len(result["held_out_labels"]) == 2
+    assert result["auroc"] > 0.9
+
+
+def test_split_is_stratified_without_times():
+    labels = ["a"] * 50 + ["b"] * 50 + [None] * 5 + ["rare"]
+    train, test, how = split_rows(labels, None, test_size=0.2, seed=42)
+    assert how == "stratified, seed 42"
+    assert len(test) == 20 and not set(train) & set(test)
+    assert sum(labels[i] == "a" for i in test) == 10
+    assert all(labels[i] not in (None, "rare") for i in np.concatenate([train, test]))
+
+
+@pytest.mark.parametrize(
+    ("content", "mapping", "fields", "field"),
+    [
+        ("", ["subject=s", "category=c"], ["category"], "file"),
+        ('{"s": "a", "c": "x"}\n', ["subject=s", "category=c"], ["colour"], "field"),
+        ('{"s": "a", "c": "x"}\n', ["subject=s"], ["category"], "map.category"),
+        ('{"s": "a", "c": "x"}\n', ["subject=s", "category=nope"], ["category"], "map.category"),
+        ('{"s": "a", "c": "x"}\n{"s": "  ", "c": "y"}\n', ["subject=s", "category=c"], ["category"], "row 2.subject"),
+    ],
+)
+def test_bad_files_name_the_field(tmp_path, content, mapping, fields, field):
+    path = tmp_path / "data.jsonl"
+    path.write_text(content)
+    with pytest.raises(InvalidImport) as info:
+        load_labelled(path, parse_mapping(mapping), fields)
+    assert info.value.field == field
+
+
+def test_a_label_column_with_one_class_is_refused(tmp_path, encoder):
+    path = tmp_path / "one.jsonl"
+    path.write_text("".join(json.dumps({"s": f"text {i}", "c": "same"}) + "\n" for i in range(20)))
+    with pytest.raises(InvalidImport) as info:
+        evaluate_file(path, parse_mapping(["subject=s", "category=c"]), ["category"], encoder.encode_batch)
+    assert info.value.field == "map.category"
+
+
+def test_unknown_mapping_field_is_refused():
+    with pytest.raises(InvalidImport) as info:
+        parse_mapping(["urgency=prio"])
+    assert info.value.field == "map.urgency"

@@ -1,0 +1,45 @@
+"""Calibration: temperature scaling fitted on held-out scores, and the expected calibration error."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+
+__all__ = ("apply_temperature", "expected_calibration_error", "fit_temperature")
+
+
+def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities ``softmax(logits / T)``, rows summing to one."""
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of held-out labels ``y`` (class indices)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    rows = np.arange(len(y))
+
+    def nll(log_t: float) -> float:
+        return float(-log_softmax(logits / np.exp(log_t), axis=1)[rows, y].mean())
+
+    result = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> float:
+    """ECE of top-label confidences: the bin-weighted gap between confidence and accuracy.
+
+    Args:
+        confidence: the probability given to the predicted label, per row.
+        correct: whether the predicted label was right, per row.
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            ece += mask.mean() * abs(confidence[mask].mean() - correct[mask].mean())
+    return float(ece)

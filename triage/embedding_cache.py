@@ -1,0 +1,88 @@
+"""Embeddings cached by content hash, so retraining and re-evaluation only encode new texts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from models.hashing import content_hash
+from triage.encoder import Encoder
+
+__all__ = ("EmbeddingCache", "encode_cached")
+
+
+class EmbeddingCache:
+    """A SQLite file of ``content hash -> vector`` for one encoder; losing it only costs re-encoding."""
+
+    def __init__(self, path: Path, encoder_name: str, dimension: int) -> None:
+        self.path = path
+        self.encoder_name = encoder_name
+        self.dimension = dimension
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+
+    @classmethod
+    def in_artifacts(cls, artifacts_dir: Path, encoder: Encoder) -> EmbeddingCache:
+        """The deployment's cache for ``encoder``: ``<artifacts>/cache/embeddings.sqlite``."""
+        return cls(artifacts_dir / "cache" / "embeddings.sqlite", encoder.name, encoder.dimension)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def key(self, text: str) -> str:
+        """The cache key of ``text`` for this encoder."""
+        return content_hash(self.encoder_name, text)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among ``keys``."""
+        found: dict[str, np.ndarray] = {}
+        with self._connect() as conn:
+            for start in range(0, len(keys), 500):
+                batch = list(keys[start : start + 500])
+                marks = ",".join("?" * len(batch))
+                for key, blob in conn.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch):
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        """Store vectors under their keys."""
+        with self._connect() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
+                [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items.items()],
+            )
+
+
+def encode_cached(
+    encoder: Encoder,
+    texts: Sequence[str],
+    cache: EmbeddingCache | None,
+    *,
+    batch_size: int = 256,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> np.ndarray:
+    """Encode ``texts``, taking what the cache has and encoding (then caching) only the rest."""
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    keys = [cache.key(t) for t in texts] if cache else []
+    found = cache.get_many(keys) if cache else {}
+    todo = [i for i in range(len(texts)) if not cache or keys[i] not in found]
+    for i in range(len(texts)):
+        if cache and keys[i] in found:
+            vectors[i] = found[keys[i]]
+    done = len(texts) - len(todo)
+    progress(done, len(texts))
+    for start in range(0, len(todo), batch_size):
+        rows = todo[start : start + batch_size]
+        encoded = encoder.encode_batch([texts[i] for i in rows])
+        vectors[rows] = encoded
+        if cache:
+            cache.put_many({keys[i]: v for i, v in zip(rows, encoded, strict=True)})
+        done += len(rows)
+        progress(done, len(texts))
+    return vectors

@@ -1,0 +1,79 @@
+"""Evaluation reports as JSON (everything) and Markdown (what a person reads first)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+__all__ = ("render_markdown", "write_report")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return "n/a" if not math.isfinite(value) else f"{value:.3f}"
+    return str(value)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """A readable summary of an evaluation report."""
+    lines = [f"# Evaluation of {report['file']}", ""]
+    if report.get("command"):
+        lines += [f"Command: `{report['command']}`", ""]
+    for field, r in report["fields"].items():
+        lines += [
+            f"## {field}",
+            "",
+            f"Split: {r['split']}; rows: train {r['rows']['train']}, test {r['rows']['test']}.",
+            "",
+        ]
+        lines += ["| model | accuracy | macro-F1 |", "|---|---|---|"]
+        lines.append(f"| triage classifier | {_fmt(r['model']['accuracy'])} | {_fmt(r['model']['macro_f1'])} |")
+        for name, b in r["baselines"].items():
+            lines.append(f"| baseline: {name} | {_fmt(b['accuracy'])} | {_fmt(b['macro_f1'])} |")
+        ab, cf = r["abstention"], r["conformal"]
+        lines += [
+            "",
+            f"- Training time: {_fmt(r['model']['fit_seconds'])} s",
+            f"- Calibration error (ECE, 15 bins): {_fmt(r['calibration']['ece'])}",
+            f"- Conformal sets at {cf['target_coverage']:.0%}: coverage {_fmt(cf['coverage'])}, "
+            f"mean size {_fmt(cf['mean_set_size'])}",
+            f"- Abstention for {ab['target_precision']:.0%} precision: threshold {_fmt(ab['threshold'])}, "
+            f"precision {_fmt(ab['precision'])} on the {_fmt(ab['coverage'])} of rows answered",
+            f"- Labels with insufficient data (never predicted): {', '.join(r['insufficient_data']) or 'none'}",
+        ]
+        if "open_set" in r:
+            o = r["open_set"]
+            lines.append(
+                f"- Open set ({len(o['held_out_labels'])} labels held out of training): abstain-score AUROC "
+                f"{_fmt(o['auroc'])}; abstained on {_fmt(o['unknown_rows_abstained'])} of unknown rows and "
+                f"{_fmt(o['known_rows_abstained'])} of known rows"
+            )
+        per_class = {k: v for k, v in r["per_class"].items() if isinstance(v, dict) and "support" in v}
+        classes = [k for k in per_class if k not in {"macro avg", "weighted avg", "micro avg"}]
+        lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        for label in sorted(classes, key=lambda k: -per_class[k]["support"]):
+            c = per_class[label]
+            scores = " | ".join(_fmt(c[k]) for k in ("precision", "recall", "f1-score"))
+            lines.append(f"| {label} | {scores} | {c['support']:.0f} |")
+        matrix = r["confusion_matrix"]
+        if len(matrix["labels"]) <= 15:
+            lines += ["", "Confusion matrix (rows: true label, columns: predicted):", ""]
+            lines.append("| | " + " | ".join(matrix["labels"]) + " |")
+            lines.append("|---" * (len(matrix["labels"]) + 1) + "|")
+            for label, row in zip(matrix["labels"], matrix["matrix"], strict=True):
+                lines.append(f"| {label} | " + " | ".join(map(str, row)) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], out_dir: Path, name: str = "evaluation") -> tuple[Path, Path]:
+    """Write ``<name>.json`` and ``<name>.md`` under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
+    json_path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    md_path.write_text(render_markdown(report), encoding="utf-8")
+    return json_path, md_path
