@@ -80,7 +80,8 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         n_neighbors: how many similar resolved tickets vote.
         text_C: regularisation of the TF-IDF linear SVM.
         embedding_C: regularisation of the embedding logistic regression.
-        meta_C: regularisation of the stacking logistic regression.
+        meta_C: regularisation of the stacking logistic regression; strong by default, since it sees
+            three scores per label and few rows per label.
         class_weight: weighting of the three views; "balanced" reweights classes inversely to their
             frequency, so rare queues still shape the text and embedding models.
         meta_class_weight: weighting of the stacker; None keeps the observed label frequencies, which
@@ -98,10 +99,10 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         n_neighbors: int = 10,
         text_C: float = 0.5,
         embedding_C: float = 10.0,
-        meta_C: float = 1.0,
+        meta_C: float = 0.02,
         class_weight: str | None = "balanced",
         meta_class_weight: str | None = None,
-        cv: int = 5,
+        cv: int = 3,
         coverage: float = 0.9,
         target_precision: float = 0.9,
         random_state: int = 0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -94,3 +95,50 @@ def test_train_with_articles_only_says_predictions_are_unavailable(settings):
     assert "category: unavailable" in result.stdout
     bundles = list((settings.models.artifacts_dir / "triage").iterdir())
     assert len(bundles) == 1 and (bundles[0] / "manifest.json").is_file()
+
+
+def test_evaluate_writes_json_and_markdown_reports(tmp_path: Path):
+    history = tmp_path / "history.jsonl"
+    history.write_text("".join(p.read_text() for p in sorted((ROOT / "data" / "tickets").glob("*.jsonl"))))
+    env = {**os.environ, "HELPDESK_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+    args = [
+        "evaluate",
+        str(history),
+        "--map",
+        "subject=subject",
+        "--map",
+        "body=body",
+        "--map",
+        "category=category",
+        "--out",
+        str(tmp_path / "reports"),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "triage.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| triage classifier |" in result.stdout
+    report = json.loads((tmp_path / "reports" / "history.json").read_text())
+    assert report["command"].startswith("helpdesk evaluate ")
+    assert set(report["fields"]) == {"category"}
+    assert (tmp_path / "artifacts" / "cache" / "embeddings.sqlite").is_file()
+
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "triage.cli",
+            "evaluate",
+            str(history),
+            "--map",
+            "subject=subject",
+            "--field",
+            "category",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error [map.category]")

@@ -53,6 +53,11 @@ def test_conformal_quantile_known_value():
     assert [list(s) for s in prediction_sets(proba, 0.8)] == [[0], [0, 1], [1, 0], [1, 0]]  # p >= 0.2, best first
 
 
+def test_sets_can_be_empty_so_coverage_stays_at_target():
+    proba = np.array([[0.95, 0.05], [0.55, 0.45]])
+    assert [list(s) for s in prediction_sets(proba, 0.1)] == [[0], []]
+
+
 def test_precision_threshold_known_answer():
     confidence = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5])
     correct = np.array([1, 1, 1, 0, 1, 0, 0], dtype=bool)

