@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Iterable
@@ -180,15 +181,22 @@ def evaluate(
     settings = get_settings()
     parsed = parse_mapping(mapping)
     fields = fields or tuple(f for f in LABEL_FIELDS if f in parsed)
-    encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
-    cache = EmbeddingCache(
-        settings.models.artifacts_dir / "cache" / "embeddings.sqlite", encoder.name, encoder.dimension
-    )
+
+    @functools.cache
+    def cached_encoder() -> tuple:
+        # loaded on first use, so a bad file or mapping is reported before the model loads
+        encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
+        return encoder, EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
+
+    def embed(texts: list[str]):
+        encoder, cache = cached_encoder()
+        return encode_cached(encoder, texts, cache)
+
     report = evaluate_file(
         file,
         parsed,
         fields,
-        lambda texts: encode_cached(encoder, texts, cache),
+        embed,
         test_path=test_file,
         seed=seed,
         min_examples=settings.models.min_examples_per_label,

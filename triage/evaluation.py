@@ -223,14 +223,15 @@ def evaluate_file(
     """Evaluate every field in ``fields`` on ``path`` (or train on ``path``, test on ``test_path``)."""
     data = load_labelled(path, mapping, fields)
     test_data = load_labelled(test_path, mapping, fields) if test_path else None
+    for field in fields:
+        if len({label for label in data.labels[field] if label}) < 2:
+            raise InvalidImport(f"the {field} column has fewer than two distinct labels", field=f"map.{field}")
     progress(f"encoding {len(data.texts) + (len(test_data.texts) if test_data else 0)} texts")
     X_all = make_inputs(data.texts, embed(data.texts))
     X_test_file = make_inputs(test_data.texts, embed(test_data.texts)) if test_data else None
     report: dict[str, Any] = {"file": path.name, "test_file": test_path.name if test_path else None, "fields": {}}
     for field in fields:
         labels = data.labels[field]
-        if len({label for label in labels if label}) < 2:
-            raise InvalidImport(f"the {field} column has fewer than two distinct labels", field=f"map.{field}")
         progress(f"evaluating {field}")
         if test_data:
             train = np.array([i for i, label in enumerate(labels) if label])
