@@ -14,15 +14,22 @@ def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimising the negative log-likelihood of held-out labels ``y`` (class indices)."""
+def fit_temperature(
+    logits: np.ndarray, y: np.ndarray, *, min_temperature: float = 0.25, max_temperature: float = 50.0
+) -> float:
+    """The temperature minimising the negative log-likelihood of held-out labels ``y`` (class indices).
+
+    The lower bound matters when the held-out rows are all classified right: the likelihood then keeps
+    improving as the temperature falls to zero, which would make every answer certain, including
+    answers about labels the model has never seen.
+    """
     logits = np.asarray(logits, dtype=np.float64)
     rows = np.arange(len(y))
 
     def nll(log_t: float) -> float:
         return float(-log_softmax(logits / np.exp(log_t), axis=1)[rows, y].mean())
 
-    result = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
+    result = minimize_scalar(nll, bounds=(np.log(min_temperature), np.log(max_temperature)), method="bounded")
     return float(np.exp(result.x))
 
 

@@ -23,6 +23,12 @@ def test_temperature_recovers_the_true_temperature():
     assert fit_temperature(logits, y) == pytest.approx(2.5, rel=0.08)
 
 
+def test_temperature_stays_bounded_when_held_out_rows_are_all_right():
+    logits = np.array([[5.0, 0.0], [0.0, 5.0]] * 50)
+    y = np.array([0, 1] * 50)
+    assert fit_temperature(logits, y) == pytest.approx(0.25, rel=0.01)
+
+
 def test_ece_is_near_zero_when_calibrated_and_large_when_not():
     logits, y = _sample(20_000, true_temperature=2.0)
     for temperature, check in ((2.0, lambda e: e < 0.02), (0.5, lambda e: e > 0.1)):
