@@ -177,7 +177,6 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             threshold_for_precision(proba_oof.max(axis=1), proba_oof.argmax(axis=1) == y_idx, self.target_precision)
         )
         self.calibration_ = {
-            "temperature": self.temperature_,
             "oof_accuracy": float(np.mean(proba_oof.argmax(axis=1) == y_idx)),
             "oof_ece": expected_calibration_error(proba_oof.max(axis=1), proba_oof.argmax(axis=1) == y_idx),
         }

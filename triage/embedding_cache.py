@@ -62,27 +62,28 @@ class EmbeddingCache:
 def encode_cached(
     encoder: Encoder,
     texts: Sequence[str],
-    cache: EmbeddingCache | None,
+    cache: EmbeddingCache,
     *,
     batch_size: int = 256,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> np.ndarray:
     """Encode ``texts``, taking what the cache has and encoding (then caching) only the rest."""
     vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
-    keys = [cache.key(t) for t in texts] if cache else []
-    found = cache.get_many(keys) if cache else {}
-    todo = [i for i in range(len(texts)) if not cache or keys[i] not in found]
-    for i in range(len(texts)):
-        if cache and keys[i] in found:
-            vectors[i] = found[keys[i]]
+    keys = [cache.key(t) for t in texts]
+    found = cache.get_many(keys)
+    todo = []
+    for i, key in enumerate(keys):
+        if key in found:
+            vectors[i] = found[key]
+        else:
+            todo.append(i)
     done = len(texts) - len(todo)
     progress(done, len(texts))
     for start in range(0, len(todo), batch_size):
         rows = todo[start : start + batch_size]
         encoded = encoder.encode_batch([texts[i] for i in rows])
         vectors[rows] = encoded
-        if cache:
-            cache.put_many({keys[i]: v for i, v in zip(rows, encoded, strict=True)})
+        cache.put_many({keys[i]: v for i, v in zip(rows, encoded, strict=True)})
         done += len(rows)
         progress(done, len(texts))
     return vectors
