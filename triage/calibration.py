@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
-__all__ = ("apply_temperature", "expected_calibration_error", "fit_temperature")
+__all__ = ("apply_temperature", "expected_calibration_error", "fit_confidence_temperature")
 
 
 def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -14,22 +14,27 @@ def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
 
 
-def fit_temperature(
+def fit_confidence_temperature(
     logits: np.ndarray, y: np.ndarray, *, min_temperature: float = 0.25, max_temperature: float = 50.0
 ) -> float:
-    """The temperature minimising the negative log-likelihood of held-out labels ``y`` (class indices).
+    """The temperature whose top-label confidence best predicts being right on held-out rows.
 
-    The lower bound matters when the held-out rows are all classified right: the likelihood then keeps
+    The lower bound matters when the held-out rows are all classified right: the loss then keeps
     improving as the temperature falls to zero, which would make every answer certain, including
     answers about labels the model has never seen.
+
+    It minimises the binary log-loss of ``max softmax(logits / T)`` against "the top label is ``y``",
+    which is the number a user sees; rows whose label the model cannot name (``y < 0``) count as wrong,
+    so the confidence also accounts for tickets that belong to labels too rare to predict.
     """
     logits = np.asarray(logits, dtype=np.float64)
-    rows = np.arange(len(y))
+    correct = np.argmax(logits, axis=1) == np.asarray(y)
 
-    def nll(log_t: float) -> float:
-        return float(-log_softmax(logits / np.exp(log_t), axis=1)[rows, y].mean())
+    def loss(log_t: float) -> float:
+        top = np.clip(softmax(logits / np.exp(log_t), axis=1).max(axis=1), 1e-9, 1 - 1e-9)
+        return float(-np.mean(np.where(correct, np.log(top), np.log1p(-top))))
 
-    result = minimize_scalar(nll, bounds=(np.log(min_temperature), np.log(max_temperature)), method="bounded")
+    result = minimize_scalar(loss, bounds=(np.log(min_temperature), np.log(max_temperature)), method="bounded")
     return float(np.exp(result.x))
 
 

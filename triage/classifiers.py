@@ -2,9 +2,15 @@
 
 :class:`TriageClassifier` stacks three views of a ticket: word and character n-gram TF-IDF (a linear
 SVM), the sentence embedding (a logistic regression) and the similarity-weighted label vote of the
-nearest resolved tickets. A logistic regression combines their out-of-fold scores; its own
-out-of-fold probabilities, never the training rows' fitted ones, fit the temperature, the conformal
+nearest resolved tickets. A stacker combines their out-of-fold scores: one weight per view shared by
+all labels, or a full logistic regression, whichever has the lower out-of-fold log-loss. The stacker's
+own out-of-fold probabilities, never the training rows' fitted ones, fit the temperature, the conformal
 quantile and the abstention threshold.
+
+The views are cross-fitted: each fold's models are kept, and a new ticket gets the average of their
+scores. Every score the stacker and the calibration saw came from a model that had not seen that row,
+trained on the same share of the data, so the held-out calibration carries over to new tickets (a
+refit on all rows scores new tickets more confidently than the calibration expects).
 """
 
 from __future__ import annotations
@@ -22,11 +28,17 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
-from triage.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from triage.calibration import apply_temperature, expected_calibration_error, fit_confidence_temperature
 from triage.conformal import conformal_quantile, prediction_sets, threshold_for_precision
 from triage.inputs import texts_of, vectors_of
+from triage.stacking import SharedWeightStacker
 
-__all__ = ("TriageClassifier", "knn_vote", "text_features")
+__all__ = ("TriageClassifier", "knn_vote", "text_features", "usable_labels")
+
+
+def usable_labels(labels, min_examples: int) -> list[str]:
+    """The labels with at least ``min_examples`` rows, sorted: the closed set a classifier may predict."""
+    return sorted(label for label, n in Counter(str(label) for label in labels).items() if n >= min_examples)
 
 
 def text_features() -> FeatureUnion:
@@ -87,7 +99,10 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         meta_class_weight: weighting of the stacker; None keeps the observed label frequencies, which
             the calibrated probabilities must reflect (balancing here trades accuracy and calibration
             for recall on rare labels).
-        cv: folds for out-of-fold scores.
+        stacker: how the views are combined: "shared" (one weight per view, a bias per label),
+            "full" (a logistic regression over every view's score of every label), or "auto", which
+            keeps the one with the lower out-of-fold log-loss.
+        cv: folds for out-of-fold scores; each fold's view models are kept and averaged.
         coverage: target coverage of the conformal prediction sets.
         target_precision: the precision the abstention threshold is chosen for.
         random_state: seed of the fold split.
@@ -102,9 +117,10 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         meta_C: float = 0.02,
         class_weight: str | None = "balanced",
         meta_class_weight: str | None = None,
-        cv: int = 3,
+        cv: int = 5,
         coverage: float = 0.9,
         target_precision: float = 0.9,
+        stacker: str = "auto",
         random_state: int = 0,
     ) -> None:
         self.min_examples = min_examples
@@ -117,6 +133,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.coverage = coverage
         self.target_precision = target_precision
+        self.stacker = stacker
         self.random_state = random_state
 
     # -- the three views -------------------------------------------------------------------
@@ -126,6 +143,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         return text_model, embedding_model.fit(vectors, y)
 
     def _view_scores(self, models, train_vectors, train_y, text_matrix, vectors) -> np.ndarray:
+        """Per-label scores of each view side by side: SVM margin, probability, neighbour vote."""
         text_model, embedding_model = models
         return np.hstack(
             [
@@ -135,56 +153,82 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             ]
         )
 
-    def _meta(self):
+    def _meta(self, kind: str):
+        if kind == "shared":
+            return SharedWeightStacker(n_views=3, share_views=(1, 2))
         return make_pipeline(
             StandardScaler(), LogisticRegression(C=self.meta_C, class_weight=self.meta_class_weight, max_iter=3000)
         )
 
     # -- fitting ----------------------------------------------------------------------------
+    def _folds(self, y_idx: np.ndarray, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Stratified folds over rows with a known label; rows with a rare label join the held-out parts."""
+        known = np.flatnonzero(y_idx >= 0)
+        rare = np.flatnonzero(y_idx < 0)
+        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
+        return [
+            (known[train], np.sort(np.concatenate([known[test], rare[i::n_splits]])))
+            for i, (train, test) in enumerate(splitter.split(known, y_idx[known]))
+        ]
+
     def fit(self, X: np.ndarray, y) -> TriageClassifier:
-        """Fit the views, the stacker, and the calibration on out-of-fold scores."""
+        """Fit the views, the stacker, and the calibration on out-of-fold scores.
+
+        Rows whose label is too rare to predict are left out of training but kept in the held-out
+        scores, counted as wrong: confidence, sets and the abstention threshold then reflect the
+        tickets that belong to queues the model cannot name.
+        """
+        if self.stacker not in ("auto", "shared", "full"):
+            raise ValueError(f"stacker must be 'auto', 'shared' or 'full', not {self.stacker!r}")
         y = np.asarray(y, dtype=object).astype(str)
         counts = Counter(y.tolist())
-        keep = sorted(label for label, n in counts.items() if n >= self.min_examples)
+        keep = usable_labels(y, self.min_examples)
         self.insufficient_labels_ = sorted(set(counts) - set(keep))
         if len(keep) < 2:
             raise ValueError(
                 f"need at least two labels with {self.min_examples}+ examples each; "
                 f"found {len(keep)} ({dict(counts.most_common(5))})"
             )
-        mask = np.isin(y, keep)
-        vectors = vectors_of(X[mask])
-        self.vectorizer_ = text_features()
-        text_matrix = self.vectorizer_.fit_transform(texts_of(X[mask]))
         self.classes_ = np.array(keep, dtype=object)
-        y_idx = np.searchsorted(self.classes_, y[mask])
-        n_splits = max(2, min(self.cv, min(counts[label] for label in keep)))
-        folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state).split(vectors, y_idx))
+        known = np.isin(y, keep)
+        y_idx = np.full(len(y), -1)
+        y_idx[known] = np.searchsorted(self.classes_, y[known])
+        vectors = vectors_of(X)
+        self.vectorizer_ = text_features()
+        text_matrix = self.vectorizer_.fit_transform(texts_of(X))
+        folds = self._folds(y_idx, max(2, min(self.cv, min(counts[label] for label in keep))))
 
-        view_oof = np.zeros((len(y_idx), 3 * len(keep)))
+        view_oof = np.zeros((len(y), 3 * len(keep)))
+        self.fold_views_ = []
         for train, test in folds:
             models = self._fit_views(text_matrix[train], vectors[train], y_idx[train])
             view_oof[test] = self._view_scores(models, vectors[train], y_idx[train], text_matrix[test], vectors[test])
+            self.fold_views_.append((models, train))
 
-        logits_oof = np.zeros((len(y_idx), len(keep)))
-        for train, test in folds:
-            logits_oof[test] = self._meta().fit(view_oof[train], y_idx[train]).predict_log_proba(view_oof[test])
+        candidates = ("shared", "full") if self.stacker == "auto" else (self.stacker,)
+        nll, oof = {}, {}
+        for kind in candidates:
+            oof[kind] = np.zeros((len(y), len(keep)))
+            for train, test in folds:
+                oof[kind][test] = self._meta(kind).fit(view_oof[train], y_idx[train]).predict_log_proba(view_oof[test])
+            nll[kind] = float(-oof[kind][known, y_idx[known]].mean())
+        self.stacker_ = min(nll, key=nll.get)
+        logits_oof = oof[self.stacker_]
 
-        self.temperature_ = fit_temperature(logits_oof, y_idx)
+        self.temperature_ = fit_confidence_temperature(logits_oof, y_idx)
         proba_oof = apply_temperature(logits_oof, self.temperature_)
+        correct = proba_oof.argmax(axis=1) == y_idx
         self.conformal_quantile_ = conformal_quantile(proba_oof, y_idx, self.coverage)
-        self.abstention_ = asdict(
-            threshold_for_precision(proba_oof.max(axis=1), proba_oof.argmax(axis=1) == y_idx, self.target_precision)
-        )
+        self.abstention_ = asdict(threshold_for_precision(proba_oof.max(axis=1), correct, self.target_precision))
         self.calibration_ = {
-            "oof_accuracy": float(np.mean(proba_oof.argmax(axis=1) == y_idx)),
-            "oof_ece": expected_calibration_error(proba_oof.max(axis=1), proba_oof.argmax(axis=1) == y_idx),
+            "oof_accuracy": float(np.mean(correct)),
+            "oof_ece": expected_calibration_error(proba_oof.max(axis=1), correct),
+            "stacker_nll": nll,
         }
 
-        self.views_ = self._fit_views(text_matrix, vectors, y_idx)
         self.train_vectors_, self.train_y_ = vectors, y_idx
-        self.meta_ = self._meta().fit(view_oof, y_idx)
-        self.n_train_ = len(y_idx)
+        self.meta_ = self._meta(self.stacker_).fit(view_oof[known], y_idx[known])
+        self.n_train_ = int(known.sum())
         return self
 
     # -- predicting -------------------------------------------------------------------------
@@ -192,7 +236,14 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """Uncalibrated stacked log-probabilities, columns ordered as ``classes_``."""
         check_is_fitted(self, "meta_")
         text_matrix = self.vectorizer_.transform(texts_of(X))
-        scores = self._view_scores(self.views_, self.train_vectors_, self.train_y_, text_matrix, vectors_of(X))
+        vectors = vectors_of(X)
+        scores = np.mean(
+            [
+                self._view_scores(models, self.train_vectors_[train], self.train_y_[train], text_matrix, vectors)
+                for models, train in self.fold_views_
+            ],
+            axis=0,
+        )
         return self.meta_.predict_log_proba(scores)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

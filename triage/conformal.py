@@ -14,11 +14,15 @@ def conformal_quantile(proba: np.ndarray, y: np.ndarray, coverage: float) -> flo
     """The split-conformal threshold ``q`` on held-out rows for the score ``1 - p(true label)``.
 
     A set ``{label: p(label) >= 1 - q}`` then contains the true label with probability at least
-    ``coverage`` on exchangeable data.
+    ``coverage`` on exchangeable data. A row whose label the model cannot name (``y < 0``) scores 1:
+    no set covers it, so the quantile rises to keep the coverage over all rows.
     """
     if not 0 < coverage < 1:
         raise ValueError("coverage must be between 0 and 1")
-    scores = 1.0 - np.asarray(proba)[np.arange(len(y)), np.asarray(y)]
+    y = np.asarray(y)
+    scores = np.ones(len(y))
+    known = y >= 0
+    scores[known] = 1.0 - np.asarray(proba)[np.flatnonzero(known), y[known]]
     rank = math.ceil((len(scores) + 1) * coverage)  # the rank-th smallest score, 1-based
     if rank > len(scores):
         return 1.0

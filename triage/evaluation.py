@@ -31,7 +31,15 @@ from triage.inputs import make_inputs, texts_of, vectors_of
 from triage.texts import ticket_text
 from triage.ticket_import import LABEL_FIELDS, read_rows
 
-__all__ = ("LabelledData", "evaluate_arrays", "evaluate_file", "load_labelled", "open_set_auroc", "split_rows")
+__all__ = (
+    "LabelledData",
+    "ece_noise_floor",
+    "evaluate_arrays",
+    "evaluate_file",
+    "load_labelled",
+    "open_set_auroc",
+    "split_rows",
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,9 @@ def split_rows(
     return np.sort(train), np.sort(test), f"stratified, seed {seed}"
 
 
-def _baselines(X_train, y_train, X_test, y_test, class_weight: str | None) -> dict[str, dict[str, float]]:
+def _baselines(
+    X_train, y_train, X_test, y_test, class_weight: str | None, known_labels: Sequence[str]
+) -> dict[str, dict[str, float]]:
     majority = Counter(y_train).most_common(1)[0][0]
     models = {
         "tfidf_logreg": (
@@ -111,22 +121,37 @@ def _baselines(X_train, y_train, X_test, y_test, class_weight: str | None) -> di
         ),
         "embedding_logreg": (LogisticRegression(C=10.0, class_weight=class_weight, max_iter=3000), vectors_of),
     }
-    results = {"majority": _scores(y_test, np.array([majority] * len(y_test)))}
+    results = {"majority": _scores(y_test, np.array([majority] * len(y_test)), known_labels)}
     for name, (model, view) in models.items():
         start = time.perf_counter()
         model.fit(view(X_train), y_train)
         results[name] = {
-            **_scores(y_test, model.predict(view(X_test))),
+            **_scores(y_test, model.predict(view(X_test)), known_labels),
             "fit_seconds": round(time.perf_counter() - start, 2),
         }
     return results
 
 
-def _scores(y_true, y_pred) -> dict[str, float]:
+def _scores(y_true, y_pred, known_labels: Sequence[str]) -> dict[str, float]:
+    """Accuracy, macro-F1 over every label, and macro-F1 over the labels with enough training rows."""
     return {
         "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
         "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
+        "macro_f1_known_labels": round(
+            float(f1_score(y_true, y_pred, labels=list(known_labels), average="macro", zero_division=0)), 4
+        ),
     }
+
+
+def ece_noise_floor(confidence: np.ndarray, *, draws: int = 200, seed: int = 0) -> dict[str, float]:
+    """The ECE a perfectly calibrated model with these confidences would show on this many rows.
+
+    ECE is biased upwards on a finite test set; this says how much of the measured value is sampling.
+    """
+    rng = np.random.default_rng(seed)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    values = [expected_calibration_error(confidence, rng.random(len(confidence)) < confidence) for _ in range(draws)]
+    return {"mean": round(float(np.mean(values)), 4), "p95": round(float(np.quantile(values, 0.95)), 4)}
 
 
 def evaluate_arrays(
@@ -150,23 +175,30 @@ def evaluate_arrays(
     correct = pred == y_test
     ece = expected_calibration_error(proba.max(axis=1), correct)
     index = {label: i for i, label in enumerate(clf.classes_)}
+    known = [str(c) for c in clf.classes_]
     covered = [index.get(label, -1) in s for label, s in zip(y_test, sets, strict=True)]
-    known = np.array([label in index for label in y_test])
+    known_rows = np.array([label in index for label in y_test])
     answered = ~abstain
     labels = sorted(set(y_test) | set(pred))
     return {
-        "rows": {"train": len(y_train), "test": len(y_test), "test_with_unknown_label": int((~known).sum())},
-        "labels": [str(c) for c in clf.classes_],
+        "rows": {"train": len(y_train), "test": len(y_test), "test_with_unknown_label": int((~known_rows).sum())},
+        "labels": known,
         "insufficient_data": clf.insufficient_labels_,
-        "model": {**_scores(y_test, pred), "fit_seconds": round(fit_seconds, 2)},
-        "baselines": _baselines(X_train, y_train, X_test, y_test, baseline_class_weight),
+        "model": {**_scores(y_test, pred, known), "stacker": clf.stacker_, "fit_seconds": round(fit_seconds, 2)},
+        "baselines": _baselines(X_train, y_train, X_test, y_test, baseline_class_weight, known),
         "per_class": classification_report(y_test, pred, labels=labels, output_dict=True, zero_division=0),
         "confusion_matrix": {"labels": labels, "matrix": confusion_matrix(y_test, pred, labels=labels).tolist()},
-        "calibration": {"ece": round(float(ece), 4), "temperature": round(clf.temperature_, 4)},
+        "calibration": {
+            "ece": round(float(ece), 4),
+            "ece_if_perfectly_calibrated": ece_noise_floor(proba.max(axis=1)),
+            "temperature": round(clf.temperature_, 4),
+        },
         "conformal": {
             "target_coverage": coverage,
             "coverage": round(float(np.mean(covered)), 4),
-            "coverage_known_labels": round(float(np.mean(np.array(covered)[known])), 4) if known.any() else None,
+            "coverage_known_labels": (
+                round(float(np.mean(np.array(covered)[known_rows])), 4) if known_rows.any() else None
+            ),
             "mean_set_size": round(float(np.mean([len(s) for s in sets])), 3),
         },
         "abstention": {
@@ -229,7 +261,18 @@ def evaluate_file(
     progress(f"encoding {len(data.texts) + (len(test_data.texts) if test_data else 0)} texts")
     X_all = make_inputs(data.texts, embed(data.texts))
     X_test_file = make_inputs(test_data.texts, embed(test_data.texts)) if test_data else None
-    report: dict[str, Any] = {"file": path.name, "test_file": test_path.name if test_path else None, "fields": {}}
+    report: dict[str, Any] = {
+        "file": path.name,
+        "test_file": test_path.name if test_path else None,
+        "settings": {
+            "min_examples": min_examples,
+            "coverage": coverage,
+            "target_precision": target_precision,
+            "test_size": None if test_path else test_size,
+            "seed": seed,
+        },
+        "fields": {},
+    }
     for field in fields:
         labels = data.labels[field]
         progress(f"evaluating {field}")

@@ -23,6 +23,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"# Evaluation of {report['file']}", ""]
     if report.get("command"):
         lines += [f"Command: `{report['command']}`", ""]
+    if report.get("settings"):
+        lines += ["Settings: " + ", ".join(f"{k} {_fmt(v)}" for k, v in report["settings"].items()), ""]
     for field, r in report["fields"].items():
         lines += [
             f"## {field}",
@@ -30,15 +32,23 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"Split: {r['split']}; rows: train {r['rows']['train']}, test {r['rows']['test']}.",
             "",
         ]
-        lines += ["| model | accuracy | macro-F1 |", "|---|---|---|"]
-        lines.append(f"| triage classifier | {_fmt(r['model']['accuracy'])} | {_fmt(r['model']['macro_f1'])} |")
-        for name, b in r["baselines"].items():
-            lines.append(f"| baseline: {name} | {_fmt(b['accuracy'])} | {_fmt(b['macro_f1'])} |")
+        lines += [
+            "| model | accuracy | macro-F1 | macro-F1, labels with enough training rows |",
+            "|---|---|---|---|",
+        ]
+        rows = {f"triage classifier ({r['model']['stacker']} stacker)": r["model"]}
+        rows.update({f"baseline: {name}": b for name, b in r["baselines"].items()})
+        for name, m in rows.items():
+            lines.append(
+                f"| {name} | {_fmt(m['accuracy'])} | {_fmt(m['macro_f1'])} | {_fmt(m['macro_f1_known_labels'])} |"
+            )
         ab, cf = r["abstention"], r["conformal"]
         lines += [
             "",
             f"- Training time: {_fmt(r['model']['fit_seconds'])} s",
-            f"- Calibration error (ECE, 15 bins): {_fmt(r['calibration']['ece'])}",
+            f"- Calibration error (ECE, 15 bins): {_fmt(r['calibration']['ece'])}; a perfectly calibrated model "
+            f"would show {_fmt(r['calibration']['ece_if_perfectly_calibrated']['mean'])} on this many rows "
+            f"(95th percentile {_fmt(r['calibration']['ece_if_perfectly_calibrated']['p95'])})",
             f"- Conformal sets at {cf['target_coverage']:.0%}: coverage {_fmt(cf['coverage'])}, "
             f"mean size {_fmt(cf['mean_set_size'])}",
             f"- Abstention for {ab['target_precision']:.0%} precision: threshold {_fmt(ab['threshold'])}, "

@@ -29,7 +29,7 @@ __all__ = (
 )
 
 FIELDS = ("category", "priority", "assignee")
-TRUSTED_TYPES = ("triage.classifiers.TriageClassifier",)
+TRUSTED_TYPES = ("triage.classifiers.TriageClassifier", "triage.stacking.SharedWeightStacker")
 
 
 @dataclass(frozen=True)

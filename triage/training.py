@@ -17,7 +17,7 @@ from models import Article, ArticleChunk, Ticket
 from models.hashing import content_hash
 from triage import registry
 from triage.bundle import new_version, read_manifest, write_bundle
-from triage.classifiers import TriageClassifier
+from triage.classifiers import TriageClassifier, usable_labels
 from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
 from triage.index import VectorIndex
@@ -47,6 +47,7 @@ def field_metrics(clf: TriageClassifier, labels: Sequence[str]) -> dict[str, Any
         "labels": [str(c) for c in clf.classes_],
         "insufficient_data": clf.insufficient_labels_,
         "rows": clf.n_train_,
+        "stacker": clf.stacker_,
         "oof_accuracy": round(clf.calibration_["oof_accuracy"], 4),
         "oof_ece": round(clf.calibration_["oof_ece"], 4),
         "majority_baseline_accuracy": round(majority, 4),
@@ -107,8 +108,7 @@ def train_bundle(
     for step, name in enumerate(FIELDS, start=1):
         rows = [i for i, t in enumerate(tickets) if getattr(t, name)]
         labels = [getattr(tickets[i], name) for i in rows]
-        usable = [label for label, n in Counter(labels).items() if n >= min_examples]
-        if len(usable) < 2:
+        if len(usable_labels(labels, min_examples)) < 2:
             skipped[name] = f"needs resolved tickets with at least 2 {name} labels of {min_examples}+ examples each"
         else:
             clf = TriageClassifier(min_examples=min_examples, coverage=coverage, target_precision=target_precision)

@@ -117,8 +117,12 @@ def test_evaluate_writes_json_and_markdown_reports(tmp_path: Path):
         [sys.executable, "-m", "triage.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "| triage classifier |" in result.stdout
+    assert "| triage classifier (" in result.stdout and "perfectly calibrated" in result.stdout
     report = json.loads((tmp_path / "reports" / "history.json").read_text())
+    category = report["fields"]["category"]
+    assert category["model"]["stacker"] in {"shared", "full"}
+    assert set(category["baselines"]["tfidf_logreg"]) >= {"accuracy", "macro_f1", "macro_f1_known_labels"}
+    assert report["settings"]["min_examples"] == 10
     assert report["command"].startswith("helpdesk evaluate ")
     assert set(report["fields"]) == {"category"}
     assert (tmp_path / "artifacts" / "cache" / "embeddings.sqlite").is_file()

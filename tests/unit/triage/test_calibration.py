@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from triage.calibration import apply_temperature, expected_calibration_error, fit_confidence_temperature
 from triage.conformal import conformal_quantile, prediction_sets, threshold_for_precision
 
 
@@ -20,13 +20,26 @@ def _sample(n: int, true_temperature: float, seed: int = 0):
 
 def test_temperature_recovers_the_true_temperature():
     logits, y = _sample(20_000, true_temperature=2.5)
-    assert fit_temperature(logits, y) == pytest.approx(2.5, rel=0.08)
+    assert fit_confidence_temperature(logits, y) == pytest.approx(2.5, rel=0.08)
 
 
 def test_temperature_stays_bounded_when_held_out_rows_are_all_right():
     logits = np.array([[5.0, 0.0], [0.0, 5.0]] * 50)
     y = np.array([0, 1] * 50)
-    assert fit_temperature(logits, y) == pytest.approx(0.25, rel=0.01)
+    assert fit_confidence_temperature(logits, y) == pytest.approx(0.25, rel=0.01)
+
+
+def test_rows_with_labels_the_model_cannot_name_make_it_less_sure():
+    logits, y = _sample(20_000, true_temperature=1.0)
+    y_with_unknown = y.copy()
+    y_with_unknown[::10] = -1  # one row in ten belongs to a label outside the model's set
+    fitted = fit_confidence_temperature(logits, y_with_unknown)
+    assert fitted > 1.1 * fit_confidence_temperature(logits, y)
+    ece = {}
+    for temperature in (1.0, fitted):
+        proba = apply_temperature(logits, temperature)
+        ece[temperature] = expected_calibration_error(proba.max(axis=1), proba.argmax(axis=1) == y_with_unknown)
+    assert ece[fitted] < 0.6 * ece[1.0]  # a temperature cannot scale every confidence by 0.9, but gets close
 
 
 def test_ece_is_near_zero_when_calibrated_and_large_when_not():
@@ -57,6 +70,13 @@ def test_conformal_quantile_known_value():
     assert conformal_quantile(proba, y, coverage=0.5) == pytest.approx(0.4)  # ceil(5 * 0.5) = 3rd smallest score
     assert [list(s) for s in prediction_sets(proba, 0.4)] == [[0], [0], [1], [1]]  # p >= 0.6
     assert [list(s) for s in prediction_sets(proba, 0.8)] == [[0], [0, 1], [1, 0], [1, 0]]  # p >= 0.2, best first
+
+
+def test_rows_outside_the_label_set_are_never_covered():
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.5, 0.5]])
+    y = np.array([0, 0, 1, -1])  # scores 0.1, 0.4, 0.3 and 1 for the row no set can cover
+    assert conformal_quantile(proba, y, coverage=0.5) == pytest.approx(0.4)  # 3rd smallest of 0.1, 0.3, 0.4, 1
+    assert conformal_quantile(proba, y, coverage=0.75) == pytest.approx(1.0)  # rank 4 of 4: only q = 1 covers
 
 
 def test_sets_can_be_empty_so_coverage_stays_at_target():

@@ -7,6 +7,7 @@ from sklearn.base import clone
 
 from triage.classifiers import TriageClassifier, knn_vote
 from triage.inputs import make_inputs
+from triage.suggest import TRUSTED_TYPES
 
 WORDS = {"Network": "vpn gateway wifi", "Billing": "invoice refund vat", "Printing": "toner printer jam"}
 
@@ -51,17 +52,29 @@ def test_closed_label_set_and_confident_on_easy_data():
     known = y != "Rare"
     assert (clf.predict(X[known]) == y[known]).mean() > 0.95
     assert clf.abstention_["reachable"] and clf.abstention_["precision"] >= 0.9
-    assert np.mean([len(s) for s in sets]) >= 0.9
+    assert np.mean([len(s) for s in sets]) >= 0.8
+    # on fresh rows from the same distribution the 90% sets cover most rows; the rare rows (3%) never
+    X_new, y_new = _data(seed=2)
+    _, new_sets, _ = clf.predict_sets(X_new)
+    index = {label: i for i, label in enumerate(clf.classes_)}
+    assert np.mean([index.get(label, -1) in s for label, s in zip(y_new, new_sets, strict=True)]) >= 0.8
     assert not abstain[known].all()
 
 
 def test_round_trips_through_skops_with_only_our_type_to_trust(tmp_path):
     X, y = _data()
-    clf = TriageClassifier(min_examples=10).fit(X, y)
-    sio.dump(clf, tmp_path / "c.skops")
-    assert sio.get_untrusted_types(file=tmp_path / "c.skops") == ["triage.classifiers.TriageClassifier"]
-    loaded = sio.load(tmp_path / "c.skops", trusted=["triage.classifiers.TriageClassifier"])
-    np.testing.assert_allclose(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+    for stacker in ("shared", "full"):
+        clf = TriageClassifier(min_examples=10, stacker=stacker).fit(X, y)
+        sio.dump(clf, tmp_path / "c.skops")
+        assert set(sio.get_untrusted_types(file=tmp_path / "c.skops")) <= set(TRUSTED_TYPES)
+        loaded = sio.load(tmp_path / "c.skops", trusted=list(TRUSTED_TYPES))
+        np.testing.assert_allclose(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+
+
+def test_an_unknown_stacker_is_an_error():
+    X, y = _data()
+    with pytest.raises(ValueError, match="stacker must be"):
+        TriageClassifier(stacker="boosted").fit(X, y)
 
 
 def test_one_usable_label_is_an_error():
