@@ -6,8 +6,11 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from api.controllers.analytics import AnalyticsController
 from api.controllers.articles import ArticleController
 from api.controllers.health import health, ready
+from api.controllers.kb_search import KbSearchController
+from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
 from api.errors import EXCEPTION_HANDLERS
@@ -24,7 +27,16 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
     engine = make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
     serving = Serving(settings=settings, sessions=make_session_factory(engine), encoder=encoder)
     app = Litestar(
-        route_handlers=[health, ready, SuggestController, TicketController, ArticleController],
+        route_handlers=[
+            health,
+            ready,
+            SuggestController,
+            TicketController,
+            ArticleController,
+            KbSearchController,
+            PortalController,
+            AnalyticsController,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[serving_lifespan],
         openapi_config=OpenAPIConfig(

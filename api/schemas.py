@@ -13,6 +13,7 @@ __all__ = (
     "ArticleOut",
     "ArticlePage",
     "ArticleUpdate",
+    "PortalEventIn",
     "SuggestIn",
     "TicketIn",
     "TicketOut",
@@ -31,6 +32,14 @@ class SuggestIn(msgspec.Struct, forbid_unknown_fields=True):
     subject: Short | None = None
     body: Text | None = None
     top_k: TopK | None = None
+
+
+class PortalEventIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What the customer did with a portal suggestion; ``article`` is the slug the event is about."""
+
+    suggestion_id: Annotated[str, msgspec.Meta(max_length=64)]
+    type: Annotated[str, msgspec.Meta(max_length=20)]
+    article: Slug | None = None
 
 
 class TicketIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -1,10 +1,11 @@
-"""What a serving process holds: the encoder and one reference to the active bundle, swapped whole."""
+"""What a serving process holds: the encoder, the active bundle and the KB index, each swapped whole."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import session_scope
 from models.settings import Settings
+from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder, load_encoder
+from triage.knowledge import Knowledge, kb_stamp, load_knowledge
 from triage.registry import get_active
+from triage.retrieval import KnowledgeSearch
 from triage.suggest import LoadedBundle, load_bundle
 from triage.training import KIND
 
@@ -27,13 +31,42 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Serving:
-    """The heavy resources of one process; ``bundle`` is replaced, never mutated."""
+    """The heavy resources of one process; ``bundle`` and ``knowledge`` are replaced, never mutated."""
 
     settings: Settings
     sessions: sessionmaker[Session]
     encoder: Encoder | None = None
     bundle: LoadedBundle | None = None
+    knowledge: Knowledge | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _kb_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def search(self) -> KnowledgeSearch | None:
+        """The KB index requests use now."""
+        return self.knowledge.search if self.knowledge else None
+
+    def _kb_stamp(self) -> tuple:
+        with session_scope(self.sessions) as session:
+            return kb_stamp(session)
+
+    def _build_knowledge(self) -> Knowledge:
+        cache = EmbeddingCache.in_artifacts(self.settings.models.artifacts_dir, self.encoder)
+        with session_scope(self.sessions) as session:
+            return load_knowledge(session, self.encoder, cache)
+
+    def refresh_knowledge_now(self) -> bool:
+        """Rebuild the KB index if articles changed since it was built (blocking; call it off the event
+        loop, e.g. right after an article edit commits); returns whether it swapped."""
+        with self._kb_lock:
+            if self.knowledge is not None and self.knowledge.stamp == self._kb_stamp():
+                return False
+            knowledge = self._build_knowledge()
+            self.knowledge = knowledge
+            log.info(
+                "KB index rebuilt: %d sections, %d passages encoded", len(knowledge.search.chunks), knowledge.encoded
+            )
+            return True
 
     def _active_row(self) -> tuple[str, str] | None:
         with session_scope(self.sessions) as session:
@@ -51,6 +84,10 @@ class Serving:
             log.info("serving bundle %s", bundle.version)
             return True
 
+    async def refresh_knowledge(self) -> bool:
+        """:meth:`refresh_knowledge_now` in a worker thread."""
+        return await anyio.to_thread.run_sync(self.refresh_knowledge_now)
+
 
 @contextlib.asynccontextmanager
 async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -65,14 +102,19 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         await serving.refresh()
     except Exception:  # a damaged bundle must not stop intake; /ready stays 503
         log.exception("could not load the active bundle")
+    try:
+        await serving.refresh_knowledge()
+    except Exception:
+        log.exception("could not build the KB index")
 
     async def poll() -> None:
         while True:
             await asyncio.sleep(serving.settings.api.reload_poll_seconds)
-            try:
-                await serving.refresh()
-            except Exception:
-                log.exception("bundle refresh failed")
+            for refresh in (serving.refresh, serving.refresh_knowledge):
+                try:
+                    await refresh()
+                except Exception:
+                    log.exception("%s failed", refresh.__name__)
 
     task = asyncio.create_task(poll())
     try:

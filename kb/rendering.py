@@ -34,15 +34,20 @@ def render_html(markdown: str) -> str:
     return _MD.renderer.render(tokens, _MD.options, {})
 
 
-def to_plain_text(markdown: str) -> str:
-    """The visible text of a Markdown fragment, whitespace collapsed."""
+def to_plain_blocks(markdown: str) -> list[str]:
+    """The visible text of each block (paragraph, list item, table cell, code block), whitespace collapsed."""
     parts: list[str] = []
     for token in _MD.parse(markdown):
         if token.type == "inline":
             parts.append("".join(_inline_text(child) for child in token.children or ()))
         elif token.type in {"code_block", "fence"}:
             parts.append(token.content)
-    return re.sub(r"\s+", " ", " ".join(parts)).strip()
+    return [block for block in (re.sub(r"\s+", " ", part).strip() for part in parts) if block]
+
+
+def to_plain_text(markdown: str) -> str:
+    """The visible text of a Markdown fragment, whitespace collapsed."""
+    return " ".join(to_plain_blocks(markdown))
 
 
 def _inline_text(token) -> str:
@@ -53,7 +58,10 @@ def _inline_text(token) -> str:
 
 @dataclass(frozen=True)
 class Section:
-    """A part of an article under one heading; ``heading_path`` lists the headings above it."""
+    """A part of an article under one heading; ``heading_path`` lists the headings above it.
+
+    ``text`` holds one line per block (paragraph, list item, ...), so passages can be cut from it.
+    """
 
     heading: str
     heading_path: tuple[str, ...]
@@ -75,7 +83,7 @@ def split_sections(title: str, markdown: str) -> list[Section]:
     for n, (start, heading, level) in enumerate(bounds):
         end = bounds[n + 1][0] if n + 1 < len(bounds) else len(lines)
         body_start = start + 1 if heading else start
-        text = to_plain_text("\n".join(lines[body_start:end]))
+        text = "\n".join(to_plain_blocks("\n".join(lines[body_start:end])))
         if heading:
             while stack and stack[-1][0] >= level:
                 stack.pop()

@@ -3,6 +3,17 @@
 from models.articles import Article, ArticleChunk, ArticleRevision
 from models.artifacts import ArtifactVersion
 from models.base import Base
+from models.portal import PortalEvent, PortalSuggestion
 from models.tickets import Suggestion, Ticket
 
-__all__ = ("Article", "ArticleChunk", "ArticleRevision", "ArtifactVersion", "Base", "Suggestion", "Ticket")
+__all__ = (
+    "Article",
+    "ArticleChunk",
+    "ArticleRevision",
+    "ArtifactVersion",
+    "Base",
+    "PortalEvent",
+    "PortalSuggestion",
+    "Suggestion",
+    "Ticket",
+)

@@ -36,6 +36,7 @@ class ModelSettings:
     min_examples_per_label: int = 10
     coverage: float = 0.9
     target_precision: float = 0.9
+    kb_min_similarity: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Settings:
                 min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "10")),
                 coverage=float(env.get("HELPDESK_COVERAGE", "0.9")),
                 target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
+                kb_min_similarity=float(env.get("HELPDESK_KB_MIN_SIMILARITY", "0.5")),
             ),
             api=ApiSettings(
                 host=env.get("HELPDESK_HOST", "127.0.0.1"),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -128,12 +129,14 @@ def tickets_import(file: Path, mapping: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--activate/--no-activate", default=True, show_default=True, help="Make the new bundle active.")
 def train(activate: bool) -> None:
-    """Build a bundle from published articles and resolved tickets."""
+    """Build a bundle from resolved tickets, and embed the KB's passages so serving starts warm."""
     _train(get_settings(), activate)
 
 
 def _train(settings: Settings, activate: bool) -> None:
+    from triage.embedding_cache import EmbeddingCache
     from triage.encoder import load_encoder
+    from triage.knowledge import load_knowledge
     from triage.training import train_bundle
 
     encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
@@ -146,6 +149,12 @@ def _train(settings: Settings, activate: bool) -> None:
             activate=activate,
             progress=_TrainProgress(),
         )
+        cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
+        knowledge = load_knowledge(session, encoder, cache)
+    click.echo(
+        f"KB index: {len(knowledge.search.chunks)} sections of draft and published articles "
+        f"({knowledge.encoded} passages newly embedded)"
+    )
     click.echo(f"bundle {result.version} written to {result.path}" + (" and activated" if activate else ""))
     click.echo(json.dumps(result.manifest["metrics"], indent=2))
     for name, reason in result.manifest["classifiers_skipped"].items():
@@ -172,8 +181,6 @@ def evaluate(
     seed: int,
 ) -> None:
     """Evaluate triage on a labelled CSV/JSONL FILE beside baselines; write JSON and Markdown reports."""
-    from triage.embedding_cache import EmbeddingCache, encode_cached
-    from triage.encoder import load_encoder
     from triage.evaluation import evaluate_file
     from triage.report import write_report
     from triage.ticket_import import LABEL_FIELDS, parse_mapping
@@ -181,22 +188,11 @@ def evaluate(
     settings = get_settings()
     parsed = parse_mapping(mapping)
     fields = fields or tuple(f for f in LABEL_FIELDS if f in parsed)
-
-    @functools.cache
-    def cached_encoder() -> tuple:
-        # loaded on first use, so a bad file or mapping is reported before the model loads
-        encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
-        return encoder, EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
-
-    def embed(texts: list[str]):
-        encoder, cache = cached_encoder()
-        return encode_cached(encoder, texts, cache)
-
     report = evaluate_file(
         file,
         parsed,
         fields,
-        embed,
+        _lazy_embedder(settings),
         test_path=test_file,
         seed=seed,
         min_examples=settings.models.min_examples_per_label,
@@ -211,13 +207,86 @@ def evaluate(
     click.echo(f"written {json_path} and {md_path}")
 
 
+def _lazy_embedder(settings: Settings) -> Callable[[list[str]], Any]:
+    """An embedding function that loads the encoder on first use (so bad input is reported before the
+    model loads) and goes through the deployment's embedding cache."""
+    from triage.embedding_cache import EmbeddingCache, encode_cached
+    from triage.encoder import load_encoder
+
+    @functools.cache
+    def cached_encoder() -> tuple:
+        encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
+        return encoder, EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
+
+    def embed(texts: list[str]):
+        encoder, cache = cached_encoder()
+        return encode_cached(encoder, texts, cache)
+
+    return embed
+
+
+@main.command("evaluate-kb")
+@click.argument("kb_folder", type=click.Path(path_type=Path))
+@click.argument("queries", type=click.Path(path_type=Path))
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="text=COLUMN and article=COLUMN.")
+@click.option("--remove", default=0, show_default=True, help="Articles to take out for the no-answer check.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("var/reports"), show_default=True)
+@click.option("--name", default=None, help="Report file name (default: kb-<queries file stem>).")
+@click.option("--seed", default=42, show_default=True)
+def evaluate_kb_command(
+    kb_folder: Path, queries: Path, mapping: tuple[str, ...], remove: int, out: Path, name: str | None, seed: int
+) -> None:
+    """Retrieval quality of a KB folder for a labelled query file: dense, BM25 and hybrid in one run."""
+    from triage.kb_evaluation import evaluate_kb
+    from triage.report import render_kb_markdown, write_report
+    from triage.ticket_import import parse_mapping
+
+    settings = get_settings()
+    report = evaluate_kb(
+        kb_folder,
+        queries,
+        parse_mapping(mapping, known=("text", "article")),
+        _lazy_embedder(settings),
+        remove=remove,
+        seed=seed,
+        progress=lambda message: click.echo(message, err=True),
+    )
+    report["command"] = "helpdesk evaluate-kb " + " ".join(sys.argv[2:])
+    json_path, md_path = write_report(report, out, name or f"kb-{queries.stem}", render=render_kb_markdown)
+    click.echo(md_path.read_text(encoding="utf-8"))
+    click.echo(f"written {json_path} and {md_path}")
+
+
+@kb.command("intent-articles")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="text=COLUMN and intent=COLUMN.")
+@click.option("--per-intent", default=5, show_default=True, help="Example texts per article.")
+def kb_intent_articles(file: Path, out: Path, mapping: tuple[str, ...], per_intent: int) -> None:
+    """Write one Markdown article per intent of a labelled FILE (a KB stand-in for measurements)."""
+    from triage.errors import InvalidImport
+    from triage.kb_evaluation import write_intent_articles
+    from triage.ticket_import import parse_mapping, read_rows
+
+    parsed = parse_mapping(mapping, known=("text", "intent"))
+    for key in ("text", "intent"):
+        if key not in parsed:
+            raise InvalidImport(f"map a column to {key} (e.g. --map {key}=COLUMN)", field=f"map.{key}")
+    _, rows = read_rows(file)
+    pairs = [(str(r.get(parsed["text"]) or ""), str(r.get(parsed["intent"]) or "")) for r in rows]
+    count = write_intent_articles([(t, i) for t, i in pairs if t.strip() and i.strip()], out, per_intent=per_intent)
+    click.echo(f"{count} articles written to {out}")
+
+
 @main.command()
 @click.option("--subject", default="")
 @click.option("--body", default="")
 @click.option("--top-k", default=5, show_default=True)
 def suggest(subject: str, body: str, top_k: int) -> None:
     """Print suggestions for a text from the active bundle, as JSON."""
+    from triage.embedding_cache import EmbeddingCache
     from triage.encoder import load_encoder
+    from triage.knowledge import load_knowledge
     from triage.registry import get_active
     from triage.suggest import load_bundle
     from triage.suggest import suggest as run_suggest
@@ -226,8 +295,11 @@ def suggest(subject: str, body: str, top_k: int) -> None:
     settings = get_settings()
     with session_scope(_sessions(settings)) as session:
         row = get_active(session, KIND)
-    bundle = load_bundle(Path(row.path)) if row else None
-    result = run_suggest(bundle, load_encoder(settings.models.encoder), subject=subject, body=body, top_k=top_k)
+        bundle = load_bundle(Path(row.path)) if row else None
+        encoder = load_encoder(settings.models.encoder)
+        cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
+        knowledge = load_knowledge(session, encoder, cache)
+    result = run_suggest(bundle, knowledge.search, encoder, subject=subject, body=body, top_k=top_k)
     click.echo(json.dumps(asdict(result), indent=2, ensure_ascii=False))
 
 

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from models.errors import Conflict, InvalidInput, NotFound, Unavailable
 
-__all__ = ("BundleUnavailable", "InvalidImport", "InvalidQuery", "TicketExists", "TicketNotFound")
+__all__ = (
+    "BundleUnavailable",
+    "InvalidImport",
+    "InvalidQuery",
+    "SuggestionNotFound",
+    "TicketExists",
+    "TicketNotFound",
+)
 
 
 class TicketNotFound(NotFound):
     """No ticket has that id."""
+
+
+class SuggestionNotFound(NotFound):
+    """No portal suggestion has that id."""
 
 
 class TicketExists(Conflict):

@@ -42,6 +42,10 @@ class VectorIndex:
         scores, ids = self._index.search(query, min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
+    def reconstruct(self, id_: int) -> np.ndarray:
+        """The stored vector of ``id_``."""
+        return self._index.reconstruct(int(id_))
+
     def save(self, path: Path) -> None:
         """Write the index to ``path``."""
         import faiss

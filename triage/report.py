@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ("render_markdown", "write_report")
+__all__ = ("render_kb_markdown", "render_markdown", "write_report")
 
 
 def _fmt(value: Any) -> str:
@@ -80,10 +81,45 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report(report: dict[str, Any], out_dir: Path, name: str = "evaluation") -> tuple[Path, Path]:
-    """Write ``<name>.json`` and ``<name>.md`` under ``out_dir``."""
+def render_kb_markdown(report: dict[str, Any]) -> str:
+    """A readable summary of a KB retrieval report (:func:`triage.kb_evaluation.evaluate_kb`)."""
+    lines = [f"# KB retrieval: {report['queries']} against {report['kb']}", ""]
+    if report.get("command"):
+        lines += [f"Command: `{report['command']}`", ""]
+    lines += [
+        f"{report['articles']} articles, {report['sections']} sections, {report['passages']} passages; "
+        f"{report['rows']['queries']} queries, {report['rows']['unanswerable']} without an article.",
+        "",
+        "| method | recall@1 | recall@3 | recall@5 | MRR |",
+        "|---|---|---|---|---|",
+    ]
+    for method, m in report["methods"].items():
+        lines.append(
+            f"| {method} | " + " | ".join(_fmt(m[k]) for k in ("recall@1", "recall@3", "recall@5", "mrr")) + " |"
+        )
+    if "no_answer" in report:
+        n = report["no_answer"]
+        held = n["held_out"]
+        lines += [
+            "",
+            f"No answer ({len(report['removed_articles'])} articles removed; score: {n['score']}): AUROC "
+            f"{_fmt(n['auroc'])}. Threshold chosen on half of the queries (similarity below "
+            f"{_fmt(n['similarity_threshold'])} shows nothing); on the other half it refuses "
+            f"{_fmt(held['unanswerable_refused'])} of unanswerable queries and keeps the right article in the "
+            f"top 3 for {_fmt(held['answerable_answered_with_article_in_top3'])} of answerable ones.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(
+    report: dict[str, Any],
+    out_dir: Path,
+    name: str = "evaluation",
+    render: Callable[[dict[str, Any]], str] = render_markdown,
+) -> tuple[Path, Path]:
+    """Write ``<name>.json`` and ``<name>.md`` (made by ``render``) under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     json_path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    md_path.write_text(render_markdown(report), encoding="utf-8")
+    md_path.write_text(render(report), encoding="utf-8")
     return json_path, md_path

@@ -15,10 +15,12 @@ from triage.encoder import Encoder
 from triage.errors import InvalidQuery
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
+from triage.retrieval import KnowledgeSearch
 from triage.texts import snippet, ticket_text
 
 __all__ = (
     "ArticleHit",
+    "article_hits",
     "FieldPrediction",
     "LoadedBundle",
     "SimilarTicket",
@@ -41,6 +43,7 @@ class ArticleHit:
     language: str
     revision: int
     score: float
+    similarity: float
     heading: str
     heading_path: list[str]
     anchor: str
@@ -93,13 +96,11 @@ class Suggestions:
 
 @dataclass
 class LoadedBundle:
-    """A verified bundle in memory: indexes, their item metadata and the classifiers."""
+    """A verified bundle in memory: the resolved-ticket index, its item metadata and the classifiers."""
 
     version: str
     path: Path
     manifest: dict[str, Any]
-    article_index: VectorIndex
-    chunks: dict[int, dict[str, Any]]
     ticket_index: VectorIndex
     tickets: dict[int, dict[str, Any]]
     classifiers: dict[str, TriageClassifier]
@@ -125,8 +126,6 @@ def load_bundle(path: Path) -> LoadedBundle:
         version=manifest["version"],
         path=path,
         manifest=manifest,
-        article_index=VectorIndex.load(path / "articles.faiss"),
-        chunks=_load_items(path / "articles.json"),
         ticket_index=VectorIndex.load(path / "tickets.faiss"),
         tickets=_load_items(path / "tickets.json"),
         classifiers=classifiers,
@@ -138,28 +137,33 @@ def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
     return {name: FieldPrediction(status="unavailable", reason=reason) for name in FIELDS}
 
 
-def _articles(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[ArticleHit]:
-    best: dict[str, tuple[float, dict[str, Any]]] = {}
-    for chunk_id, score in bundle.article_index.search(vector, top_k * 8):
-        chunk = bundle.chunks[chunk_id]
-        if chunk["slug"] not in best:
-            best[chunk["slug"]] = (score, chunk)
-        if len(best) >= top_k:
-            break
+def article_hits(
+    knowledge: KnowledgeSearch | None,
+    vector: np.ndarray,
+    text: str,
+    top_k: int,
+    *,
+    statuses: tuple[str, ...] | None = ("published",),
+    method: str = "hybrid",
+) -> list[ArticleHit]:
+    """The best articles for a text by hybrid search (published ones unless ``statuses`` says otherwise)."""
+    if knowledge is None:
+        return []
     return [
         ArticleHit(
-            slug=c["slug"],
-            title=c["title"],
-            language=c["language"],
-            revision=c["revision"],
-            score=round(s, 4),
-            heading=c["heading"],
-            heading_path=c["heading_path"],
-            anchor=c["anchor"],
-            snippet=snippet(c["text"]),
-            url=f"/v1/articles/{c['slug']}#{c['anchor']}",
+            slug=m.slug,
+            title=m.title,
+            language=m.language,
+            revision=m.revision,
+            score=m.score,
+            similarity=m.similarity,
+            heading=m.heading,
+            heading_path=m.heading_path,
+            anchor=m.anchor,
+            snippet=m.snippet,
+            url=f"/v1/articles/{m.slug}#{m.anchor}",
         )
-        for s, c in best.values()
+        for m in knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method)
     ]
 
 
@@ -232,22 +236,29 @@ def _predict(bundle: LoadedBundle, vector: np.ndarray, text: str, similar: list[
 
 
 def suggest(
-    bundle: LoadedBundle | None, encoder: Encoder, *, subject: str | None, body: str | None, top_k: int = 5
+    bundle: LoadedBundle | None,
+    knowledge: KnowledgeSearch | None,
+    encoder: Encoder,
+    *,
+    subject: str | None,
+    body: str | None,
+    top_k: int = 5,
 ) -> Suggestions:
-    """Encode the text once and return articles, similar resolved tickets and predictions.
+    """Encode the text once and return published articles, similar resolved tickets and predictions.
 
-    With no bundle, the answer degrades: no articles or tickets, predictions ``unavailable``.
+    With no bundle, the answer degrades: articles only, no tickets, predictions ``unavailable``.
     """
     text = ticket_text(subject, body)
     if not text:
         raise InvalidQuery("give a subject or a body", field="subject")
-    if bundle is None:
-        return Suggestions(None, [], [], unavailable_predictions("no trained bundle is active yet"))
     vector = encoder.encode_batch([text])[0]
+    articles = article_hits(knowledge, vector, text, top_k)
+    if bundle is None:
+        return Suggestions(None, articles, [], unavailable_predictions("no trained bundle is active yet"))
     similar = _similar(bundle, vector, top_k)
     return Suggestions(
         bundle_version=bundle.version,
-        articles=_articles(bundle, vector, top_k),
+        articles=articles,
         similar_tickets=similar,
         predictions=_predict(bundle, vector, text, similar),
     )

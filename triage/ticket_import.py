@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,15 +49,15 @@ _LIMITS = {
 }
 
 
-def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
-    """Parse ``field=column`` pairs; the error names the unknown field."""
+def parse_mapping(pairs: Iterable[str], known: Sequence[str] = IMPORT_FIELDS) -> dict[str, str]:
+    """Parse ``field=column`` pairs for the ``known`` fields; the error names the unknown field."""
     mapping: dict[str, str] = {}
     for pair in pairs:
         field, sep, column = pair.partition("=")
         if not sep or not column:
             raise InvalidImport(f"mapping {pair!r} is not field=column", field="map")
-        if field not in IMPORT_FIELDS:
-            raise InvalidImport(f"unknown field {field!r}; known: {', '.join(IMPORT_FIELDS)}", field=f"map.{field}")
+        if field not in known:
+            raise InvalidImport(f"unknown field {field!r}; known: {', '.join(known)}", field=f"map.{field}")
         mapping[field] = column
     return mapping
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Article, ArticleChunk, Ticket
+from models import Ticket
 from models.hashing import content_hash
 from triage import registry
 from triage.bundle import new_version, read_manifest, write_bundle
@@ -23,7 +23,7 @@ from triage.encoder import Encoder
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
 from triage.suggest import FIELDS
-from triage.texts import chunk_text, ticket_text
+from triage.texts import ticket_text
 
 __all__ = ("KIND", "TrainResult", "field_metrics", "train_bundle")
 
@@ -59,16 +59,6 @@ def field_metrics(clf: TriageClassifier, labels: Sequence[str]) -> dict[str, Any
     }
 
 
-def _published_chunks(session: Session) -> list[tuple[ArticleChunk, Article]]:
-    rows = session.execute(
-        select(ArticleChunk, Article)
-        .join(Article, ArticleChunk.article_id == Article.id)
-        .where(Article.status == "published")
-        .order_by(ArticleChunk.id)
-    )
-    return [(chunk, article) for chunk, article in rows]
-
-
 def _resolved_tickets(session: Session) -> list[Ticket]:
     return list(session.scalars(select(Ticket).where(Ticket.status.in_(("resolved", "closed"))).order_by(Ticket.id)))
 
@@ -84,20 +74,14 @@ def train_bundle(
     activate: bool = True,
     progress: Progress = lambda step, done, total: None,
 ) -> TrainResult:
-    """Encode published article chunks and resolved tickets, fit one classifier per labelled field,
-    write an immutable bundle and register it (activated unless ``activate`` is false).
+    """Encode resolved tickets, fit one classifier per labelled field, write an immutable bundle and
+    register it (activated unless ``activate`` is false).
 
-    With no ticket history the bundle still suggests articles; its predictions say ``unavailable``.
+    Articles are not part of a bundle: serving indexes them from the database (:mod:`triage.knowledge`).
+    With no ticket history the bundle's predictions say ``unavailable``.
     """
-    chunks = _published_chunks(session)
     tickets = _resolved_tickets(session)
     cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
-    chunk_vectors = encode_cached(
-        encoder,
-        [chunk_text(c.heading_path, c.text) for c, _ in chunks],
-        cache,
-        progress=lambda done, total: progress("articles", done, total),
-    )
     texts = [ticket_text(t.subject, t.body) for t in tickets]
     ticket_vectors = encode_cached(encoder, texts, cache, progress=lambda done, total: progress("tickets", done, total))
     inputs = make_inputs(texts, ticket_vectors)
@@ -116,21 +100,6 @@ def train_bundle(
             metrics[name] = field_metrics(clf, labels)
         progress("classifiers", step, len(FIELDS))
 
-    chunk_items = [
-        {
-            "id": c.id,
-            "article_id": a.id,
-            "slug": a.slug,
-            "title": a.title,
-            "language": a.language,
-            "revision": c.revision,
-            "heading": c.heading,
-            "heading_path": c.heading_path,
-            "anchor": c.anchor,
-            "text": c.text,
-        }
-        for c, a in chunks
-    ]
     ticket_items = [
         {
             "id": t.id,
@@ -148,14 +117,10 @@ def train_bundle(
     def write_files(folder: Path) -> None:
         import skops.io as sio
 
-        for name, vectors, items in (
-            ("articles", chunk_vectors, chunk_items),
-            ("tickets", ticket_vectors, ticket_items),
-        ):
-            index = VectorIndex(encoder.dimension)
-            index.add([item["id"] for item in items], vectors)
-            index.save(folder / f"{name}.faiss")
-            (folder / f"{name}.json").write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+        index = VectorIndex(encoder.dimension)
+        index.add([item["id"] for item in ticket_items], ticket_vectors)
+        index.save(folder / "tickets.faiss")
+        (folder / "tickets.json").write_text(json.dumps(ticket_items, ensure_ascii=False), encoding="utf-8")
         (folder / "classifiers").mkdir()
         for name, clf in classifiers.items():
             sio.dump(clf, folder / "classifiers" / f"{name}.skops")
@@ -164,8 +129,6 @@ def train_bundle(
     manifest = {
         "encoder": encoder.describe(),
         "inputs": {
-            "articles": len({a.id for _, a in chunks}),
-            "chunks": len(chunks),
             "tickets": {
                 "rows": len(tickets),
                 "id_hash": content_hash(*(str(t.id) for t in tickets)),

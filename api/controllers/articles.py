@@ -73,7 +73,9 @@ class ArticleController(Controller):
             tags=data.tags,
         )
         with session_scope(state.serving.sessions) as session:
-            return _article_out(create_article(session, draft))
+            out = _article_out(create_article(session, draft))
+        state.serving.refresh_knowledge_now()
+        return out
 
     @get("/{slug:str}", sync_to_thread=True)
     def read(self, slug: FromPath[str], state: State) -> ArticleOut:
@@ -94,4 +96,6 @@ class ArticleController(Controller):
                 status=data.status or article.status,
                 tags=article.tags if data.tags is None else data.tags,
             )
-            return _article_out(update_article(session, slug, draft))
+            out = _article_out(update_article(session, slug, draft))
+        state.serving.refresh_knowledge_now()
+        return out

@@ -69,6 +69,7 @@ class TicketController(Controller):
             )
             result = suggest(
                 serving.bundle,
+                serving.search,
                 serving.encoder,
                 subject=ticket.subject,
                 body=ticket.body,

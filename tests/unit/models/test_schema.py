@@ -8,7 +8,16 @@ from models import ArtifactVersion, Ticket
 from models.db import make_engine, session_scope
 from models.migrate import downgrade, upgrade
 
-TABLES = {"articles", "article_revisions", "article_chunks", "tickets", "suggestions", "artifact_versions"}
+TABLES = {
+    "articles",
+    "article_revisions",
+    "article_chunks",
+    "tickets",
+    "suggestions",
+    "artifact_versions",
+    "portal_suggestions",
+    "portal_events",
+}
 
 
 def test_migrations_upgrade_downgrade_and_upgrade_again(db_url: str):
@@ -19,6 +28,19 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(db_url: str):
     upgrade(db_url)
     assert set(inspect(engine).get_table_names()) >= TABLES
     engine.dispose()
+
+
+def test_migrations_build_exactly_what_the_models_declare(db_url: str):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from models import Base
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from kb.importer import import_folder
 from models.db import session_scope
+from triage.embedding_cache import EmbeddingCache
+from triage.knowledge import load_knowledge
 from triage.registry import get_active, list_versions
 from triage.suggest import load_bundle, suggest
 from triage.training import KIND, train_bundle
@@ -15,10 +17,11 @@ def test_articles_only_still_builds_a_bundle(sessions, encoder, tmp_path: Path):
     with session_scope(sessions) as session:
         import_folder(session, DEMO / "kb")
         result = train_bundle(session, encoder, tmp_path)
+        knowledge = load_knowledge(session, encoder, EmbeddingCache.in_artifacts(tmp_path, encoder))
     assert result.manifest["classifiers"] == {}
     assert set(result.manifest["classifiers_skipped"]) == {"category", "priority", "assignee"}
     bundle = load_bundle(result.path)
-    answer = suggest(bundle, encoder, subject="I forgot my VPN password", body=None)
+    answer = suggest(bundle, knowledge.search, encoder, subject="I forgot my VPN password", body=None)
     assert answer.articles[0].slug == "i-forgot-my-vpn-password"
     assert answer.similar_tickets == []
     assert {p.status for p in answer.predictions.values()} == {"unavailable"}
@@ -32,19 +35,22 @@ def test_demo_bundle_is_active_self_describing_and_sensible(demo_settings, encod
     with session_scope(make_session_factory(engine)) as session:
         active = get_active(session, KIND)
         assert len(list_versions(session, KIND)) == 1
+        cache = EmbeddingCache.in_artifacts(demo_settings.models.artifacts_dir, encoder)
+        load_knowledge(session, encoder, cache)
+        knowledge = load_knowledge(session, encoder, cache)
     engine.dispose()
+    assert knowledge.encoded == 0  # a rebuild of an unchanged KB encodes nothing
     manifest = active.manifest
     assert manifest["encoder"]["name"] == "all-MiniLM-L6-v2"
     assert manifest["inputs"]["tickets"]["rows"] >= 300
-    assert manifest["inputs"]["articles"] >= 30
     category_metrics = manifest["metrics"]["category"]
     assert category_metrics["oof_accuracy"] > 0.6 > category_metrics["majority_baseline_accuracy"]
     assert category_metrics["conformal"]["coverage"] == 0.9
     assert category_metrics["abstention"]["target_precision"] == 0.9
-    assert "articles.faiss" in manifest["files"]
+    assert "tickets.faiss" in manifest["files"] and "articles.faiss" not in manifest["files"]  # KB lives apart
 
     bundle = load_bundle(Path(active.path))
-    answer = suggest(bundle, encoder, subject="I forgot my VPN password", body=None, top_k=5)
+    answer = suggest(bundle, knowledge.search, encoder, subject="I forgot my VPN password", body=None, top_k=5)
     assert answer.bundle_version == active.version
     top = [a.slug for a in answer.articles[:3]]
     assert top[0] == "i-forgot-my-vpn-password"

@@ -1,0 +1,53 @@
+"""The self-service portal: POST /v1/portal/suggest and POST /v1/portal/events (articles only, never tickets)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from litestar import Controller, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+
+from api.schemas import PortalEventIn, SuggestIn
+from models.db import session_scope
+from triage.portal import portal_suggest, record_event
+
+__all__ = ("PortalController",)
+
+
+class PortalController(Controller):
+    path = "/v1/portal"
+    tags = ["portal"]
+
+    @post("/suggest", status_code=200, sync_to_thread=True)
+    def suggest(self, data: JSONBody[SuggestIn], state: State) -> dict[str, Any]:
+        """Published articles for a draft as the customer types, or ``nothing_fits``; the suggestion id
+        ties later events to what was shown."""
+        serving = state.serving
+        top_k = min(data.top_k or serving.settings.api.default_top_k, serving.settings.api.max_top_k)
+        with session_scope(serving.sessions) as session:
+            answer = portal_suggest(
+                session,
+                serving.search,
+                serving.encoder,
+                subject=data.subject,
+                body=data.body,
+                top_k=top_k,
+                min_similarity=serving.settings.models.kb_min_similarity,
+            )
+        return asdict(answer)
+
+    @post("/events", status_code=201, sync_to_thread=True)
+    def event(self, data: JSONBody[PortalEventIn], state: State) -> dict[str, Any]:
+        """Record shown, opened, helpful, not_helpful or ticket_filed for a suggestion (404 if unknown)."""
+        with session_scope(state.serving.sessions) as session:
+            event = record_event(session, data.suggestion_id, data.type, data.article)
+            return {
+                "id": event.id,
+                "suggestion_id": event.suggestion_id,
+                "type": event.type,
+                "article": event.article_slug,
+                "article_revision": event.article_revision,
+                "created_at": event.created_at,
+            }

@@ -1,0 +1,119 @@
+"""Portal suggestions, deflection events and analytics, KB search and live index updates, over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+
+VPN = """# Reset your VPN password
+
+## Reset it yourself
+Open the Kestrel ID portal, choose Forgot password and follow the e-mail link.
+
+## Still locked out
+Call the service desk on extension 4000; they can unlock your account.
+"""
+TONER = """## Replace the toner
+Open the front door of the printer, shake the new toner cartridge and push it in until it clicks.
+"""
+DRAFT = """## VPN client release notes
+The next GlobalProtect VPN client changes how forgotten passwords are reset.
+"""
+
+
+@pytest.fixture
+def client(settings, encoder):
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        for slug, title, body, status in (
+            ("vpn-password", "VPN password", VPN, "published"),
+            ("replace-toner", "Replace the toner", TONER, "published"),
+            ("vpn-release-notes", "VPN release notes", DRAFT, "draft"),
+        ):
+            response = client.post("/v1/articles", json={"slug": slug, "title": title, "body": body, "status": status})
+            assert response.status_code == 201, response.text
+        yield client
+
+
+def _portal(client, subject: str) -> dict:
+    response = client.post("/v1/portal/suggest", json={"subject": subject})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_portal_shows_published_articles_and_nothing_when_nothing_fits(client):
+    answer = _portal(client, "I forgot my VPN password")
+    assert answer["nothing_fits"] is False and answer["suggestion_id"]
+    slugs = [a["slug"] for a in answer["articles"]]
+    assert slugs[0] == "vpn-password" and "vpn-release-notes" not in slugs  # drafts stay off the portal
+    top = answer["articles"][0]
+    assert top["revision"] == 1 and top["url"].startswith("/v1/articles/vpn-password#")
+    assert "<mark>" in top["snippet"] and top["heading"]
+    assert set(top) >= {"slug", "title", "heading", "anchor", "snippet", "url", "similarity"}
+    assert "similar_tickets" not in answer and "predictions" not in answer  # never ticket content
+
+    unrelated = _portal(client, "What time does the canteen open on Sundays?")
+    assert unrelated == {**unrelated, "nothing_fits": True, "articles": []}
+
+
+def test_events_deflection_per_revision_and_kb_gaps(client):
+    first = _portal(client, "I forgot my VPN password")["suggestion_id"]
+    for event in ({"type": "shown"}, {"type": "opened", "article": "vpn-password"}):
+        assert client.post("/v1/portal/events", json={"suggestion_id": first, **event}).status_code == 201
+    helpful = client.post(
+        "/v1/portal/events", json={"suggestion_id": first, "type": "helpful", "article": "vpn-password"}
+    )
+    assert helpful.status_code == 201 and helpful.json()["article_revision"] == 1
+
+    edited = client.put("/v1/articles/vpn-password", json={"title": "VPN password", "body": VPN + "\nUpdated."})
+    assert edited.json()["revision"] == 2
+    second = _portal(client, "VPN password forgotten, locked out")
+    assert second["articles"][0]["revision"] == 2  # the edit is searchable at once, no retrain
+    body = {"suggestion_id": second["suggestion_id"], "type": "not_helpful", "article": "vpn-password"}
+    assert client.post("/v1/portal/events", json=body).json()["article_revision"] == 2
+    body = {"suggestion_id": second["suggestion_id"], "type": "ticket_filed"}
+    assert client.post("/v1/portal/events", json=body).status_code == 201
+    for subject in ("The canteen coffee machine is broken", "Coffee machine in the canteen leaks water"):
+        gap = _portal(client, subject)
+        client.post("/v1/portal/events", json={"suggestion_id": gap["suggestion_id"], "type": "ticket_filed"})
+
+    report = client.get("/v1/analytics/deflection").json()
+    assert report["sessions"] == 4 and report["tickets_filed"] == 3 and report["deflected"] == 1
+    assert report["deflection_rate"] == pytest.approx(1 / report["sessions_with_articles"], abs=1e-4)
+    revisions = {(r["slug"], r["revision"]): r for r in report["revisions"]}
+    assert revisions[("vpn-password", 1)]["deflected"] == 1 and revisions[("vpn-password", 1)]["helpful"] == 1
+    assert revisions[("vpn-password", 2)]["not_helpful"] == 1 and revisions[("vpn-password", 2)]["deflected"] == 0
+    assert next(a for a in report["articles"] if a["slug"] == "vpn-password")["shown"] == 2
+    gap = report["kb_gaps"][0]
+    assert gap["rank"] == 1 and gap["size"] == 2 and all("canteen" in e.lower() for e in gap["examples"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "field"),
+    [
+        ({"suggestion_id": "0" * 32, "type": "helpful", "article": "vpn-password"}, 404, "suggestion_id"),
+        ({"type": "clicked"}, 422, "type"),
+        ({"type": "helpful"}, 422, "article"),
+        ({"type": "helpful", "article": "replace-toner-2"}, 422, "article"),
+    ],
+)
+def test_bad_events_are_refused_with_the_field_at_fault(client, payload, status, field):
+    suggestion = _portal(client, "I forgot my VPN password")["suggestion_id"]
+    response = client.post("/v1/portal/events", json={"suggestion_id": suggestion, **payload})
+    assert response.status_code == status and response.json()["field"] == field
+    report = client.get("/v1/analytics/deflection").json()
+    assert report["sessions"] == 1 and not any(a["opened"] or a["helpful"] for a in report["articles"])
+
+
+def test_agent_search_sees_drafts_and_archiving_removes_an_article_at_once(client):
+    results = client.get("/v1/kb/search", params={"q": "forgotten VPN password"}).json()["results"]
+    assert {"vpn-password", "vpn-release-notes"} <= {r["slug"] for r in results}
+    assert client.get("/v1/kb/search", params={"q": "  "}).json()["field"] == "q"
+    archived = client.put(
+        "/v1/articles/vpn-password", json={"title": "VPN password", "body": VPN, "status": "archived"}
+    )
+    assert archived.status_code == 200
+    assert "vpn-password" not in [a["slug"] for a in _portal(client, "I forgot my VPN password")["articles"]]
+    results = client.get("/v1/kb/search", params={"q": "forgotten VPN password"}).json()["results"]
+    assert "vpn-password" not in {r["slug"] for r in results}

@@ -1,0 +1,50 @@
+"""The serving KB index follows the database: edits re-embed only what changed, archived articles drop out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kb.parsing import validate_draft
+from kb.store import create_article, update_article
+from models.db import session_scope
+from triage.embedding_cache import EmbeddingCache
+from triage.knowledge import kb_stamp, load_knowledge
+
+VPN = (
+    "## Reset\nOpen the Kestrel ID portal and choose Forgot password.\n\n## Still stuck\nCall the service desk on 4000."
+)
+TONER = "## Replace the toner\nOpen the front door of the printer and shake the new cartridge before use."
+
+
+def _search(knowledge, encoder, query: str, statuses=("published",)) -> list[str]:
+    vector = encoder.encode_batch([query])[0]
+    return [hit.slug for hit in knowledge.search.search(vector, query, statuses=statuses)]
+
+
+def test_rebuild_encodes_only_changed_passages_and_follows_status(sessions, encoder, tmp_path: Path):
+    cache = EmbeddingCache.in_artifacts(tmp_path, encoder)
+    with session_scope(sessions) as session:
+        create_article(session, validate_draft(slug="vpn", title="VPN password", body=VPN, status="published"))
+        create_article(session, validate_draft(slug="toner", title="Toner", body=TONER, status="published"))
+    with session_scope(sessions) as session:
+        first = load_knowledge(session, encoder, cache)
+    assert first.encoded == 3 and len(first.search.chunks) == 3
+    assert _search(first, encoder, "forgot my VPN password")[0] == "vpn"
+
+    with session_scope(sessions) as session:
+        before = kb_stamp(session)
+        body = VPN.replace("Call the service desk on 4000.", "Chat with the service desk in Teams.")
+        update_article(session, "vpn", validate_draft(slug="vpn", title="VPN password", body=body))
+    with session_scope(sessions) as session:
+        assert kb_stamp(session) != before
+        second = load_knowledge(session, encoder, cache)
+    assert second.encoded == 1  # only the edited section's passage was new
+
+    with session_scope(sessions) as session:
+        update_article(session, "vpn", validate_draft(slug="vpn", title="VPN password", body=body, status="archived"))
+        create_article(session, validate_draft(slug="vpn-notes", title="VPN notes", body=VPN, status="draft"))
+    with session_scope(sessions) as session:
+        third = load_knowledge(session, encoder, cache)
+    assert "vpn" not in _search(third, encoder, "forgot my VPN password", statuses=("draft", "published"))
+    assert _search(third, encoder, "forgot my VPN password", statuses=("draft", "published"))[0] == "vpn-notes"
+    assert "vpn-notes" not in _search(third, encoder, "forgot my VPN password")
