@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.errors import ArticleExists, ArticleNotFound
-from kb.parsing import ArticleDraft
+from kb.errors import ArticleExists, ArticleNotFound, InvalidArticle
+from kb.parsing import ARTICLE_STATUSES, ArticleDraft
 from kb.rendering import split_sections
 from models import Article, ArticleChunk, ArticleRevision
 from models.hashing import content_hash
@@ -16,7 +16,10 @@ from models.hashing import content_hash
 __all__ = (
     "UpsertResult",
     "create_article",
+    "delete_article",
     "get_article",
+    "get_revision",
+    "set_status",
     "list_articles",
     "update_article",
     "upsert_article",
@@ -118,6 +121,31 @@ def update_article(session: Session, slug: str, draft: ArticleDraft) -> Article:
         _add_revision(article, draft)
     session.flush()
     return article
+
+
+def set_status(session: Session, slug: str, status: str) -> Article:
+    """Publish, archive or return an article to draft; the content and its revision stay as they are."""
+    if status not in ARTICLE_STATUSES:
+        raise InvalidArticle(f"status must be one of {', '.join(ARTICLE_STATUSES)}", field="status")
+    article = get_article(session, slug)
+    article.status = status
+    session.flush()
+    return article
+
+
+def delete_article(session: Session, slug: str) -> None:
+    """Delete an article with all its revisions and sections."""
+    session.delete(get_article(session, slug))
+    session.flush()
+
+
+def get_revision(session: Session, slug: str, number: int) -> ArticleRevision:
+    """Revision ``number`` of the article ``slug``; raise :class:`ArticleNotFound` naming the field."""
+    article = get_article(session, slug)
+    for revision in article.revisions:
+        if revision.number == number:
+            return revision
+    raise ArticleNotFound(f"article {slug!r} has no revision {number}", field="revision")
 
 
 def upsert_article(session: Session, draft: ArticleDraft) -> UpsertResult:

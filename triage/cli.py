@@ -109,6 +109,39 @@ def kb_import(folder: Path) -> None:
     click.echo(", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no articles found")
 
 
+@kb.command("publish")
+@click.argument("slug")
+def kb_publish(slug: str) -> None:
+    """Publish an article (servers pick the change up within HELPDESK_RELOAD_POLL_SECONDS)."""
+    _kb_set_status(slug, "published")
+
+
+@kb.command("archive")
+@click.argument("slug")
+def kb_archive(slug: str) -> None:
+    """Archive an article: no longer suggested or found by search."""
+    _kb_set_status(slug, "archived")
+
+
+@kb.command("delete")
+@click.argument("slug")
+def kb_delete(slug: str) -> None:
+    """Delete an article with all its revisions."""
+    from kb.store import delete_article
+
+    with session_scope(_sessions(get_settings())) as session:
+        delete_article(session, slug)
+    click.echo(f"{slug} deleted")
+
+
+def _kb_set_status(slug: str, status: str) -> None:
+    from kb.store import set_status
+
+    with session_scope(_sessions(get_settings())) as session:
+        article = set_status(session, slug, status)
+        click.echo(f"{article.slug} is {article.status} (revision {article.current_revision})")
+
+
 @main.group()
 def tickets() -> None:
     """Ticket history."""

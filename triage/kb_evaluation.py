@@ -82,7 +82,7 @@ def no_answer_threshold(scores: np.ndarray, unanswerable: np.ndarray, *, min_ref
     refused_scores = np.sort(np.asarray(scores)[np.asarray(unanswerable, dtype=bool)])
     if not len(refused_scores):
         return float("inf")
-    return float(refused_scores[int(np.floor((1 - min_refused) * len(refused_scores)))])
+    return float(refused_scores[int(np.floor((1 - min_refused) * len(refused_scores) + 1e-9))])
 
 
 def _ranks(matches_per_query: list[list[str]], expected: list[str | None]) -> np.ndarray:

@@ -118,6 +118,7 @@ class KnowledgeSearch:
     ) -> None:
         self.dense, self.lexical, self.chunks = dense, lexical, chunks
         self.lexical_weight = lexical_weight
+        self._passage_counts: dict[int, int] = {}
 
     @classmethod
     def build(
@@ -138,7 +139,11 @@ class KnowledgeSearch:
             [chunk_text(c["heading_path"], c["text"]) for c in chunks],
             [c.get("language") or "en" for c in chunks],
         )
-        return cls(dense, lexical, {c["id"]: c for c in chunks}, lexical_weight=lexical_weight)
+        search = cls(dense, lexical, {c["id"]: c for c in chunks}, lexical_weight=lexical_weight)
+        for passage_id in passage_ids:
+            chunk_id = passage_id // PASSAGES_PER_SECTION
+            search._passage_counts[chunk_id] = search._passage_counts.get(chunk_id, 0) + 1
+        return search
 
     def _dense(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
         """Sections ranked by ``0.7 * best passage cosine + 0.3 * whole-section cosine``."""
@@ -149,12 +154,29 @@ class KnowledgeSearch:
             if chunk_id in self.chunks:
                 target = whole if n == 0 else passage
                 target.setdefault(chunk_id, score)
-        scores = {}
-        for chunk_id in passage.keys() | whole.keys():
-            if chunk_id not in whole:
-                whole[chunk_id] = float(self.dense.reconstruct(chunk_id * PASSAGES_PER_SECTION) @ vector)
-            scores[chunk_id] = 0.7 * passage.get(chunk_id, whole[chunk_id]) + 0.3 * whole[chunk_id]
+        scores = {
+            chunk_id: self._dense_score(vector, chunk_id, passage, whole) for chunk_id in passage.keys() | whole.keys()
+        }
         return sorted(scores.items(), key=lambda item: -item[1])[:depth]
+
+    def _dense_score(
+        self,
+        vector: np.ndarray,
+        chunk_id: int,
+        passage: dict[int, float] | None = None,
+        whole: dict[int, float] | None = None,
+    ) -> float:
+        """A section's dense score, from the similarities found by the search or, where missing, computed."""
+        base = chunk_id * PASSAGES_PER_SECTION
+        whole_sim = (whole or {}).get(chunk_id)
+        if whole_sim is None:
+            whole_sim = float(self.dense.reconstruct(base) @ vector)
+        passage_sim = (passage or {}).get(chunk_id)
+        if passage_sim is None:
+            count = self._passage_counts.get(chunk_id, 1)
+            sims = [float(self.dense.reconstruct(base + n) @ vector) for n in range(1, count)]
+            passage_sim = max(sims, default=whole_sim)
+        return 0.7 * passage_sim + 0.3 * whole_sim
 
     def search(
         self,
@@ -202,7 +224,12 @@ class KnowledgeSearch:
                 continue
             best.setdefault(chunk["slug"], (score, chunk_id))
         return [
-            self._match(chunk_id, score, similarity.get(chunk_id, 0.0), tokens)
+            self._match(
+                chunk_id,
+                score,
+                similarity[chunk_id] if chunk_id in similarity else self._dense_score(vector, chunk_id),
+                tokens,
+            )
             for score, chunk_id in list(best.values())[:top_k]
         ]
 

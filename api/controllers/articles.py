@@ -1,15 +1,29 @@
-"""GET/POST /v1/articles and GET/PUT /v1/articles/{slug}: Markdown in, safe HTML out."""
+"""/v1/articles: create, edit (a new revision), publish, archive, delete and read revisions.
+
+Markdown in, safe HTML out. Every change that affects search rebuilds this process's KB index before
+the response, so the portal never shows an archived or deleted article again.
+"""
 
 from __future__ import annotations
 
-from litestar import Controller, get, post, put
+from typing import Any
+
+from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
 from kb.parsing import ARTICLE_STATUSES, validate_draft
 from kb.rendering import render_html
-from kb.store import create_article, get_article, list_articles, update_article
+from kb.store import (
+    create_article,
+    delete_article,
+    get_article,
+    get_revision,
+    list_articles,
+    set_status,
+    update_article,
+)
 from models import Article
 from models.db import session_scope
 
@@ -99,3 +113,51 @@ class ArticleController(Controller):
             out = _article_out(update_article(session, slug, draft))
         state.serving.refresh_knowledge_now()
         return out
+
+    def _set_status(self, slug: str, status: str, state: State) -> ArticleOut:
+        with session_scope(state.serving.sessions) as session:
+            out = _article_out(set_status(session, slug, status))
+        state.serving.refresh_knowledge_now()
+        return out
+
+    @post("/{slug:str}/publish", status_code=200, sync_to_thread=True)
+    def publish(self, slug: FromPath[str], state: State) -> ArticleOut:
+        """Publish the current revision: the portal may suggest it from now on."""
+        return self._set_status(slug, "published", state)
+
+    @post("/{slug:str}/archive", status_code=200, sync_to_thread=True)
+    def archive(self, slug: FromPath[str], state: State) -> ArticleOut:
+        """Archive the article: never suggested or found by search again; its revisions stay readable."""
+        return self._set_status(slug, "archived", state)
+
+    @delete("/{slug:str}", status_code=204, sync_to_thread=True)
+    def remove(self, slug: FromPath[str], state: State) -> None:
+        """Delete the article and all its revisions."""
+        with session_scope(state.serving.sessions) as session:
+            delete_article(session, slug)
+        state.serving.refresh_knowledge_now()
+
+    @get("/{slug:str}/revisions", sync_to_thread=True)
+    def revisions(self, slug: FromPath[str], state: State) -> dict[str, Any]:
+        """Every revision of the article, oldest first (without bodies)."""
+        with session_scope(state.serving.sessions) as session:
+            article = get_article(session, slug)
+            items = [
+                {"revision": r.number, "title": r.title, "content_hash": r.content_hash, "created_at": r.created_at}
+                for r in article.revisions
+            ]
+            return {"slug": article.slug, "current_revision": article.current_revision, "revisions": items}
+
+    @get("/{slug:str}/revisions/{number:int}", sync_to_thread=True)
+    def revision(self, slug: FromPath[str], state: State, number: int = Parameter(ge=1)) -> dict[str, Any]:
+        """One revision as Markdown and as safe HTML."""
+        with session_scope(state.serving.sessions) as session:
+            r = get_revision(session, slug, number)
+            return {
+                "slug": slug,
+                "revision": r.number,
+                "title": r.title,
+                "body_markdown": r.body_markdown,
+                "html": render_html(r.body_markdown),
+                "created_at": r.created_at,
+            }

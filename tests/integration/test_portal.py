@@ -117,3 +117,22 @@ def test_agent_search_sees_drafts_and_archiving_removes_an_article_at_once(clien
     assert "vpn-password" not in [a["slug"] for a in _portal(client, "I forgot my VPN password")["articles"]]
     results = client.get("/v1/kb/search", params={"q": "forgotten VPN password"}).json()["results"]
     assert "vpn-password" not in {r["slug"] for r in results}
+
+
+def test_publish_archive_delete_and_every_revision_readable(client):
+    assert client.post("/v1/articles/vpn-release-notes/publish").json()["status"] == "published"
+    assert _portal(client, "GlobalProtect VPN client release notes")["articles"][0]["slug"] == "vpn-release-notes"
+    client.put("/v1/articles/vpn-release-notes", json={"title": "VPN release notes", "body": DRAFT + "\nMore."})
+    history = client.get("/v1/articles/vpn-release-notes/revisions").json()
+    assert history["current_revision"] == 2 and [r["revision"] for r in history["revisions"]] == [1, 2]
+    first = client.get("/v1/articles/vpn-release-notes/revisions/1").json()
+    assert first["body_markdown"].strip() == DRAFT.strip() and "<h2" in first["html"]
+    missing = client.get("/v1/articles/vpn-release-notes/revisions/9")
+    assert missing.status_code == 404 and missing.json()["field"] == "revision"
+
+    assert client.post("/v1/articles/vpn-release-notes/archive").json()["status"] == "archived"
+    assert "vpn-release-notes" not in [a["slug"] for a in _portal(client, "VPN client release notes")["articles"]]
+    assert client.delete("/v1/articles/replace-toner").status_code == 204
+    assert client.get("/v1/articles/replace-toner").status_code == 404
+    assert "replace-toner" not in [a["slug"] for a in _portal(client, "replace the printer toner")["articles"]]
+    assert client.post("/v1/articles/nope/publish").status_code == 404
