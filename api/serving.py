@@ -80,6 +80,15 @@ class Serving:
             if active is None or (self.bundle and self.bundle.version == active[0]):
                 return False
             bundle = await anyio.to_thread.run_sync(load_bundle, Path(active[1]))
+            trained_with = bundle.manifest.get("encoder", {}).get("name")
+            if self.encoder is not None and trained_with != self.encoder.name:
+                log.error(
+                    "bundle %s was trained with encoder %s but this server runs %s: retrain with HELPDESK_ENCODER set",
+                    bundle.version,
+                    trained_with,
+                    self.encoder.name,
+                )
+                return False
             self.bundle = bundle  # one reference swap: in-flight requests keep the old object
             log.info("serving bundle %s", bundle.version)
             return True

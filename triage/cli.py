@@ -263,11 +263,19 @@ def _lazy_embedder(settings: Settings) -> Callable[[list[str]], Any]:
 @click.argument("queries", type=click.Path(path_type=Path))
 @click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="text=COLUMN and article=COLUMN.")
 @click.option("--remove", default=0, show_default=True, help="Articles to take out for the no-answer check.")
+@click.option("--language", default=None, help="Search only the KB's articles in this language (ISO 639-1).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("var/reports"), show_default=True)
 @click.option("--name", default=None, help="Report file name (default: kb-<queries file stem>).")
 @click.option("--seed", default=42, show_default=True)
 def evaluate_kb_command(
-    kb_folder: Path, queries: Path, mapping: tuple[str, ...], remove: int, out: Path, name: str | None, seed: int
+    kb_folder: Path,
+    queries: Path,
+    mapping: tuple[str, ...],
+    remove: int,
+    language: str | None,
+    out: Path,
+    name: str | None,
+    seed: int,
 ) -> None:
     """Retrieval quality of a KB folder for a labelled query file: dense, BM25 and hybrid in one run."""
     from triage.kb_evaluation import evaluate_kb
@@ -282,8 +290,10 @@ def evaluate_kb_command(
         _lazy_embedder(settings),
         remove=remove,
         seed=seed,
+        language=language,
         progress=lambda message: click.echo(message, err=True),
     )
+    report["encoder"] = settings.models.encoder
     report["command"] = "helpdesk evaluate-kb " + " ".join(sys.argv[2:])
     json_path, md_path = write_report(report, out, name or f"kb-{queries.stem}", render=render_kb_markdown)
     click.echo(md_path.read_text(encoding="utf-8"))

@@ -20,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 from kb.importer import read_folder
 from kb.rendering import split_sections
 from triage.errors import InvalidImport
+from triage.language import detect_language
 from triage.retrieval import METHODS, KnowledgeSearch, section_passages
 from triage.ticket_import import read_rows
 
@@ -111,13 +112,15 @@ def evaluate_kb(
     remove: int = 0,
     seed: int = 42,
     top_k: int = 5,
+    language: str | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Rank the KB for every query with each method; with ``remove``, that many articles are taken out
     (seeded) and their queries become unanswerable for the no-answer check.
 
     ``mapping`` needs ``text`` (the query column) and ``article`` (the expected slug or a label that
-    slugifies to it; empty means no article should be shown).
+    slugifies to it; empty means no article should be shown). With ``language``, only the KB's articles
+    in that language are searched (e.g. Dutch questions against the English articles).
     """
     for key in ("text", "article"):
         if key not in mapping:
@@ -128,7 +131,7 @@ def evaluate_kb(
     for key, column in mapping.items():
         if column not in columns:
             raise InvalidImport(f"mapped column {column!r} for {key} is not in {queries_path.name}", field=f"map.{key}")
-    chunks = load_kb_sections(folder)
+    chunks = [c for c in load_kb_sections(folder) if language is None or c["language"] == language]
     slugs = sorted({c["slug"] for c in chunks})
     if not slugs:
         raise InvalidImport(f"{folder} holds no articles", field="kb")
@@ -152,6 +155,7 @@ def evaluate_kb(
 
     report: dict[str, Any] = {
         "kb": str(folder),
+        "kb_language": language,
         "queries": queries_path.name,
         "articles": len(slugs) - len(removed),
         "sections": len(kept_chunks),
@@ -160,12 +164,13 @@ def evaluate_kb(
         "removed_articles": removed,
         "methods": {},
     }
+    languages = [detect_language(text, default="en") for text in texts]
     hybrid_top: list[list[Any]] = []
     for method in METHODS:
         progress(f"ranking with {method}")
         results = [
-            search.search(vector, text, top_k=top_k, method=method)
-            for vector, text in zip(query_vectors, texts, strict=True)
+            search.search(vector, text, top_k=top_k, method=method, language=query_language)
+            for vector, text, query_language in zip(query_vectors, texts, languages, strict=True)
         ]
         if method == "hybrid":
             hybrid_top = results

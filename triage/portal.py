@@ -11,6 +11,7 @@ from models import PortalEvent, PortalSuggestion
 from models.portal import EVENT_TYPES
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery, SuggestionNotFound
+from triage.language import detect_language
 from triage.retrieval import KnowledgeSearch
 from triage.suggest import ArticleHit, article_hits
 from triage.texts import ticket_text
@@ -25,6 +26,7 @@ class PortalAnswer:
     """What the portal shows: published articles, or nothing when nothing fits well enough."""
 
     suggestion_id: str
+    language: str | None
     nothing_fits: bool
     articles: list[ArticleHit]
     min_similarity: float
@@ -49,7 +51,12 @@ def portal_suggest(
     if not text:
         raise InvalidQuery("give a subject or a body", field="subject")
     vector = encoder.encode_batch([text])[0]
-    hits = [h for h in article_hits(knowledge, vector, text, top_k) if h.similarity >= min_similarity]
+    language = detect_language(text)
+    hits = [
+        h
+        for h in article_hits(knowledge, vector, text, top_k, language=language or "en")
+        if h.similarity >= min_similarity
+    ]
     row = PortalSuggestion(
         id=uuid.uuid4().hex,
         subject=subject or "",
@@ -62,7 +69,9 @@ def portal_suggest(
     )
     session.add(row)
     session.flush()
-    return PortalAnswer(suggestion_id=row.id, nothing_fits=not hits, articles=hits, min_similarity=min_similarity)
+    return PortalAnswer(
+        suggestion_id=row.id, language=language, nothing_fits=not hits, articles=hits, min_similarity=min_similarity
+    )
 
 
 def record_event(session: Session, suggestion_id: str, event_type: str, article: str | None = None) -> PortalEvent:

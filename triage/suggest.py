@@ -15,6 +15,7 @@ from triage.encoder import Encoder
 from triage.errors import InvalidQuery
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
+from triage.language import detect_language
 from triage.retrieval import KnowledgeSearch
 from triage.texts import snippet, ticket_text
 
@@ -86,9 +87,10 @@ class FieldPrediction:
 
 @dataclass(frozen=True)
 class Suggestions:
-    """Everything suggested for one text, and the bundle version that produced it."""
+    """Everything suggested for one text, the text's detected language, and the bundle version."""
 
     bundle_version: str | None
+    language: str | None
     articles: list[ArticleHit]
     similar_tickets: list[SimilarTicket]
     predictions: dict[str, FieldPrediction]
@@ -145,10 +147,13 @@ def article_hits(
     *,
     statuses: tuple[str, ...] | None = ("published",),
     method: str = "hybrid",
+    language: str | None = None,
 ) -> list[ArticleHit]:
-    """The best articles for a text by hybrid search (published ones unless ``statuses`` says otherwise)."""
+    """The best articles for a text by hybrid search (published ones unless ``statuses`` says otherwise);
+    ``language`` (detected when not given) chooses the query's stemming for BM25."""
     if knowledge is None:
         return []
+    language = language or detect_language(text, default="en")
     return [
         ArticleHit(
             slug=m.slug,
@@ -163,7 +168,7 @@ def article_hits(
             snippet=m.snippet,
             url=f"/v1/articles/{m.slug}#{m.anchor}",
         )
-        for m in knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method)
+        for m in knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method, language=language)
     ]
 
 
@@ -252,12 +257,14 @@ def suggest(
     if not text:
         raise InvalidQuery("give a subject or a body", field="subject")
     vector = encoder.encode_batch([text])[0]
-    articles = article_hits(knowledge, vector, text, top_k)
+    language = detect_language(text)
+    articles = article_hits(knowledge, vector, text, top_k, language=language or "en")
     if bundle is None:
-        return Suggestions(None, articles, [], unavailable_predictions("no trained bundle is active yet"))
+        return Suggestions(None, language, articles, [], unavailable_predictions("no trained bundle is active yet"))
     similar = _similar(bundle, vector, top_k)
     return Suggestions(
         bundle_version=bundle.version,
+        language=language,
         articles=articles,
         similar_tickets=similar,
         predictions=_predict(bundle, vector, text, similar),

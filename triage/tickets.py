@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from models import Suggestion, Ticket
 from models.hashing import content_hash
 from triage.errors import InvalidQuery, TicketExists, TicketNotFound
+from triage.language import detect_language
 from triage.suggest import Suggestions
 
 __all__ = ("create_ticket", "get_ticket", "latest_suggestion", "save_suggestion")
@@ -25,7 +26,8 @@ def create_ticket(
     language: str | None = None,
     external_id: str | None = None,
 ) -> Ticket:
-    """Store a new ticket (status ``new``); raise :class:`InvalidQuery` when it has no text."""
+    """Store a new ticket (status ``new``); its language is detected when not given. Raise
+    :class:`InvalidQuery` when it has no text."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject and not body:
         raise InvalidQuery("a ticket needs a subject or a body", field="subject")
@@ -36,7 +38,7 @@ def create_ticket(
         body=body,
         requester=requester,
         channel=channel,
-        language=language,
+        language=language or detect_language(f"{subject}\n{body}"),
         external_id=external_id,
         status="new",
         content_hash=content_hash(subject, body),

@@ -53,6 +53,7 @@ def test_portal_shows_published_articles_and_nothing_when_nothing_fits(client):
     assert set(top) >= {"slug", "title", "heading", "anchor", "snippet", "url", "similarity"}
     assert "similar_tickets" not in answer and "predictions" not in answer  # never ticket content
 
+    assert answer["language"] == "en" and _portal(client, "Ik ben mijn VPN-wachtwoord vergeten")["language"] == "nl"
     unrelated = _portal(client, "What time does the canteen open on Sundays?")
     assert unrelated == {**unrelated, "nothing_fits": True, "articles": []}
 

