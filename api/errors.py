@@ -10,7 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from models.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from models.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, Unavailable
 
 __all__ = ("EXCEPTION_HANDLERS", "problem")
 
@@ -21,6 +21,7 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int, str], ...] = (
     (NotFound, 404, "not-found"),
     (InvalidInput, 422, "invalid-input"),
     (Conflict, 409, "conflict"),
+    (TooLarge, 413, "too-large"),
     (Unavailable, 503, "unavailable"),
 )
 _TITLES = {

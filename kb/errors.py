@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from models.errors import Conflict, InvalidInput, NotFound
+from models.errors import Conflict, InvalidInput, NotFound, TooLarge
 
-__all__ = ("ArticleExists", "ArticleNotFound", "InvalidArticle")
+__all__ = ("ArticleExists", "ArticleNotFound", "ArticleTooLarge", "InvalidArticle")
 
 
 class ArticleNotFound(NotFound):
@@ -13,6 +13,10 @@ class ArticleNotFound(NotFound):
 
 class ArticleExists(Conflict):
     """An article with that slug already exists."""
+
+
+class ArticleTooLarge(TooLarge):
+    """An article body over the size limit."""
 
 
 class InvalidArticle(InvalidInput):

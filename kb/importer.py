@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from kb.errors import InvalidArticle
+from kb.errors import ArticleTooLarge, InvalidArticle
 from kb.parsing import ArticleDraft, parse_article
 from kb.store import upsert_article
 
@@ -24,7 +24,7 @@ def read_folder(folder: Path) -> list[ArticleDraft]:
     for path in sorted(folder.rglob("*.md")):
         try:
             draft = parse_article(path.read_text(encoding="utf-8"), default_slug=path.stem)
-        except InvalidArticle as exc:
+        except (InvalidArticle, ArticleTooLarge) as exc:
             raise InvalidArticle(f"{path.name}: {exc.detail}", field=f"{path.name}:{exc.field}") from exc
         except UnicodeDecodeError as exc:
             raise InvalidArticle(f"{path.name}: not UTF-8 text", field=path.name) from exc

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 import frontmatter
 import yaml
 
-from kb.errors import InvalidArticle
+from kb.errors import ArticleTooLarge, InvalidArticle
 
 __all__ = ("ARTICLE_STATUSES", "ArticleDraft", "parse_article", "validate_draft")
 
 ARTICLE_STATUSES = ("draft", "published", "archived")
+MAX_BODY_CHARS = 200_000  # a KB article, not a manual: split longer texts into articles
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 
@@ -46,6 +47,8 @@ def validate_draft(
         raise InvalidArticle("title must be a non-empty string of at most 500 characters", field=f"{prefix}title")
     if not isinstance(body, str) or not body.strip():
         raise InvalidArticle("body must be non-empty Markdown", field=f"{prefix}body")
+    if len(body) > MAX_BODY_CHARS:
+        raise ArticleTooLarge(f"body has {len(body)} characters; the limit is {MAX_BODY_CHARS}", field=f"{prefix}body")
     if not isinstance(language, str) or not LANGUAGE_RE.match(language):
         raise InvalidArticle("language must be a language code such as 'en' or 'nl'", field=f"{prefix}language")
     if status not in ARTICLE_STATUSES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ("DomainError", "InvalidInput", "NotFound", "Conflict", "Unavailable")
+__all__ = ("DomainError", "InvalidInput", "NotFound", "Conflict", "TooLarge", "Unavailable")
 
 
 class DomainError(Exception):
@@ -24,6 +24,10 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The request clashes with the current state."""
+
+
+class TooLarge(DomainError):
+    """The input is over a size limit."""
 
 
 class Unavailable(DomainError):

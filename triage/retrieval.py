@@ -215,7 +215,9 @@ class KnowledgeSearch:
             scores = dict(dense)
             top_lexical = lexical[0][1] if lexical else 1.0
             for chunk_id, score in lexical:
-                scores[chunk_id] = scores.get(chunk_id, 0.0) + self.lexical_weight * score / top_lexical
+                if chunk_id not in scores:  # found by BM25 only: its dense score still counts
+                    scores[chunk_id] = self._dense_score(vector, chunk_id)
+                scores[chunk_id] += self.lexical_weight * score / top_lexical
         similarity = dict(dense)
         best: dict[str, tuple[float, int]] = {}
         for chunk_id, score in sorted(scores.items(), key=lambda item: -item[1]):

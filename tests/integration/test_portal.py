@@ -137,3 +137,13 @@ def test_publish_archive_delete_and_every_revision_readable(client):
     assert client.get("/v1/articles/replace-toner").status_code == 404
     assert "replace-toner" not in [a["slug"] for a in _portal(client, "replace the printer toner")["articles"]]
     assert client.post("/v1/articles/nope/publish").status_code == 404
+
+
+def test_a_huge_article_is_refused_with_413_and_nothing_is_stored(client):
+    body = "## Huge\n" + "word " * 50_000  # 250,000 characters: over the KB limit, under the request limit
+    response = client.post("/v1/articles", json={"slug": "huge", "title": "Huge", "body": body})
+    assert response.status_code == 413 and response.json()["field"] == "body"
+    assert client.get("/v1/articles/huge").status_code == 404
+    edit = client.put("/v1/articles/vpn-password", json={"title": "VPN password", "body": body})
+    assert edit.status_code == 413
+    assert client.get("/v1/articles/vpn-password/revisions").json()["current_revision"] == 1
