@@ -42,8 +42,10 @@ def search(encoder) -> KnowledgeSearch:
 def test_passages_are_blocks_with_their_heading_path_and_ids_derived_from_the_section():
     section = _section(7, "a", "Short.\nThis block is long enough to stand on its own as a passage.\nTail.")
     passages = section_passages(section)
-    assert [pid for pid, _ in passages] == [7 * PASSAGES_PER_SECTION]  # short blocks join their neighbours
-    assert passages[0][1].startswith("A > Steps\n")
+    # n = 0 is the whole section; short blocks join their neighbours, so one passage follows
+    assert [pid for pid, _ in passages] == [7 * PASSAGES_PER_SECTION, 7 * PASSAGES_PER_SECTION + 1]
+    assert all(text.startswith("A > Steps\n") for _, text in passages)
+    assert passages[1][1].endswith("as a passage. Tail.")
     many = _section(2, "b", "\n".join(f"block number {n} is long enough to be a passage" for n in range(100)))
     ids = [pid for pid, _ in section_passages(many)]
     assert len(ids) == PASSAGES_PER_SECTION and all(pid // PASSAGES_PER_SECTION == 2 for pid in ids)
