@@ -146,3 +146,32 @@ def test_evaluate_writes_json_and_markdown_reports(tmp_path: Path):
         timeout=600,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error [map.category]")
+
+
+def test_kb_status_commands_and_evaluate_kb(settings, tmp_path: Path):
+    kb = tmp_path / "kb"
+    rows = [("I am still waiting for my card", "card_arrival"), ("The ATM kept my card", "card_swallowed")]
+    source = tmp_path / "intents.jsonl"
+    source.write_text("".join(json.dumps({"text": t, "intent": i}) + "\n" for t, i in rows))
+    made = helpdesk(
+        settings, "kb", "intent-articles", str(source), str(kb), "--map", "text=text", "--map", "intent=intent"
+    )
+    assert made.returncode == 0 and "2 articles written" in made.stdout
+    assert helpdesk(settings, "kb", "import", str(kb)).returncode == 0
+    archived = helpdesk(settings, "kb", "archive", "card-arrival")
+    assert archived.returncode == 0 and "card-arrival is archived (revision 1)" in archived.stdout
+    assert helpdesk(settings, "kb", "delete", "card-swallowed").returncode == 0
+    assert count(settings, Article) == 1
+    missing = helpdesk(settings, "kb", "publish", "card-swallowed")
+    assert missing.returncode == 2 and "error [slug]" in missing.stderr
+
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"q": "my new card has not arrived", "intent": "card_arrival"}) + "\n")
+    args = ["evaluate-kb", str(kb), str(queries), "--map", "text=q", "--map", "article=intent", "--out", str(tmp_path)]
+    result = helpdesk(settings, *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| hybrid | 1.000 |" in result.stdout
+    report = json.loads((tmp_path / "kb-queries.json").read_text())
+    assert report["encoder"] == "minilm" and report["methods"]["dense"]["recall@1"] == 1.0
+    bad = helpdesk(settings, "evaluate-kb", str(kb), str(queries), "--map", "text=q", "--map", "topic=intent")
+    assert bad.returncode == 2 and "error [map.topic]" in bad.stderr
