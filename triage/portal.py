@@ -12,8 +12,8 @@ from models.portal import EVENT_TYPES
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery, SuggestionNotFound
 from triage.language import detect_language
-from triage.retrieval import KnowledgeSearch
-from triage.suggest import ArticleHit, article_hits
+from triage.retrieval import ArticleHit, KnowledgeSearch
+from triage.suggest import article_hits
 from triage.texts import ticket_text
 
 __all__ = ("PortalAnswer", "portal_suggest", "record_event")

@@ -23,7 +23,7 @@ from triage.index import VectorIndex
 from triage.lexical import LexicalIndex, analyse
 from triage.texts import chunk_text
 
-__all__ = ("METHODS", "PASSAGES_PER_SECTION", "ArticleMatch", "KnowledgeSearch", "marked_snippet", "section_passages")
+__all__ = ("METHODS", "PASSAGES_PER_SECTION", "ArticleHit", "KnowledgeSearch", "marked_snippet", "section_passages")
 
 METHODS = ("hybrid", "dense", "bm25", "rrf")
 PASSAGES_PER_SECTION = 64
@@ -61,8 +61,8 @@ def section_passages(chunk: dict[str, Any], *, min_chars: int = 40) -> list[tupl
 
 
 @dataclass(frozen=True)
-class ArticleMatch:
-    """An article, represented by its best-matching section, with the evidence for the match."""
+class ArticleHit:
+    """An article, represented by its best-matching section: heading, a link to its anchor, a snippet."""
 
     slug: str
     title: str
@@ -74,7 +74,7 @@ class ArticleMatch:
     heading_path: list[str]
     anchor: str
     snippet: str
-    chunk_id: int
+    url: str
 
 
 def marked_snippet(text: str, query_tokens: Sequence[str], language: str = "en", limit: int = 240) -> str:
@@ -188,7 +188,7 @@ class KnowledgeSearch:
         language: str = "en",
         statuses: tuple[str, ...] | None = None,
         depth: int = 50,
-    ) -> list[ArticleMatch]:
+    ) -> list[ArticleHit]:
         """The ``top_k`` best articles for a query (its embedding and its text), best first.
 
         Args:
@@ -235,10 +235,10 @@ class KnowledgeSearch:
             for score, chunk_id in list(best.values())[:top_k]
         ]
 
-    def _match(self, chunk_id: int, score: float, similarity: float, tokens: list[str]) -> ArticleMatch:
+    def _match(self, chunk_id: int, score: float, similarity: float, tokens: list[str]) -> ArticleHit:
         c = self.chunks[chunk_id]
         language = c.get("language") or "en"
-        return ArticleMatch(
+        return ArticleHit(
             slug=c["slug"],
             title=c["title"],
             language=language,
@@ -249,5 +249,5 @@ class KnowledgeSearch:
             heading_path=list(c["heading_path"]),
             anchor=c["anchor"],
             snippet=marked_snippet(c["text"], tokens, language),
-            chunk_id=chunk_id,
+            url=f"/v1/articles/{c['slug']}#{c['anchor']}",
         )

@@ -16,11 +16,10 @@ from triage.errors import InvalidQuery
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
 from triage.language import detect_language
-from triage.retrieval import KnowledgeSearch
+from triage.retrieval import ArticleHit, KnowledgeSearch
 from triage.texts import snippet, ticket_text
 
 __all__ = (
-    "ArticleHit",
     "article_hits",
     "FieldPrediction",
     "LoadedBundle",
@@ -33,23 +32,6 @@ __all__ = (
 
 FIELDS = ("category", "priority", "assignee")
 TRUSTED_TYPES = ("triage.classifiers.TriageClassifier", "triage.stacking.SharedWeightStacker")
-
-
-@dataclass(frozen=True)
-class ArticleHit:
-    """An article, represented by its best-matching section."""
-
-    slug: str
-    title: str
-    language: str
-    revision: int
-    score: float
-    similarity: float
-    heading: str
-    heading_path: list[str]
-    anchor: str
-    snippet: str
-    url: str
 
 
 @dataclass(frozen=True)
@@ -154,22 +136,7 @@ def article_hits(
     if knowledge is None:
         return []
     language = language or detect_language(text, default="en")
-    return [
-        ArticleHit(
-            slug=m.slug,
-            title=m.title,
-            language=m.language,
-            revision=m.revision,
-            score=m.score,
-            similarity=m.similarity,
-            heading=m.heading,
-            heading_path=m.heading_path,
-            anchor=m.anchor,
-            snippet=m.snippet,
-            url=f"/v1/articles/{m.slug}#{m.anchor}",
-        )
-        for m in knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method, language=language)
-    ]
+    return knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method, language=language)
 
 
 def _similar(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[SimilarTicket]:
