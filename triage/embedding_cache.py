@@ -67,23 +67,26 @@ def encode_cached(
     batch_size: int = 256,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> np.ndarray:
-    """Encode ``texts``, taking what the cache has and encoding (then caching) only the rest."""
-    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    """Encode ``texts``, taking what the cache has and encoding (then caching) only the rest.
+
+    A text that occurs several times is encoded once; ``progress`` counts distinct texts, and its first
+    call says how many of them the cache already had.
+    """
     keys = [cache.key(t) for t in texts]
-    found = cache.get_many(keys)
-    todo = []
-    for i, key in enumerate(keys):
-        if key in found:
-            vectors[i] = found[key]
-        else:
-            todo.append(i)
-    done = len(texts) - len(todo)
-    progress(done, len(texts))
+    distinct = dict(zip(keys, texts, strict=True))
+    found = cache.get_many(list(distinct))
+    todo = [key for key in distinct if key not in found]
+    done = len(distinct) - len(todo)
+    progress(done, len(distinct))
     for start in range(0, len(todo), batch_size):
-        rows = todo[start : start + batch_size]
-        encoded = encoder.encode_batch([texts[i] for i in rows])
-        vectors[rows] = encoded
-        cache.put_many({keys[i]: v for i, v in zip(rows, encoded, strict=True)})
-        done += len(rows)
-        progress(done, len(texts))
+        batch = todo[start : start + batch_size]
+        encoded = encoder.encode_batch([distinct[key] for key in batch])
+        new = dict(zip(batch, encoded, strict=True))
+        cache.put_many(new)
+        found.update(new)
+        done += len(batch)
+        progress(done, len(distinct))
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    for i, key in enumerate(keys):
+        vectors[i] = found[key]
     return vectors

@@ -32,7 +32,7 @@ class Knowledge:
 
     stamp: tuple[Any, ...]
     search: KnowledgeSearch
-    encoded: int  # passages that had to be encoded (not cached) for this build
+    encoded: int  # distinct passage texts that had to be encoded (not cached) for this build
 
 
 def kb_stamp(session: Session) -> tuple[Any, ...]:
@@ -78,9 +78,13 @@ def load_knowledge(
     stamp = kb_stamp(session)
     sections = _sections(session)
     passages = [p for section in sections for p in section_passages(section)]
-    texts = [text for _, text in passages]
-    keys = {cache.key(t) for t in texts}
-    missing = len(keys - set(cache.get_many(list(keys))))
-    vectors = encode_cached(encoder, texts, cache, progress=progress)
+    counts: dict[str, int] = {}
+
+    def track(done: int, total: int) -> None:
+        counts.setdefault("cached", done)  # the first call: what the cache already had
+        counts["total"] = total
+        progress(done, total)
+
+    vectors = encode_cached(encoder, [text for _, text in passages], cache, progress=track)
     search = KnowledgeSearch.build(sections, [pid for pid, _ in passages], vectors)
-    return Knowledge(stamp=stamp, search=search, encoded=missing)
+    return Knowledge(stamp=stamp, search=search, encoded=counts["total"] - counts["cached"])
