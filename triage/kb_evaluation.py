@@ -96,7 +96,7 @@ def _ranks(matches_per_query: list[list[str]], expected: list[str | None]) -> np
 def _retrieval_metrics(ranks: np.ndarray) -> dict[str, float]:
     reciprocal = np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0)
     return {
-        "recall@1": round(float(np.mean((ranks >= 1) & (ranks <= 1))), 4),
+        "recall@1": round(float(np.mean(ranks == 1)), 4),
         "recall@3": round(float(np.mean((ranks >= 1) & (ranks <= 3))), 4),
         "recall@5": round(float(np.mean((ranks >= 1) & (ranks <= 5))), 4),
         "mrr": round(float(np.mean(reciprocal)), 4),
