@@ -41,6 +41,11 @@ class Serving:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _kb_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def top_k(self, requested: int | None) -> int:
+        """How many results a list gets: the request's number or the default, capped by the settings."""
+        api = self.settings.api
+        return min(requested or api.default_top_k, api.max_top_k)
+
     @property
     def search(self) -> KnowledgeSearch | None:
         """The KB index requests use now."""

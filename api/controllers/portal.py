@@ -25,7 +25,7 @@ class PortalController(Controller):
         """Published articles for a draft as the customer types, or ``nothing_fits``; the suggestion id
         ties later events to what was shown."""
         serving = state.serving
-        top_k = min(data.top_k or serving.settings.api.default_top_k, serving.settings.api.max_top_k)
+        top_k = serving.top_k(data.top_k)
         with session_scope(serving.sessions) as session:
             answer = portal_suggest(
                 session,

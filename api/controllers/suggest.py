@@ -23,7 +23,7 @@ class SuggestController(Controller):
     def suggest(self, data: JSONBody[SuggestIn], state: State) -> dict[str, Any]:
         """Articles, similar resolved tickets and category/priority/assignee predictions for a text."""
         serving = state.serving
-        top_k = min(data.top_k or serving.settings.api.default_top_k, serving.settings.api.max_top_k)
+        top_k = serving.top_k(data.top_k)
         result = suggest(
             serving.bundle, serving.search, serving.encoder, subject=data.subject, body=data.body, top_k=top_k
         )
