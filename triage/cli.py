@@ -307,14 +307,11 @@ def evaluate_kb_command(
 @click.option("--per-intent", default=5, show_default=True, help="Example texts per article.")
 def kb_intent_articles(file: Path, out: Path, mapping: tuple[str, ...], per_intent: int) -> None:
     """Write one Markdown article per intent of a labelled FILE (a KB stand-in for measurements)."""
-    from triage.errors import InvalidImport
     from triage.kb_evaluation import write_intent_articles
-    from triage.ticket_import import parse_mapping, read_rows
+    from triage.ticket_import import parse_mapping, read_rows, require_mapped
 
     parsed = parse_mapping(mapping, known=("text", "intent"))
-    for key in ("text", "intent"):
-        if key not in parsed:
-            raise InvalidImport(f"map a column to {key} (e.g. --map {key}=COLUMN)", field=f"map.{key}")
+    require_mapped(parsed, ("text", "intent"))
     _, rows = read_rows(file)
     pairs = [(str(r.get(parsed["text"]) or ""), str(r.get(parsed["intent"]) or "")) for r in rows]
     count = write_intent_articles([(t, i) for t, i in pairs if t.strip() and i.strip()], out, per_intent=per_intent)

@@ -29,7 +29,7 @@ from triage.classifiers import TriageClassifier
 from triage.errors import InvalidImport
 from triage.inputs import make_inputs, texts_of, vectors_of
 from triage.texts import ticket_text
-from triage.ticket_import import LABEL_FIELDS, read_rows
+from triage.ticket_import import LABEL_FIELDS, check_columns, read_rows, require_mapped
 
 __all__ = (
     "LabelledData",
@@ -59,13 +59,10 @@ def load_labelled(path: Path, mapping: Mapping[str, str], fields: Sequence[str])
     for field in fields:
         if field not in LABEL_FIELDS:
             raise InvalidImport(f"{field!r} is not a field to evaluate; choose from {LABEL_FIELDS}", field="field")
-        if field not in mapping:
-            raise InvalidImport(f"map a column to {field} (e.g. --map {field}=COLUMN)", field=f"map.{field}")
+        require_mapped(mapping, [field])
     if "subject" not in mapping and "body" not in mapping:
         raise InvalidImport("map a subject or a body column", field="map.subject")
-    for field, column in mapping.items():
-        if column not in columns:
-            raise InvalidImport(f"mapped column {column!r} for {field} is not in {path.name}", field=f"map.{field}")
+    check_columns(mapping, columns, path.name)
     texts = []
     for n, row in enumerate(rows, start=1):
         text = ticket_text(

@@ -22,7 +22,7 @@ from kb.rendering import split_sections
 from triage.errors import InvalidImport
 from triage.language import detect_language
 from triage.retrieval import METHODS, KnowledgeSearch, section_passages
-from triage.ticket_import import read_rows
+from triage.ticket_import import check_columns, read_rows, require_mapped
 
 __all__ = ("evaluate_kb", "load_kb_sections", "no_answer_threshold", "write_intent_articles")
 
@@ -122,15 +122,11 @@ def evaluate_kb(
     slugifies to it; empty means no article should be shown). With ``language``, only the KB's articles
     in that language are searched (e.g. Dutch questions against the English articles).
     """
-    for key in ("text", "article"):
-        if key not in mapping:
-            raise InvalidImport(f"map a column to {key} (e.g. --map {key}=COLUMN)", field=f"map.{key}")
+    require_mapped(mapping, ("text", "article"))
     columns, rows = read_rows(queries_path)
     if not rows:
         raise InvalidImport(f"{queries_path.name} has no rows", field="file")
-    for key, column in mapping.items():
-        if column not in columns:
-            raise InvalidImport(f"mapped column {column!r} for {key} is not in {queries_path.name}", field=f"map.{key}")
+    check_columns(mapping, columns, queries_path.name)
     chunks = [c for c in load_kb_sections(folder) if language is None or c["language"] == language]
     slugs = sorted({c["slug"] for c in chunks})
     if not slugs:

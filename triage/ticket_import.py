@@ -18,7 +18,17 @@ from models.hashing import content_hash
 from models.tickets import TICKET_STATUSES
 from triage.errors import InvalidImport
 
-__all__ = ("IMPORT_FIELDS", "LABEL_FIELDS", "clean_value", "import_tickets", "parse_mapping", "parse_time", "read_rows")
+__all__ = (
+    "IMPORT_FIELDS",
+    "LABEL_FIELDS",
+    "check_columns",
+    "clean_value",
+    "import_tickets",
+    "parse_mapping",
+    "parse_time",
+    "read_rows",
+    "require_mapped",
+)
 
 LABEL_FIELDS = ("category", "priority", "assignee")
 IMPORT_FIELDS = (
@@ -60,6 +70,20 @@ def parse_mapping(pairs: Iterable[str], known: Sequence[str] = IMPORT_FIELDS) ->
             raise InvalidImport(f"unknown field {field!r}; known: {', '.join(known)}", field=f"map.{field}")
         mapping[field] = column
     return mapping
+
+
+def require_mapped(mapping: Mapping[str, str], fields: Iterable[str]) -> None:
+    """Raise :class:`InvalidImport` naming the first of ``fields`` that no column is mapped to."""
+    for field in fields:
+        if field not in mapping:
+            raise InvalidImport(f"map a column to {field} (e.g. --map {field}=COLUMN)", field=f"map.{field}")
+
+
+def check_columns(mapping: Mapping[str, str], columns: Sequence[str], file_name: str) -> None:
+    """Raise :class:`InvalidImport` naming the field whose mapped column is not in the file."""
+    for field, column in mapping.items():
+        if column not in columns:
+            raise InvalidImport(f"mapped column {column!r} for {field} is not in {file_name}", field=f"map.{field}")
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
@@ -152,9 +176,7 @@ def import_tickets(
     """
     columns, rows = read_rows(path)
     resolved = {field: column for field, column in (mapping or {}).items()}
-    for field, column in resolved.items():
-        if column not in columns:
-            raise InvalidImport(f"mapped column {column!r} for {field} is not in {path.name}", field=f"map.{field}")
+    check_columns(resolved, columns, path.name)
     for field in IMPORT_FIELDS:
         if field not in resolved and field in columns:
             resolved[field] = field
