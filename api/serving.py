@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from models.db import session_scope
 from models.settings import Settings
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder, load_encoder
-from triage.knowledge import Knowledge, kb_stamp, load_knowledge
+from triage.knowledge import Knowledge, kb_stamp, load_knowledge, outcomes_stamp, refit_nothing_fits
 from triage.registry import get_active
 from triage.retrieval import KnowledgeSearch
 from triage.suggest import LoadedBundle, load_bundle
@@ -40,6 +41,7 @@ class Serving:
     knowledge: Knowledge | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _kb_lock: threading.Lock = field(default_factory=threading.Lock)
+    _fitted_at: float = 0.0  # time.monotonic() of the last "nothing fits" fit
 
     def top_k(self, requested: int | None) -> int:
         """How many results a list gets: the request's number or the default, capped by the settings."""
@@ -51,26 +53,34 @@ class Serving:
         """The KB index requests use now."""
         return self.knowledge.search if self.knowledge else None
 
-    def _kb_stamp(self) -> tuple:
-        with session_scope(self.sessions) as session:
-            return kb_stamp(session)
-
-    def _build_knowledge(self) -> Knowledge:
-        cache = EmbeddingCache.in_artifacts(self.settings.models.artifacts_dir, self.encoder)
-        with session_scope(self.sessions) as session:
-            return load_knowledge(session, self.encoder, cache)
+    def _cache(self) -> EmbeddingCache:
+        return EmbeddingCache.in_artifacts(self.settings.models.artifacts_dir, self.encoder)
 
     def refresh_knowledge_now(self) -> bool:
-        """Rebuild the KB index if articles changed since it was built (blocking; call it off the event
-        loop, e.g. right after an article edit commits); returns whether it swapped."""
-        with self._kb_lock:
-            if self.knowledge is not None and self.knowledge.stamp == self._kb_stamp():
+        """Rebuild the KB index if articles changed since it was built, or refit its "nothing fits" model
+        if portal outcomes were recorded and the last fit is older than ``kb_refit_seconds`` (blocking;
+        call it off the event loop, e.g. right after an article edit commits); returns whether it swapped."""
+        models = self.settings.models
+        limit = models.kb_outcomes_limit
+        with self._kb_lock, session_scope(self.sessions) as session:
+            held = self.knowledge
+            if held is None or held.stamp != kb_stamp(session):
+                knowledge = load_knowledge(session, self.encoder, self._cache(), outcomes_limit=limit)
+                log.info(
+                    "KB index rebuilt: %d sections, %d passages encoded",
+                    len(knowledge.search.chunks),
+                    knowledge.encoded,
+                )
+            elif held.outcomes_stamp != outcomes_stamp(session) and (
+                time.monotonic() - self._fitted_at >= models.kb_refit_seconds
+            ):
+                knowledge = refit_nothing_fits(session, held, self.encoder, self._cache(), limit=limit)
+            else:
                 return False
-            knowledge = self._build_knowledge()
-            self.knowledge = knowledge
-            log.info(
-                "KB index rebuilt: %d sections, %d passages encoded", len(knowledge.search.chunks), knowledge.encoded
-            )
+            self._fitted_at = time.monotonic()
+            self.knowledge = knowledge  # one reference swap
+            if knowledge.nothing_fits is not None:
+                log.info("nothing-fits model fitted: %s", knowledge.nothing_fits.describe())
             return True
 
     def _active_row(self) -> tuple[str, str] | None:

@@ -37,6 +37,9 @@ class ModelSettings:
     coverage: float = 0.9
     target_precision: float = 0.9
     kb_min_similarity: float = 0.5
+    kb_nothing_fits_probability: float = 0.5
+    kb_outcomes_limit: int = 20_000
+    kb_refit_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class Settings:
                 coverage=float(env.get("HELPDESK_COVERAGE", "0.9")),
                 target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
                 kb_min_similarity=float(env.get("HELPDESK_KB_MIN_SIMILARITY", "0.5")),
+                kb_nothing_fits_probability=float(env.get("HELPDESK_KB_NOTHING_FITS_PROBABILITY", "0.5")),
+                kb_outcomes_limit=int(env.get("HELPDESK_KB_OUTCOMES_LIMIT", "20000")),
+                kb_refit_seconds=float(env.get("HELPDESK_KB_REFIT_SECONDS", "300")),
             ),
             api=ApiSettings(
                 host=env.get("HELPDESK_HOST", "127.0.0.1"),

@@ -264,6 +264,12 @@ def _lazy_embedder(settings: Settings) -> Callable[[list[str]], Any]:
 @click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="text=COLUMN and article=COLUMN.")
 @click.option("--remove", default=0, show_default=True, help="Articles to take out for the no-answer check.")
 @click.option("--language", default=None, help="Search only the KB's articles in this language (ISO 639-1).")
+@click.option(
+    "--history",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Earlier queries with the same columns: fit the nothing-fits model on their outcomes and judge it.",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("var/reports"), show_default=True)
 @click.option("--name", default=None, help="Report file name (default: kb-<queries file stem>).")
 @click.option("--seed", default=42, show_default=True)
@@ -273,6 +279,7 @@ def evaluate_kb_command(
     mapping: tuple[str, ...],
     remove: int,
     language: str | None,
+    history: Path | None,
     out: Path,
     name: str | None,
     seed: int,
@@ -291,6 +298,8 @@ def evaluate_kb_command(
         remove=remove,
         seed=seed,
         language=language,
+        history=history,
+        nothing_fits_probability=settings.models.kb_nothing_fits_probability,
         progress=lambda message: click.echo(message, err=True),
     )
     report["encoder"] = settings.models.encoder

@@ -19,8 +19,10 @@ from sklearn.metrics import roc_auc_score
 
 from kb.importer import read_folder
 from kb.rendering import split_sections
+from triage.calibration import expected_calibration_error
 from triage.errors import InvalidImport
 from triage.language import detect_language
+from triage.nothing_fits import SHOWN, fit_nothing_fits
 from triage.retrieval import METHODS, KnowledgeSearch, section_passages
 from triage.ticket_import import check_columns, read_rows, require_mapped
 
@@ -113,10 +115,17 @@ def evaluate_kb(
     seed: int = 42,
     top_k: int = 5,
     language: str | None = None,
+    history: Path | None = None,
+    nothing_fits_probability: float = 0.5,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Rank the KB for every query with each method; with ``remove``, that many articles are taken out
     (seeded) and their queries become unanswerable for the no-answer check.
+
+    ``history`` is a file of earlier queries with the same columns, standing in for the portal's recorded
+    outcomes: a row's article helped it, or nothing did when the article is empty, unknown or removed.
+    The "nothing fits" model (:mod:`triage.nothing_fits`) is fitted on it and judged on the queries at
+    ``nothing_fits_probability``.
 
     ``mapping`` needs ``text`` (the query column) and ``article`` (the expected slug or a label that
     slugifies to it; empty means no article should be shown). With ``language``, only the KB's articles
@@ -127,15 +136,11 @@ def evaluate_kb(
     if not rows:
         raise InvalidImport(f"{queries_path.name} has no rows", field="file")
     check_columns(mapping, columns, queries_path.name)
+    texts, expected = _labelled_queries(rows, mapping)
     chunks = [c for c in load_kb_sections(folder) if language is None or c["language"] == language]
     slugs = sorted({c["slug"] for c in chunks})
     if not slugs:
         raise InvalidImport(f"{folder} holds no articles", field="kb")
-    texts = [" ".join(str(r.get(mapping["text"]) or "").split()) for r in rows]
-    for n, text in enumerate(texts, start=1):
-        if not text:
-            raise InvalidImport(f"row {n}: the query text is empty", field=f"row {n}.text")
-    expected: list[str | None] = [_slug(str(r.get(mapping["article"]) or "")) or None for r in rows]
     unknown = sorted({e for e in expected if e and e not in slugs})
     if unknown:
         raise InvalidImport(f"queries expect articles the KB lacks: {unknown[:5]}", field=f"map.{'article'}")
@@ -173,6 +178,58 @@ def evaluate_kb(
         report["methods"][method] = _retrieval_metrics(_ranks([[m.slug for m in r] for r in results], expected))
     if removed:
         report["no_answer"] = _no_answer(hybrid_top, expected, seed)
+    if history is not None:
+        report["nothing_fits"] = _nothing_fits(
+            search, history, mapping, embed, hybrid_top, query_vectors, expected, nothing_fits_probability, progress
+        )
+    return report
+
+
+def _labelled_queries(rows: list[dict[str, Any]], mapping: Mapping[str, str]) -> tuple[list[str], list[str | None]]:
+    """Query texts (whitespace collapsed; an empty one is an error) and their expected slugs."""
+    texts = [" ".join(str(r.get(mapping["text"]) or "").split()) for r in rows]
+    for n, text in enumerate(texts, start=1):
+        if not text:
+            raise InvalidImport(f"row {n}: the query text is empty", field=f"row {n}.text")
+    return texts, [_slug(str(r.get(mapping["article"]) or "")) or None for r in rows]
+
+
+def _nothing_fits(
+    search: KnowledgeSearch,
+    history: Path,
+    mapping: Mapping[str, str],
+    embed: Callable[[list[str]], np.ndarray],
+    results: list[list[Any]],
+    query_vectors: np.ndarray,
+    expected: list[str | None],
+    probability: float,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """Fit the "nothing fits" model on the history's outcomes, then judge it on the queries."""
+    columns, rows = read_rows(history)
+    check_columns(mapping, columns, history.name)
+    texts, helped = _labelled_queries(rows, mapping)
+    kb_slugs = {c["slug"] for c in search.chunks.values()}
+    helped = [h if h in kb_slugs else None for h in helped]
+    progress(f"fitting the nothing-fits model on {len(texts)} earlier outcomes")
+    model = fit_nothing_fits(search, texts, embed(texts), helped)
+    if model is None:
+        raise InvalidImport(f"{history.name} needs 30+ rows with both outcomes", field="history")
+    p = model.probabilities(query_vectors, results)
+    unanswerable = np.array([e is None for e in expected])
+    shown = [[m.slug for m in r[:SHOWN]] for r in results]
+    in_top3 = np.array([e is not None and e in s for s, e in zip(shown, expected, strict=True)])
+    refused = p >= probability
+    report: dict[str, Any] = {
+        "history": history.name,
+        "model": model.describe(),
+        "probability_threshold": probability,
+        "unanswerable_refused": round(float(refused[unanswerable].mean()), 4) if unanswerable.any() else None,
+        "answerable_answered_with_article_in_top3": round(float((~refused & in_top3)[~unanswerable].mean()), 4),
+        "calibration_ece": round(expected_calibration_error(p, ~in_top3), 4),
+    }
+    if unanswerable.any():
+        report["auroc"] = round(float(roc_auc_score(unanswerable, p)), 4)
     return report
 
 

@@ -4,24 +4,28 @@ Articles change independently of the trained classifiers, so their index is not 
 every process builds it from the article sections in the database, encoding only passages whose text
 is not in the embedding cache, and rebuilds it when the KB's change stamp moves. A rebuild after an
 edit therefore re-embeds only the changed sections, and a deleted or archived article drops out of
-the next search.
+the next search. The portal's "nothing fits" model is refitted with the index and whenever new portal
+outcomes have been recorded (:func:`refit_nothing_fits`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Article, ArticleChunk
+from models import Article, ArticleChunk, PortalEvent
 from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
+from triage.nothing_fits import NothingFitsModel, fit_nothing_fits
+from triage.portal import portal_outcomes
 from triage.retrieval import KnowledgeSearch, section_passages
 
-__all__ = ("Knowledge", "kb_stamp", "load_knowledge")
+__all__ = ("Knowledge", "kb_stamp", "load_knowledge", "outcomes_stamp", "refit_nothing_fits")
 
 SEARCHABLE = ("draft", "published")  # archived articles are never searched
 
@@ -33,6 +37,27 @@ class Knowledge:
     stamp: tuple[Any, ...]
     search: KnowledgeSearch
     encoded: int  # distinct passage texts that had to be encoded (not cached) for this build
+    outcomes_stamp: tuple[Any, ...] = ()
+    nothing_fits: NothingFitsModel | None = None
+
+
+def outcomes_stamp(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a portal event is recorded (count, newest id)."""
+    count, newest = session.execute(select(func.count(PortalEvent.id), func.max(PortalEvent.id))).one()
+    return (int(count), newest)
+
+
+def refit_nothing_fits(
+    session: Session, knowledge: Knowledge, encoder: Encoder, cache: EmbeddingCache, *, limit: int
+) -> Knowledge:
+    """``knowledge`` with its "nothing fits" model fitted on the newest ``limit`` portal outcomes against
+    its published articles (no model while there are too few outcomes)."""
+    stamp = outcomes_stamp(session)
+    outcomes = portal_outcomes(session, limit=limit)
+    texts = [text for text, _ in outcomes]
+    vectors = encode_cached(encoder, texts, cache) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
+    model = fit_nothing_fits(knowledge.search, texts, vectors, [h for _, h in outcomes], statuses=("published",))
+    return replace(knowledge, outcomes_stamp=stamp, nothing_fits=model)
 
 
 def kb_stamp(session: Session) -> tuple[Any, ...]:
@@ -72,9 +97,11 @@ def load_knowledge(
     encoder: Encoder,
     cache: EmbeddingCache,
     *,
+    outcomes_limit: int = 20_000,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Knowledge:
-    """Index every draft and published article section; cached passages are not encoded again."""
+    """Index every draft and published article section (cached passages are not encoded again) and fit
+    the "nothing fits" model on the newest ``outcomes_limit`` portal outcomes."""
     stamp = kb_stamp(session)
     sections = _sections(session)
     passages = [p for section in sections for p in section_passages(section)]
@@ -87,4 +114,5 @@ def load_knowledge(
 
     vectors = encode_cached(encoder, [text for _, text in passages], cache, progress=track)
     search = KnowledgeSearch.build(sections, [pid for pid, _ in passages], vectors)
-    return Knowledge(stamp=stamp, search=search, encoded=counts["total"] - counts["cached"])
+    knowledge = Knowledge(stamp=stamp, search=search, encoded=counts["total"] - counts["cached"])
+    return refit_nothing_fits(session, knowledge, encoder, cache, limit=outcomes_limit)

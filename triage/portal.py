@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import PortalEvent, PortalSuggestion
@@ -12,13 +14,15 @@ from models.portal import EVENT_TYPES
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery, SuggestionNotFound
 from triage.language import detect_language
+from triage.nothing_fits import NothingFitsModel
 from triage.retrieval import ArticleHit, KnowledgeSearch
 from triage.suggest import article_hits
 from triage.texts import ticket_text
 
-__all__ = ("PortalAnswer", "portal_suggest", "record_event")
+__all__ = ("PortalAnswer", "portal_outcomes", "portal_suggest", "record_event")
 
 ARTICLE_EVENTS = ("opened", "helpful", "not_helpful")  # these must name an article that was shown
+OUTCOME_EVENTS = ("helpful", "not_helpful", "ticket_filed")  # these say whether what was shown helped
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class PortalAnswer:
     language: str | None
     nothing_fits: bool
     articles: list[ArticleHit]
+    decided_by: str  # "outcomes" (the learned model) or "similarity" (the floor, before enough outcomes)
+    nothing_fits_probability: float | None
     min_similarity: float
 
 
@@ -41,22 +47,27 @@ def portal_suggest(
     body: str | None,
     top_k: int,
     min_similarity: float,
+    model: NothingFitsModel | None = None,
+    max_probability: float = 0.5,
 ) -> PortalAnswer:
     """Suggest published articles for a draft and record what was shown (with each article's revision).
 
-    Articles whose best section is less similar than ``min_similarity`` are not shown; when none is left
-    the answer is "nothing fits", so the portal shows nothing rather than noise.
+    With a "nothing fits" ``model`` (fitted on earlier outcomes), nothing is shown when its probability
+    reaches ``max_probability``. Without one, articles whose best section is less similar than
+    ``min_similarity`` are not shown. Either way the portal shows nothing rather than noise.
     """
     text = ticket_text(subject, body)
     if not text:
         raise InvalidQuery("give a subject or a body", field="subject")
     vector = encoder.encode_batch([text])[0]
     language = detect_language(text)
-    hits = [
-        h
-        for h in article_hits(knowledge, vector, text, top_k, language=language or "en")
-        if h.similarity >= min_similarity
-    ]
+    hits = article_hits(knowledge, vector, text, top_k, language=language or "en")
+    probability = None
+    if model is not None and hits:
+        probability = round(float(model.probabilities(vector[None, :], [hits])[0]), 4)
+        hits = [] if probability >= max_probability else hits
+    else:
+        hits = [h for h in hits if h.similarity >= min_similarity]
     row = PortalSuggestion(
         id=uuid.uuid4().hex,
         subject=subject or "",
@@ -70,8 +81,52 @@ def portal_suggest(
     session.add(row)
     session.flush()
     return PortalAnswer(
-        suggestion_id=row.id, language=language, nothing_fits=not hits, articles=hits, min_similarity=min_similarity
+        suggestion_id=row.id,
+        language=language,
+        nothing_fits=not hits,
+        articles=hits,
+        decided_by="outcomes" if model is not None else "similarity",
+        nothing_fits_probability=probability,
+        min_similarity=min_similarity,
     )
+
+
+def portal_outcomes(session: Session, *, limit: int) -> list[tuple[str, str | None]]:
+    """The newest ``limit`` drafts that were shown articles and whose outcome is known, as (text, the
+    article that helped or ``None``), oldest first.
+
+    As in the deflection report, an article marked helpful helped unless a ticket was filed anyway; a
+    ``not_helpful`` or ``ticket_filed`` event otherwise means nothing shown helped. Drafts with no such
+    event (the customer just left) say nothing and are left out, and so are drafts shown nothing: what
+    would have helped them is unknown.
+    """
+    decided = (
+        select(PortalEvent.suggestion_id)
+        .where(PortalEvent.type.in_(OUTCOME_EVENTS))
+        .group_by(PortalEvent.suggestion_id)
+        .subquery()
+    )
+    suggestions = list(
+        session.scalars(
+            select(PortalSuggestion)
+            .join(decided, decided.c.suggestion_id == PortalSuggestion.id)
+            .where(PortalSuggestion.nothing_fits.is_(False))
+            .order_by(PortalSuggestion.created_at.desc(), PortalSuggestion.id)
+            .limit(limit)
+        )
+    )
+    events: dict[str, list[PortalEvent]] = defaultdict(list)
+    if suggestions:
+        query = select(PortalEvent).where(PortalEvent.suggestion_id.in_([s.id for s in suggestions]))
+        for event in session.scalars(query.order_by(PortalEvent.id)):
+            events[event.suggestion_id].append(event)
+    outcomes = []
+    for suggestion in reversed(suggestions):
+        kinds = [e.type for e in events[suggestion.id]]
+        helpful = [e.article_slug for e in events[suggestion.id] if e.type == "helpful"]
+        helped = helpful[0] if helpful and "ticket_filed" not in kinds else None
+        outcomes.append((ticket_text(suggestion.subject, suggestion.body), helped))
+    return outcomes
 
 
 def record_event(session: Session, suggestion_id: str, event_type: str, article: str | None = None) -> PortalEvent:

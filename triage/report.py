@@ -108,6 +108,17 @@ def render_kb_markdown(report: dict[str, Any]) -> str:
             f"{_fmt(held['unanswerable_refused'])} of unanswerable queries and keeps the right article in the "
             f"top 3 for {_fmt(held['answerable_answered_with_article_in_top3'])} of answerable ones.",
         ]
+    if "nothing_fits" in report:
+        n = report["nothing_fits"]
+        lines += [
+            "",
+            f"Nothing fits, learned from {n['model']['outcomes']} earlier outcomes in {n['history']} "
+            f"({n['model']['nothing_helped']} that nothing helped): AUROC {_fmt(n.get('auroc'))}; at "
+            f"P(nothing fits) >= {_fmt(n['probability_threshold'])} it refuses {_fmt(n['unanswerable_refused'])} "
+            f"of unanswerable queries and keeps the right article in the top 3 for "
+            f"{_fmt(n['answerable_answered_with_article_in_top3'])} of answerable ones; calibration error "
+            f"{_fmt(n['calibration_ece'])}.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -26,15 +26,18 @@ class PortalController(Controller):
         ties later events to what was shown."""
         serving = state.serving
         top_k = serving.top_k(data.top_k)
+        knowledge, models = serving.knowledge, serving.settings.models
         with session_scope(serving.sessions) as session:
             answer = portal_suggest(
                 session,
-                serving.search,
+                knowledge.search if knowledge else None,
                 serving.encoder,
                 subject=data.subject,
                 body=data.body,
                 top_k=top_k,
-                min_similarity=serving.settings.models.kb_min_similarity,
+                min_similarity=models.kb_min_similarity,
+                model=knowledge.nothing_fits if knowledge else None,
+                max_probability=models.kb_nothing_fits_probability,
             )
         return asdict(answer)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from litestar.testing import TestClient
 
@@ -26,14 +28,18 @@ The next GlobalProtect VPN client changes how forgotten passwords are reset.
 @pytest.fixture
 def client(settings, encoder):
     with TestClient(create_app(settings, encoder=encoder)) as client:
-        for slug, title, body, status in (
-            ("vpn-password", "VPN password", VPN, "published"),
-            ("replace-toner", "Replace the toner", TONER, "published"),
-            ("vpn-release-notes", "VPN release notes", DRAFT, "draft"),
-        ):
-            response = client.post("/v1/articles", json={"slug": slug, "title": title, "body": body, "status": status})
-            assert response.status_code == 201, response.text
+        _add_articles(client)
         yield client
+
+
+def _add_articles(client: TestClient) -> None:
+    for slug, title, body, status in (
+        ("vpn-password", "VPN password", VPN, "published"),
+        ("replace-toner", "Replace the toner", TONER, "published"),
+        ("vpn-release-notes", "VPN release notes", DRAFT, "draft"),
+    ):
+        response = client.post("/v1/articles", json={"slug": slug, "title": title, "body": body, "status": status})
+        assert response.status_code == 201, response.text
 
 
 def _portal(client, subject: str) -> dict:
@@ -147,3 +153,49 @@ def test_a_huge_article_is_refused_with_413_and_nothing_is_stored(client):
     edit = client.put("/v1/articles/vpn-password", json={"title": "VPN password", "body": body})
     assert edit.status_code == 413
     assert client.get("/v1/articles/vpn-password/revisions").json()["current_revision"] == 1
+
+
+@pytest.fixture
+def lenient_client(settings, encoder):
+    """A portal whose similarity floor lets loosely related articles through, refitting at every refresh."""
+    models = replace(settings.models, kb_min_similarity=0.2, kb_refit_seconds=0)
+    with TestClient(create_app(replace(settings, models=models), encoder=encoder)) as client:
+        _add_articles(client)
+        yield client
+
+
+def test_nothing_fits_is_learned_from_portal_outcomes(lenient_client):
+    from tests.unit.triage.test_nothing_fits import TONER, VPN_DROPS, VPN_PASSWORD
+    from triage.portal import portal_outcomes
+
+    client = lenient_client
+    serving = client.app.state.serving
+    before = _portal(client, "The VPN drops out during meetings")
+    assert before["decided_by"] == "similarity" and before["nothing_fits_probability"] is None
+    assert before["articles"][0]["slug"] == "vpn-password"  # similarity alone shows the wrong article
+    outcomes = [(t, "vpn-password") for t in VPN_PASSWORD] + [(t, "replace-toner") for t in TONER]
+    for subject, helped in [*outcomes, *[(t, None) for t in VPN_DROPS]]:
+        answer = _portal(client, subject)
+        assert not answer["nothing_fits"], subject  # shown something, so the outcome says whether it fitted
+        events = [{"type": "helpful", "article": helped}] if helped else [{"type": "ticket_filed"}]
+        for event in [{"type": "shown"}, *events]:
+            response = client.post("/v1/portal/events", json={"suggestion_id": answer["suggestion_id"], **event})
+            assert response.status_code == 201, response.text
+    left = _portal(client, "Printer toner is low")  # shown but no outcome: it says nothing
+    client.post("/v1/portal/events", json={"suggestion_id": left["suggestion_id"], "type": "shown"})
+    filed = _portal(client, "I forgot my VPN password")  # helpful, then filed anyway: nothing helped
+    for event in ({"type": "helpful", "article": "vpn-password"}, {"type": "ticket_filed"}):
+        client.post("/v1/portal/events", json={"suggestion_id": filed["suggestion_id"], **event})
+    with serving.sessions() as session:
+        recorded = portal_outcomes(session, limit=1000)
+        assert len(portal_outcomes(session, limit=5)) == 5
+    assert len(recorded) == 37 and recorded[-1] == ("I forgot my VPN password", None)
+    assert recorded[0] == (VPN_PASSWORD[0], "vpn-password")
+
+    assert serving.refresh_knowledge_now()  # what the poll does once the refit interval has passed
+    assert serving.knowledge.nothing_fits.describe()["outcomes"] == 37
+    gap = _portal(client, "The VPN drops out during meetings")
+    assert gap["decided_by"] == "outcomes" and gap["nothing_fits"] and gap["nothing_fits_probability"] >= 0.5
+    known = _portal(client, "Where do I reset the password of the VPN?")
+    assert not known["nothing_fits"] and known["articles"][0]["slug"] == "vpn-password"
+    assert known["nothing_fits_probability"] < 0.5

@@ -71,3 +71,28 @@ def test_no_answer_threshold_refuses_the_target_share():
     threshold = no_answer_threshold(scores, unanswerable, min_refused=0.8)
     assert sum(s >= threshold for s in scores) >= 8 and threshold == 0.3
     assert no_answer_threshold([0.5], [False]) == float("inf")
+
+
+HISTORY = {
+    "card_arrival": ["my card is late", "card not delivered", "where is my new card", "card still not here"],
+    "card_swallowed": ["atm took my card", "machine kept the card", "card stuck in atm", "cash point ate it"],
+    "change_pin": ["new pin please", "how to change pin", "forgot my pin", "reset the pin code"],
+    "refund": ["I want a refund", "refund my purchase", "money back please", "return for a refund"],
+}
+
+
+def test_history_fits_the_nothing_fits_model(kb, encoder, tmp_path: Path):
+    history = tmp_path / "history.jsonl"
+    rows = [{"text": f"{t} ({n})", "intent": i} for n in range(2) for i, texts in HISTORY.items() for t in texts]
+    history.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    mapping = {"text": "text", "article": "intent"}
+    report = evaluate_kb(kb[0], kb[1], mapping, encoder.encode_batch, remove=1, history=history)
+    fits = report["nothing_fits"]
+    assert fits["model"]["outcomes"] == 32 and fits["model"]["nothing_helped"] == 16  # refund and the removed one
+    assert 0 <= fits["auroc"] <= 1 and 0 <= fits["calibration_ece"] <= 1 and fits["probability_threshold"] == 0.5
+    assert {"unanswerable_refused", "answerable_answered_with_article_in_top3"} <= set(fits)
+
+    history.write_text("".join(json.dumps(r) + "\n" for r in rows[:10]))
+    with pytest.raises(InvalidImport) as error:
+        evaluate_kb(kb[0], kb[1], mapping, encoder.encode_batch, history=history)
+    assert error.value.field == "history"
