@@ -61,14 +61,14 @@ def _domain(request: Request, exc: DomainError) -> Response:
     return problem(request, status, kind, exc.detail, errors)
 
 
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
 def _field_of(key: str | None, source: str | None, message: str) -> str:
     key = (key or "").removeprefix("$.").removeprefix("$")
     if source in {"query", "path", "header", "cookie"}:
         return key or source
-    unknown = _UNKNOWN_FIELD.search(message)
+    unknown = _NAMED_FIELD.search(message)
     if unknown:
         return unknown.group(1)
     return "body" if key in {"", "data"} else key

@@ -16,6 +16,8 @@ __all__ = (
     "PortalEventIn",
     "SuggestIn",
     "TicketIn",
+    "TicketPatch",
+    "TicketResolve",
     "TicketOut",
 )
 
@@ -51,6 +53,32 @@ class TicketIn(msgspec.Struct, forbid_unknown_fields=True):
     channel: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     language: Annotated[str, msgspec.Meta(max_length=16)] | None = None
     external_id: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+Label = Annotated[str, msgspec.Meta(max_length=200)]
+Actor = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class TicketPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """An agent's change: labels to set or override and/or a status move; ``actor`` says who."""
+
+    category: Label | None = None
+    priority: Label | None = None
+    assignee: Label | None = None
+    status: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    actor: Actor | None = None
+
+
+class TicketResolve(msgspec.Struct, forbid_unknown_fields=True):
+    """Resolving a ticket: what was done, the final labels (omitted ones keep their value) and the
+    articles that helped."""
+
+    resolution: Text
+    category: Label | None = None
+    priority: Label | None = None
+    assignee: Label | None = None
+    helped_articles: Annotated[list[Slug], msgspec.Meta(max_length=20)] = []
+    actor: Actor | None = None
 
 
 class ArticleIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -117,6 +145,7 @@ class TicketOut:
     priority: str | None
     assignee: str | None
     resolution: str | None
+    helped_articles: list[str]
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None

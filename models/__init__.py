@@ -3,6 +3,7 @@
 from models.articles import Article, ArticleChunk, ArticleRevision
 from models.artifacts import ArtifactVersion
 from models.base import Base
+from models.feedback import Feedback
 from models.portal import PortalEvent, PortalSuggestion
 from models.tickets import Suggestion, Ticket
 
@@ -12,6 +13,7 @@ __all__ = (
     "ArticleRevision",
     "ArtifactVersion",
     "Base",
+    "Feedback",
     "PortalEvent",
     "PortalSuggestion",
     "Suggestion",

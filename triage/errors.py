@@ -8,6 +8,7 @@ __all__ = (
     "BundleUnavailable",
     "InvalidImport",
     "InvalidQuery",
+    "InvalidTransition",
     "SuggestionNotFound",
     "TicketExists",
     "TicketNotFound",
@@ -24,6 +25,10 @@ class SuggestionNotFound(NotFound):
 
 class TicketExists(Conflict):
     """A ticket with that external id is already stored."""
+
+
+class InvalidTransition(Conflict):
+    """A ticket status change (or change to a closed ticket) that the lifecycle does not allow."""
 
 
 class InvalidImport(InvalidInput):

@@ -1,14 +1,15 @@
-"""POST /v1/tickets and GET /v1/tickets/{id}."""
+"""Tickets: intake with suggestions, reading, agents' changes (feedback) and resolving."""
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
-from api.schemas import TicketIn, TicketOut
-from models import Suggestion, Ticket
+from api.schemas import TicketIn, TicketOut, TicketPatch, TicketResolve
+from models import Feedback, Suggestion, Ticket
 from models.db import session_scope
+from triage.lifecycle import resolve_ticket, ticket_feedback, update_ticket
 from triage.suggest import suggest
 from triage.tickets import create_ticket, get_ticket, latest_suggestion, save_suggestion
 
@@ -42,6 +43,7 @@ def _ticket_out(ticket: Ticket, suggestion: Suggestion | None) -> TicketOut:
         priority=ticket.priority,
         assignee=ticket.assignee,
         resolution=ticket.resolution,
+        helped_articles=list(ticket.helped_articles or []),
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         resolved_at=ticket.resolved_at,
@@ -84,3 +86,51 @@ class TicketController(Controller):
         with session_scope(state.serving.sessions) as session:
             ticket = get_ticket(session, ticket_id)
             return _ticket_out(ticket, latest_suggestion(session, ticket.id))
+
+    @patch("/{ticket_id:int}", sync_to_thread=True)
+    def update(self, data: JSONBody[TicketPatch], state: State, ticket_id: int = Parameter(ge=1)) -> TicketOut:
+        """Set or override labels (each recorded as feedback on the suggestion) and/or move the status;
+        409 for a move the lifecycle forbids."""
+        with session_scope(state.serving.sessions) as session:
+            ticket = update_ticket(session, ticket_id, labels=_labels(data), status=data.status, actor=data.actor)
+            return _ticket_out(ticket, latest_suggestion(session, ticket.id))
+
+    @post("/{ticket_id:int}/resolve", status_code=200, sync_to_thread=True)
+    def resolve(self, data: JSONBody[TicketResolve], state: State, ticket_id: int = Parameter(ge=1)) -> TicketOut:
+        """Resolve with the resolution, final labels and the articles that helped (409 unless open)."""
+        with session_scope(state.serving.sessions) as session:
+            ticket = resolve_ticket(
+                session,
+                ticket_id,
+                resolution=data.resolution,
+                labels=_labels(data),
+                helped_articles=data.helped_articles,
+                actor=data.actor,
+            )
+            return _ticket_out(ticket, latest_suggestion(session, ticket.id))
+
+    @get("/{ticket_id:int}/feedback", sync_to_thread=True)
+    def feedback(self, state: State, ticket_id: int = Parameter(ge=1)) -> list[dict]:
+        """Every decision agents made on this ticket's predictions, oldest first."""
+        with session_scope(state.serving.sessions) as session:
+            return [_feedback_out(row) for row in ticket_feedback(session, ticket_id)]
+
+
+def _labels(data: TicketPatch | TicketResolve) -> dict[str, str | None]:
+    return {"category": data.category, "priority": data.priority, "assignee": data.assignee}
+
+
+def _feedback_out(row: Feedback) -> dict:
+    return {
+        "id": row.id,
+        "suggestion_id": row.suggestion_id,
+        "bundle_version": row.bundle_version,
+        "field": row.field,
+        "predicted": row.predicted,
+        "prediction_status": row.prediction_status,
+        "value": row.value,
+        "action": row.action,
+        "source": row.source,
+        "actor": row.actor,
+        "created_at": row.created_at,
+    }
