@@ -10,6 +10,7 @@ from api.controllers.analytics import AnalyticsController
 from api.controllers.articles import ArticleController
 from api.controllers.health import health, ready
 from api.controllers.kb_search import KbSearchController
+from api.controllers.models import AdminController, ModelsController
 from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
@@ -36,6 +37,8 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
             KbSearchController,
             PortalController,
             AnalyticsController,
+            ModelsController,
+            AdminController,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[serving_lifespan],

@@ -40,6 +40,7 @@ class ModelSettings:
     kb_nothing_fits_probability: float = 0.5
     kb_outcomes_limit: int = 20_000
     kb_refit_seconds: float = 300.0
+    promotion_tolerance: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Settings:
                 kb_nothing_fits_probability=float(env.get("HELPDESK_KB_NOTHING_FITS_PROBABILITY", "0.5")),
                 kb_outcomes_limit=int(env.get("HELPDESK_KB_OUTCOMES_LIMIT", "20000")),
                 kb_refit_seconds=float(env.get("HELPDESK_KB_REFIT_SECONDS", "300")),
+                promotion_tolerance=float(env.get("HELPDESK_PROMOTION_TOLERANCE", "0.02")),
             ),
             api=ApiSettings(
                 host=env.get("HELPDESK_HOST", "127.0.0.1"),

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import click
 from models.db import make_engine, make_session_factory, session_scope
 from models.errors import DomainError
 from models.settings import Settings, get_settings
+from triage.cli_models import models_group, promote_version
 
 __all__ = ("main",)
 
@@ -160,13 +162,28 @@ def tickets_import(file: Path, mapping: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option("--activate/--no-activate", default=True, show_default=True, help="Make the new bundle active.")
-def train(activate: bool) -> None:
-    """Build a bundle from resolved tickets, and embed the KB's passages so serving starts warm."""
-    _train(get_settings(), activate)
+@click.option("--promote", is_flag=True, help="Run the promotion gate and make the new bundle active if it passes.")
+@click.option("--force", is_flag=True, help="With --promote: activate even when the metric gate fails.")
+@click.option("--since", type=click.DateTime(), default=None, help="Only tickets resolved at or after this time.")
+@click.option("--until", type=click.DateTime(), default=None, help="Only tickets resolved before this time.")
+def train(promote: bool, force: bool, since: datetime | None, until: datetime | None) -> None:
+    """Build a candidate bundle from resolved tickets (promote it with --promote), and embed the KB's
+    passages so serving starts warm."""
+    _train(get_settings(), promote=promote, force=force, since=_utc(since), until=_utc(until))
 
 
-def _train(settings: Settings, activate: bool) -> None:
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _train(
+    settings: Settings,
+    *,
+    promote: bool,
+    force: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> None:
     from triage.embedding_cache import EmbeddingCache
     from triage.encoder import load_encoder
     from triage.knowledge import load_knowledge
@@ -179,7 +196,9 @@ def _train(settings: Settings, activate: bool) -> None:
             encoder,
             settings.models.artifacts_dir,
             min_examples=settings.models.min_examples_per_label,
-            activate=activate,
+            activate=False,
+            since=since,
+            until=until,
             progress=_TrainProgress(),
         )
         cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
@@ -188,10 +207,16 @@ def _train(settings: Settings, activate: bool) -> None:
         f"KB index: {len(knowledge.search.chunks)} sections of draft and published articles "
         f"({knowledge.encoded} passages newly embedded)"
     )
-    click.echo(f"bundle {result.version} written to {result.path}" + (" and activated" if activate else ""))
-    click.echo(json.dumps(result.manifest["metrics"], indent=2))
+    click.echo(f"bundle {result.version} written to {result.path} as a candidate")
+    click.echo(
+        json.dumps(
+            {"training_set": result.manifest["inputs"]["tickets"], "holdout": result.manifest["holdout"]}, indent=2
+        )
+    )
     for name, reason in result.manifest["classifiers_skipped"].items():
         click.echo(f"{name}: unavailable ({reason})")
+    if promote:
+        promote_version(settings, result.version, force=force, encoder=encoder)
 
 
 @main.command()
@@ -375,10 +400,12 @@ def demo(ctx: click.Context, then_serve: bool) -> None:
     ctx.invoke(kb_import, folder=settings.data_dir / "kb")
     for file in sorted((settings.data_dir / "tickets").glob("*.jsonl")):
         ctx.invoke(tickets_import, file=file, mapping=())
-    _train(settings, activate=True)
+    _train(settings, promote=True)
     if then_serve:
         ctx.invoke(serve)
 
+
+main.add_command(models_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

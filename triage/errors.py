@@ -6,12 +6,14 @@ from models.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 __all__ = (
     "BundleUnavailable",
+    "GateFailed",
     "InvalidImport",
     "InvalidQuery",
     "InvalidTransition",
     "SuggestionNotFound",
     "TicketExists",
     "TicketNotFound",
+    "VersionNotFound",
 )
 
 
@@ -41,3 +43,16 @@ class InvalidQuery(InvalidInput):
 
 class BundleUnavailable(Unavailable):
     """No active bundle is loaded yet."""
+
+
+class VersionNotFound(NotFound):
+    """No bundle of that kind has that version."""
+
+
+class GateFailed(Conflict):
+    """The promotion gate refused a candidate; ``reasons`` lists why and ``report`` holds the findings."""
+
+    def __init__(self, detail: str, *, field: str | None = None, report: object = None) -> None:
+        super().__init__(detail, field=field)
+        self.report = report
+        self.reasons = list(getattr(report, "reasons", []) or [detail])

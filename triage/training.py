@@ -7,13 +7,14 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import numpy as np
+from sklearn.metrics import f1_score
 from sqlalchemy.orm import Session
 
-from models import Ticket
 from models.hashing import content_hash
 from triage import registry
 from triage.bundle import new_version, read_manifest, write_bundle
@@ -22,10 +23,11 @@ from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
+from triage.snapshot import holdout_split, training_snapshot
 from triage.suggest import FIELDS
 from triage.texts import ticket_text
 
-__all__ = ("KIND", "TrainResult", "field_metrics", "train_bundle")
+__all__ = ("KIND", "TrainResult", "field_metrics", "holdout_metrics", "train_bundle")
 
 KIND = "triage"
 Progress = Callable[[str, int, int], None]
@@ -59,8 +61,30 @@ def field_metrics(clf: TriageClassifier, labels: Sequence[str]) -> dict[str, Any
     }
 
 
-def _resolved_tickets(session: Session) -> list[Ticket]:
-    return list(session.scalars(select(Ticket).where(Ticket.status.in_(("resolved", "closed"))).order_by(Ticket.id)))
+def holdout_metrics(true: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
+    """Accuracy (the gate's primary metric) and macro-F1 of held-out predictions."""
+    return {
+        "rows": len(true),
+        "accuracy": round(float(np.mean(np.asarray(true) == np.asarray(predicted))), 4) if len(true) else None,
+        "macro_f1": round(float(f1_score(true, predicted, average="macro", zero_division=0)), 4) if len(true) else None,
+    }
+
+
+def _judge_field(
+    inputs: np.ndarray,
+    labels: Sequence[str | None],
+    train_part: range,
+    held_part: range,
+    fit: Callable[[np.ndarray, list[str]], TriageClassifier | None],
+) -> tuple[list[str], dict[str, Any]] | None:
+    """Fit on the older part, predict every held-out row; the metrics count the labelled ones."""
+    early = [i for i in train_part if labels[i]]
+    judged = fit(inputs[early], [labels[i] for i in early]) if held_part else None
+    if judged is None:
+        return None
+    predicted = [str(p) for p in judged.predict(inputs[list(held_part)])]
+    pairs = [(labels[i], p) for i, p in zip(held_part, predicted, strict=True) if labels[i]]
+    return predicted, holdout_metrics([t for t, _ in pairs], [p for _, p in pairs])
 
 
 def train_bundle(
@@ -72,32 +96,50 @@ def train_bundle(
     coverage: float = 0.9,
     target_precision: float = 0.9,
     activate: bool = True,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    holdout: float = 0.2,
     progress: Progress = lambda step, done, total: None,
 ) -> TrainResult:
-    """Encode resolved tickets, fit one classifier per labelled field, write an immutable bundle and
-    register it (activated unless ``activate`` is false).
+    """Encode the resolved tickets of a window, fit one classifier per labelled field, write an
+    immutable bundle and register it (activated unless ``activate`` is false).
 
-    Articles are not part of a bundle: serving indexes them from the database (:mod:`triage.knowledge`).
-    With no ticket history the bundle's predictions say ``unavailable``.
+    The newest ``holdout`` share of the snapshot is first held out: classifiers fitted on the rest
+    predict it, and those predictions (``holdout.json``) and their metrics are what the promotion gate
+    compares. The bundle's classifiers are then fitted on the whole snapshot. Articles are not part of a
+    bundle: serving indexes them from the database (:mod:`triage.knowledge`). With no ticket history
+    the bundle's predictions say ``unavailable``.
     """
-    tickets = _resolved_tickets(session)
+    snapshot = training_snapshot(session, since=since, until=until)
+    tickets = snapshot.tickets
     cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
     texts = [ticket_text(t.subject, t.body) for t in tickets]
     ticket_vectors = encode_cached(encoder, texts, cache, progress=lambda done, total: progress("tickets", done, total))
     inputs = make_inputs(texts, ticket_vectors)
+    train_part, held_part = holdout_split(len(tickets), holdout)
 
     classifiers: dict[str, TriageClassifier] = {}
     skipped: dict[str, str] = {}
     metrics: dict[str, Any] = {}
+    held_out: dict[str, Any] = {"ids": [tickets[i].id for i in held_part], "predictions": {}, "metrics": {}}
+
+    def fit(X: np.ndarray, y: list[str]) -> TriageClassifier | None:
+        if len(usable_labels(y, min_examples)) < 2:
+            return None
+        params = {"min_examples": min_examples, "coverage": coverage, "target_precision": target_precision}
+        return TriageClassifier(**params).fit(X, y)
+
     for step, name in enumerate(FIELDS, start=1):
         rows = [i for i, t in enumerate(tickets) if getattr(t, name)]
         labels = [getattr(tickets[i], name) for i in rows]
-        if len(usable_labels(labels, min_examples)) < 2:
+        clf = fit(inputs[rows], labels)
+        if clf is None:
             skipped[name] = f"needs resolved tickets with at least 2 {name} labels of {min_examples}+ examples each"
         else:
-            clf = TriageClassifier(min_examples=min_examples, coverage=coverage, target_precision=target_precision)
-            classifiers[name] = clf.fit(inputs[rows], labels)
-            metrics[name] = field_metrics(clf, labels)
+            classifiers[name], metrics[name] = clf, field_metrics(clf, labels)
+            judged = _judge_field(inputs, [getattr(t, name) for t in tickets], train_part, held_part, fit)
+            if judged is not None:
+                held_out["predictions"][name], held_out["metrics"][name] = judged
         progress("classifiers", step, len(FIELDS))
 
     ticket_items = [
@@ -121,19 +163,19 @@ def train_bundle(
         index.add([item["id"] for item in ticket_items], ticket_vectors)
         index.save(folder / "tickets.faiss")
         (folder / "tickets.json").write_text(json.dumps(ticket_items, ensure_ascii=False), encoding="utf-8")
+        (folder / "holdout.json").write_text(json.dumps(held_out, ensure_ascii=False), encoding="utf-8")
         (folder / "classifiers").mkdir()
         for name, clf in classifiers.items():
             sio.dump(clf, folder / "classifiers" / f"{name}.skops")
 
-    times = [t.created_at for t in tickets if t.created_at]
     manifest = {
         "encoder": encoder.describe(),
-        "inputs": {
-            "tickets": {
-                "rows": len(tickets),
-                "id_hash": content_hash(*(str(t.id) for t in tickets)),
-                "window": [min(times).isoformat(), max(times).isoformat()] if times else None,
-            },
+        "inputs": {"tickets": snapshot.description},
+        "holdout": {
+            "fraction": holdout,
+            "rows": len(held_part),
+            "id_hash": content_hash(*(str(i) for i in held_out["ids"])),
+            "metrics": held_out["metrics"],
         },
         "classifiers": {name: {"type": "TriageClassifier", **clf.get_params()} for name, clf in classifiers.items()},
         "classifiers_skipped": skipped,

@@ -89,9 +89,9 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(settings, tmp_path: Path
 
 def test_train_with_articles_only_says_predictions_are_unavailable(settings):
     helpdesk(settings, "kb", "import", str(ROOT / "data" / "kb"))
-    result = helpdesk(settings, "train")
+    result = helpdesk(settings, "train", "--promote")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "activated" in result.stdout
+    assert "as a candidate" in result.stdout and "is active" in result.stdout
     assert "category: unavailable" in result.stdout
     bundles = list((settings.models.artifacts_dir / "triage").iterdir())
     assert len(bundles) == 1 and (bundles[0] / "manifest.json").is_file()

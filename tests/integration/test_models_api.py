@@ -1,0 +1,104 @@
+"""The model lifecycle over real HTTP: retrain on resolved tickets, gate, promote, roll back, diff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from kb.importer import import_folder
+from models.db import make_engine, make_session_factory, session_scope
+from tests.conftest import DEMO
+from triage.promotion import SAME_SPLIT
+from triage.ticket_import import import_tickets
+from triage.training import train_bundle
+
+VPN_TICKETS = [  # the network team now owns VPN tickets: agents resolve them with the new assignee
+    ("VPN drops every few minutes", "The GlobalProtect VPN disconnects from home, site {n}"),
+    ("Cannot connect to the VPN", "VPN says the gateway is unreachable, office {n}"),
+    ("VPN very slow", "File shares over the VPN crawl since Monday, laptop {n}"),
+]
+
+
+@pytest.fixture
+def world(settings, encoder):
+    """A database with the demo history and a first bundle, written but not yet active."""
+    engine = make_engine(settings.database.url)
+    sessions = make_session_factory(engine)
+    with session_scope(sessions) as session:
+        import_folder(session, DEMO / "kb")
+        for file in sorted((DEMO / "tickets").glob("*.jsonl")):
+            import_tickets(session, file)
+        first = train_bundle(session, encoder, settings.models.artifacts_dir, activate=False)
+    yield settings, sessions, first.version
+    engine.dispose()
+
+
+def test_retrain_gate_promote_rollback_and_diff(world, encoder):
+    settings, sessions, first = world
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        assert client.get("/ready").status_code == 503  # a candidate is not served
+        promoted = client.post(f"/v1/models/{first}/promote")
+        assert promoted.status_code == 200, promoted.text
+        assert promoted.json()["gate"]["basis"] == "no active bundle"
+        assert client.get("/ready").json()["bundle_version"] == first  # this process swapped at once
+
+        for n in range(8):
+            for subject, body in VPN_TICKETS:
+                ticket = client.post("/v1/tickets", json={"subject": subject, "body": body.format(n=n)}).json()
+                resolved = client.post(
+                    f"/v1/tickets/{ticket['id']}/resolve",
+                    json={
+                        "resolution": "Network team rerouted the VPN gateway.",
+                        "category": "Network & VPN",
+                        "priority": "high",
+                        "assignee": "Network Team",
+                        "actor": "ann",
+                    },
+                )
+                assert resolved.status_code == 200, resolved.text
+
+        with session_scope(sessions) as session:
+            second = train_bundle(session, encoder, settings.models.artifacts_dir, activate=False).version
+            empty = train_bundle(
+                session, encoder, settings.models.artifacts_dir, activate=False, since=datetime(2100, 1, 1, tzinfo=UTC)
+            ).version
+
+        gate = client.get(f"/v1/models/{second}/gate").json()
+        assert gate["active"] == first and gate["basis"] == SAME_SPLIT and gate["rows"] == 24
+        assert gate["libraries"]["compatible"] and set(gate["fields"]) == {"category", "priority", "assignee"}
+        assert gate["label_changes"]["assignee"] == {"added": ["Network Team"], "removed": []}
+        assignee = gate["fields"]["assignee"]
+        assert assignee["candidate"] is not None and assignee["active"] is not None
+
+        refused = client.post(f"/v1/models/{empty}/promote")
+        assert refused.status_code == 409 and refused.json()["field"] == "version"
+        assert any("would become unavailable" in e["detail"] for e in refused.json()["errors"])
+        assert client.get("/ready").json()["bundle_version"] == first  # nothing changed
+
+        forced = client.post(f"/v1/models/{second}/promote", json={"force": True})
+        assert forced.status_code == 200, forced.text
+        assert client.get("/ready").json()["bundle_version"] == second
+        states = {v["version"]: v["state"] for v in client.get("/v1/models").json()}
+        assert states == {first: "retired", second: "active", empty: "candidate"}
+
+        diff = client.get("/v1/models/diff", params={"old": first, "new": second}).json()
+        assert diff["training_set"]["new"]["rows"] == diff["training_set"]["old"]["rows"] + 24
+        assert diff["label_changes"]["assignee"]["added"] == ["Network Team"]
+        assert set(diff["metrics"]["category"]) >= {"oof_accuracy", "holdout_accuracy"}
+
+        back = client.post("/v1/models/rollback")
+        assert back.status_code == 200 and back.json() == {"active": first}
+        assert client.get("/ready").json()["bundle_version"] == first
+        reload = client.post("/v1/admin/reload").json()
+        assert reload == {"swapped": False, "bundle_version": first}
+
+        for response, status in (
+            (client.post("/v1/models/no-such-version/promote"), 404),
+            (client.get("/v1/models/no-such-version/gate"), 404),
+            (client.get("/v1/models/diff", params={"old": first, "new": "nope"}), 404),
+            (client.post(f"/v1/models/{first}/promote"), 409),  # already active
+        ):
+            assert response.status_code == status and response.json()["field"] == "version", response.text

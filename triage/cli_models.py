@@ -1,0 +1,117 @@
+"""``helpdesk models``: list bundle versions, run the promotion gate, promote, roll back, diff."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from models.db import make_engine, make_session_factory, session_scope
+from models.settings import Settings, get_settings
+
+__all__ = ("models_group", "promote_version")
+
+
+def _sessions(settings: Settings):
+    return make_session_factory(make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms))
+
+
+def _encoder(settings: Settings):
+    from triage.encoder import load_encoder
+
+    return load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
+
+
+def _echo(value: object) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def promote_version(settings: Settings, version: str, *, force: bool, encoder=None) -> None:
+    """Run the gate for ``version`` and activate it (raises ``GateFailed`` when it fails)."""
+    from triage.promotion import promote
+    from triage.training import KIND
+
+    encoder = encoder or _encoder(settings)
+    models = settings.models
+    with session_scope(_sessions(settings)) as session:
+        report = promote(
+            session, KIND, version, encoder, models.artifacts_dir, tolerance=models.promotion_tolerance, force=force
+        )
+    _echo(asdict(report))
+    click.echo(f"bundle {version} is active" + (" (gate overridden with --force)" if not report.passed else ""))
+
+
+@click.group("models")
+def models_group() -> None:
+    """Bundle versions: list, gate, promote, roll back, diff."""
+
+
+@models_group.command("list")
+def list_versions() -> None:
+    """Every triage bundle, newest first, with its state and held-out accuracy."""
+    from triage.registry import list_versions as versions
+    from triage.training import KIND
+
+    with session_scope(_sessions(get_settings())) as session:
+        rows = [
+            {
+                "version": row.version,
+                "state": row.state,
+                "created_at": row.created_at,
+                "activated_at": row.activated_at,
+                "rows": row.manifest.get("inputs", {}).get("tickets", {}).get("rows"),
+                "holdout_accuracy": {
+                    name: m.get("accuracy") for name, m in row.manifest.get("holdout", {}).get("metrics", {}).items()
+                },
+            }
+            for row in versions(session, KIND)
+        ]
+    _echo(rows)
+
+
+@models_group.command("gate")
+@click.argument("version")
+def gate_command(version: str) -> None:
+    """What the promotion gate says about VERSION, without promoting it."""
+    from triage.promotion import gate
+    from triage.training import KIND
+
+    settings = get_settings()
+    models = settings.models
+    with session_scope(_sessions(settings)) as session:
+        report = gate(
+            session, KIND, version, _encoder(settings), models.artifacts_dir, tolerance=models.promotion_tolerance
+        )
+    _echo(asdict(report))
+
+
+@models_group.command("promote")
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Promote even when the metric gate fails (never on a library mismatch).")
+def promote_command(version: str, force: bool) -> None:
+    """Gate VERSION against the active bundle and make it active."""
+    promote_version(get_settings(), version, force=force)
+
+
+@models_group.command("rollback")
+def rollback_command() -> None:
+    """Re-activate the bundle that was active before the current one."""
+    from triage.promotion import rollback
+    from triage.training import KIND
+
+    with session_scope(_sessions(get_settings())) as session:
+        row = rollback(session, KIND)
+        click.echo(f"bundle {row.version} is active again")
+
+
+@models_group.command("diff")
+@click.argument("old")
+@click.argument("new")
+def diff_command(old: str, new: str) -> None:
+    """Metrics, label sets, training sets and libraries of NEW against OLD."""
+    from triage.promotion import diff_versions
+    from triage.training import KIND
+
+    with session_scope(_sessions(get_settings())) as session:
+        _echo(diff_versions(session, KIND, old, new))

@@ -1,0 +1,277 @@
+"""Promoting a candidate bundle through a gate, rolling back, and comparing two versions.
+
+The gate compares the candidate with the active bundle on the same held-out tickets: the candidate's
+held-out predictions (made by classifiers fitted without those tickets, ``holdout.json``) against the
+active bundle's predictions for the held-out tickets it was not trained on. When too few such tickets
+exist (the active bundle saw most of them), it falls back to each bundle's own held-out metrics and
+says so. A field passes when the candidate's accuracy is not worse than the active one's by more than
+the tolerance. The gate also lists label-set changes and checks that the candidate's libraries and
+encoder match what serves it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import ArtifactVersion, Ticket
+from triage import registry
+from triage.bundle import library_versions
+from triage.embedding_cache import EmbeddingCache, encode_cached
+from triage.encoder import Encoder
+from triage.errors import GateFailed, InvalidTransition, VersionNotFound
+from triage.inputs import make_inputs
+from triage.suggest import FIELDS, load_bundle
+from triage.texts import ticket_text
+
+__all__ = ("GateReport", "diff_versions", "gate", "promote", "rollback")
+
+SAME_SPLIT = "the candidate's held-out tickets that the active bundle was not trained on"
+OWN_SPLITS = "each bundle's own held-out split (too few held-out tickets unseen by both)"
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """What the gate found; ``passed`` is false when any reason is listed."""
+
+    candidate: str
+    active: str | None
+    passed: bool
+    basis: str
+    rows: int
+    tolerance: float
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    label_changes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    libraries: dict[str, Any] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+def _row(session: Session, kind: str, version: str) -> ArtifactVersion:
+    row = session.scalar(
+        select(ArtifactVersion).where(ArtifactVersion.kind == kind, ArtifactVersion.version == version)
+    )
+    if row is None:
+        raise VersionNotFound(f"no {kind} bundle with version {version!r}", field="version")
+    return row
+
+
+def _labels(manifest: dict[str, Any]) -> dict[str, set[str]]:
+    return {name: set(m.get("labels", [])) for name, m in manifest.get("metrics", {}).items()}
+
+
+def label_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Per field, the labels ``new`` adds and removes compared with ``old`` (unchanged fields left out)."""
+    before, after = _labels(old), _labels(new)
+    changes = {}
+    for name in sorted(set(before) | set(after)):
+        added, removed = (
+            sorted(after.get(name, set()) - before.get(name, set())),
+            sorted(before.get(name, set()) - after.get(name, set())),
+        )
+        if added or removed:
+            changes[name] = {"added": added, "removed": removed}
+    return changes
+
+
+def _library_check(manifest: dict[str, Any], encoder_name: str) -> dict[str, Any]:
+    """Whether this process can load and serve the bundle: same Python minor, scikit-learn and skops
+    versions, same NumPy major, and the encoder it was trained with."""
+    built, here = manifest.get("libraries", {}), library_versions()
+
+    def key(name: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.split(".")
+        return {"python": ".".join(parts[:2]), "numpy": parts[0]}.get(name, value)
+
+    differences = {
+        name: {"bundle": built.get(name), "here": here.get(name)}
+        for name in ("python", "numpy", "scikit-learn", "skops")
+        if key(name, built.get(name)) != key(name, here.get(name))
+    }
+    trained_with = manifest.get("encoder", {}).get("name")
+    if trained_with != encoder_name:
+        differences["encoder"] = {"bundle": trained_with, "here": encoder_name}
+    return {"compatible": not differences, "differences": differences}
+
+
+def _accuracy(true: list[str], predicted: list[str]) -> float | None:
+    return round(float(np.mean(np.asarray(true) == np.asarray(predicted))), 4) if true else None
+
+
+def _same_split_scores(
+    session: Session,
+    candidate: ArtifactVersion,
+    active: ArtifactVersion,
+    encoder: Encoder,
+    cache: EmbeddingCache,
+    min_rows: int,
+) -> tuple[int, dict[str, tuple[float | None, float | None]]] | None:
+    """Both bundles' accuracy per field on the candidate's held-out tickets unseen by the active one."""
+    held = json.loads((Path(candidate.path) / "holdout.json").read_text(encoding="utf-8"))
+    seen = {item["id"] for item in json.loads((Path(active.path) / "tickets.json").read_text(encoding="utf-8"))}
+    positions = [n for n, ticket_id in enumerate(held["ids"]) if ticket_id not in seen]
+    if len(positions) < min_rows:
+        return None
+    ids = [held["ids"][n] for n in positions]
+    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
+    positions = [n for n in positions if held["ids"][n] in tickets]  # erased tickets drop out
+    rows = [tickets[held["ids"][n]] for n in positions]
+    texts = [ticket_text(t.subject, t.body) for t in rows]
+    inputs = make_inputs(texts, encode_cached(encoder, texts, cache))
+    bundle = load_bundle(Path(active.path))
+    scores = {}
+    for name, predicted in held["predictions"].items():
+        labelled = [(k, getattr(t, name)) for k, t in enumerate(rows) if getattr(t, name)]
+        true = [label for _, label in labelled]
+        ours = [predicted[positions[k]] for k, _ in labelled]
+        theirs = None
+        if name in bundle.classifiers and labelled:
+            theirs = _accuracy(
+                true, [str(p) for p in bundle.classifiers[name].predict(inputs[[k for k, _ in labelled]])]
+            )
+        scores[name] = (_accuracy(true, ours), theirs)
+    return len(rows), scores
+
+
+def gate(
+    session: Session,
+    kind: str,
+    version: str,
+    encoder: Encoder,
+    artifacts_dir: Path,
+    *,
+    tolerance: float = 0.02,
+    min_rows: int = 20,
+) -> GateReport:
+    """Judge whether ``version`` may replace the active bundle of ``kind`` (see the module docstring);
+    ``artifacts_dir`` holds the embedding cache for encoding the held-out tickets."""
+    candidate = _row(session, kind, version)
+    active = registry.get_active(session, kind)
+    libraries = _library_check(candidate.manifest, encoder.name)
+    reasons = [
+        f"{name}: bundle has {d['bundle']}, this server {d['here']}" for name, d in libraries["differences"].items()
+    ]
+    if active is None:
+        return GateReport(
+            version, None, not reasons, "no active bundle", 0, tolerance, libraries=libraries, reasons=reasons
+        )
+    if active.version == version:
+        raise InvalidTransition(f"{version} is already the active bundle", field="version")
+    cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
+    same = _same_split_scores(session, candidate, active, encoder, cache, min_rows)
+    if same is not None:
+        basis, rows, scores = SAME_SPLIT, same[0], same[1]
+    else:
+        basis = OWN_SPLITS
+        ours = candidate.manifest.get("holdout", {}).get("metrics", {})
+        theirs = active.manifest.get("holdout", {}).get("metrics", {})
+        rows = int(candidate.manifest.get("holdout", {}).get("rows", 0))
+        scores = {n: (m.get("accuracy"), theirs.get(n, {}).get("accuracy")) for n, m in ours.items()}
+    fields: dict[str, dict[str, Any]] = {}
+    for name in FIELDS:
+        if name in active.manifest.get("classifiers", {}) and name not in candidate.manifest.get("classifiers", {}):
+            reasons.append(f"{name}: the candidate has no classifier, so {name} would become unavailable")
+        if name not in scores:
+            continue
+        ours_acc, theirs_acc = scores[name]
+        ok = ours_acc is not None and (theirs_acc is None or ours_acc >= theirs_acc - tolerance)
+        delta = round(ours_acc - theirs_acc, 4) if ours_acc is not None and theirs_acc is not None else None
+        fields[name] = {"candidate": ours_acc, "active": theirs_acc, "delta": delta, "passed": ok}
+        if not ok:
+            reasons.append(
+                f"{name}: accuracy {ours_acc} against the active bundle's {theirs_acc} (tolerance {tolerance})"
+            )
+    if not fields:
+        reasons.append("no held-out metrics to compare: the candidate was trained on too few tickets to hold any out")
+    return GateReport(
+        candidate=version,
+        active=active.version,
+        passed=not reasons,
+        basis=basis,
+        rows=rows,
+        tolerance=tolerance,
+        fields=fields,
+        label_changes=label_changes(active.manifest, candidate.manifest),
+        libraries=libraries,
+        reasons=reasons,
+    )
+
+
+def promote(
+    session: Session,
+    kind: str,
+    version: str,
+    encoder: Encoder,
+    artifacts_dir: Path,
+    *,
+    tolerance: float = 0.02,
+    force: bool = False,
+) -> GateReport:
+    """Run the gate and make ``version`` active; raise :class:`GateFailed` (nothing changes) when it
+    fails, unless ``force``. Library or encoder mismatches block even with ``force``: the bundle could
+    not be served."""
+    report = gate(session, kind, version, encoder, artifacts_dir, tolerance=tolerance)
+    if not report.libraries["compatible"] or (not report.passed and not force):
+        raise GateFailed("; ".join(report.reasons), field="version", report=report)
+    registry.activate(session, kind, version)
+    return report
+
+
+def rollback(session: Session, kind: str) -> ArtifactVersion:
+    """Re-activate the bundle that was active before the current one (the current one is retired)."""
+    active = registry.get_active(session, kind)
+    if active is None:
+        raise InvalidTransition(f"no active {kind} bundle to roll back", field="kind")
+    previous = session.scalar(
+        select(ArtifactVersion)
+        .where(
+            ArtifactVersion.kind == kind,
+            ArtifactVersion.state == "retired",
+            ArtifactVersion.activated_at.is_not(None),
+        )
+        .order_by(ArtifactVersion.activated_at.desc(), ArtifactVersion.id.desc())
+        .limit(1)
+    )
+    if previous is None:
+        raise InvalidTransition(f"no earlier active {kind} bundle to roll back to", field="kind")
+    return registry.activate(session, kind, previous.version)
+
+
+def diff_versions(session: Session, kind: str, old: str, new: str) -> dict[str, Any]:
+    """What changed from ``old`` to ``new``: per-field metrics, label sets, training snapshot, libraries."""
+    a, b = _row(session, kind, old).manifest, _row(session, kind, new).manifest
+    metrics = {}
+    for name in FIELDS:
+        before, after = a.get("metrics", {}).get(name, {}), b.get("metrics", {}).get(name, {})
+        held_before = a.get("holdout", {}).get("metrics", {}).get(name, {})
+        held_after = b.get("holdout", {}).get("metrics", {}).get(name, {})
+        pairs = {
+            "oof_accuracy": (before.get("oof_accuracy"), after.get("oof_accuracy")),
+            "oof_ece": (before.get("oof_ece"), after.get("oof_ece")),
+            "holdout_accuracy": (held_before.get("accuracy"), held_after.get("accuracy")),
+            "holdout_macro_f1": (held_before.get("macro_f1"), held_after.get("macro_f1")),
+        }
+        metrics[name] = {
+            key: {"old": x, "new": y, "delta": round(y - x, 4) if x is not None and y is not None else None}
+            for key, (x, y) in pairs.items()
+        }
+    libraries = {
+        name: {"old": a.get("libraries", {}).get(name), "new": b.get("libraries", {}).get(name)}
+        for name in sorted(set(a.get("libraries", {})) | set(b.get("libraries", {})))
+        if a.get("libraries", {}).get(name) != b.get("libraries", {}).get(name)
+    }
+    return {
+        "old": old,
+        "new": new,
+        "metrics": metrics,
+        "label_changes": label_changes(a, b),
+        "training_set": {"old": a.get("inputs", {}).get("tickets"), "new": b.get("inputs", {}).get("tickets")},
+        "libraries": libraries,
+    }
