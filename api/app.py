@@ -10,7 +10,7 @@ from api.controllers.analytics import AnalyticsController
 from api.controllers.articles import ArticleController
 from api.controllers.health import health, ready
 from api.controllers.kb_search import KbSearchController
-from api.controllers.models import AdminController, ModelsController
+from api.controllers.models import AdminController, JobsController, ModelsController
 from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
             PortalController,
             AnalyticsController,
             ModelsController,
+            JobsController,
             AdminController,
         ],
         exception_handlers=EXCEPTION_HANDLERS,

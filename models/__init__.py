@@ -4,6 +4,7 @@ from models.articles import Article, ArticleChunk, ArticleRevision
 from models.artifacts import ArtifactVersion
 from models.base import Base
 from models.feedback import Feedback
+from models.jobs import Job
 from models.portal import PortalEvent, PortalSuggestion
 from models.tickets import Suggestion, Ticket
 
@@ -14,6 +15,7 @@ __all__ = (
     "ArtifactVersion",
     "Base",
     "Feedback",
+    "Job",
     "PortalEvent",
     "PortalSuggestion",
     "Suggestion",

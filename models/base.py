@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ("Base", "JSONType", "utcnow")
+__all__ = ("Base", "JSONType", "as_utc", "utcnow")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -23,6 +23,11 @@ JSONType = JSON
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as timezone-aware UTC (SQLite hands back naive datetimes; every stored time is UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):

@@ -16,7 +16,7 @@ import click
 from models.db import make_engine, make_session_factory, session_scope
 from models.errors import DomainError
 from models.settings import Settings, get_settings
-from triage.cli_models import models_group, promote_version
+from triage.cli_models import models_group
 
 __all__ = ("main",)
 
@@ -184,39 +184,42 @@ def _train(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> None:
+    """Train a candidate (and promote it through the gate), then warm the KB's embeddings."""
     from triage.embedding_cache import EmbeddingCache
     from triage.encoder import load_encoder
+    from triage.errors import GateFailed
     from triage.knowledge import load_knowledge
-    from triage.training import train_bundle
+    from triage.retrain import retrain
 
-    encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
-    with session_scope(_sessions(settings)) as session:
-        result = train_bundle(
-            session,
-            encoder,
-            settings.models.artifacts_dir,
-            min_examples=settings.models.min_examples_per_label,
-            activate=False,
-            since=since,
-            until=until,
-            progress=_TrainProgress(),
-        )
-        cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
-        knowledge = load_knowledge(session, encoder, cache)
+    models = settings.models
+    encoder = load_encoder(models.encoder, batch_size=models.encode_batch_size)
+    sessions = _sessions(settings)
+    result = retrain(
+        sessions,
+        encoder,
+        models.artifacts_dir,
+        promote=promote,
+        force=force,
+        tolerance=models.promotion_tolerance,
+        min_examples=models.min_examples_per_label,
+        since=since,
+        until=until,
+        progress=_TrainProgress(),
+    )
+    with session_scope(sessions) as session:
+        knowledge = load_knowledge(session, encoder, EmbeddingCache.in_artifacts(models.artifacts_dir, encoder))
     click.echo(
         f"KB index: {len(knowledge.search.chunks)} sections of draft and published articles "
         f"({knowledge.encoded} passages newly embedded)"
     )
-    click.echo(f"bundle {result.version} written to {result.path} as a candidate")
-    click.echo(
-        json.dumps(
-            {"training_set": result.manifest["inputs"]["tickets"], "holdout": result.manifest["holdout"]}, indent=2
-        )
-    )
-    for name, reason in result.manifest["classifiers_skipped"].items():
+    click.echo(f"bundle {result['version']} written to {result['path']} as a candidate")
+    click.echo(json.dumps({k: result[k] for k in ("training_set", "holdout", "gate")}, indent=2, default=str))
+    for name, reason in result["classifiers_skipped"].items():
         click.echo(f"{name}: unavailable ({reason})")
+    if promote and not result["promoted"]:
+        raise GateFailed("; ".join(result["gate"]["reasons"]), field="version")
     if promote:
-        promote_version(settings, result.version, force=force, encoder=encoder)
+        click.echo(f"bundle {result['version']} is active")
 
 
 @main.command()

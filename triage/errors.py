@@ -10,6 +10,8 @@ __all__ = (
     "InvalidImport",
     "InvalidQuery",
     "InvalidTransition",
+    "JobConflict",
+    "JobNotFound",
     "SuggestionNotFound",
     "TicketExists",
     "TicketNotFound",
@@ -56,3 +58,11 @@ class GateFailed(Conflict):
         super().__init__(detail, field=field)
         self.report = report
         self.reasons = list(getattr(report, "reasons", []) or [detail])
+
+
+class JobNotFound(NotFound):
+    """No job has that id."""
+
+
+class JobConflict(Conflict):
+    """A job of that kind is already queued or running."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Ticket
+from models.base import as_utc
 from models.hashing import content_hash
 
 __all__ = ("TrainingSnapshot", "holdout_split", "resolved_at", "training_snapshot")
@@ -42,13 +43,13 @@ def training_snapshot(
     count, the duplicates dropped and a hash of the ticket ids, so a bundle says exactly what it saw.
     """
     rows = list(session.scalars(select(Ticket).where(Ticket.status.in_(RESOLVED)).order_by(Ticket.id)))
-    rows = [t for t in rows if (since is None or _aware(resolved_at(t)) >= _aware(since))]
-    rows = [t for t in rows if (until is None or _aware(resolved_at(t)) < _aware(until))]
+    rows = [t for t in rows if (since is None or as_utc(resolved_at(t)) >= as_utc(since))]
+    rows = [t for t in rows if (until is None or as_utc(resolved_at(t)) < as_utc(until))]
     latest: dict[str, Ticket] = {}
-    for ticket in sorted(rows, key=lambda t: (_aware(resolved_at(t)), t.id)):
+    for ticket in sorted(rows, key=lambda t: (as_utc(resolved_at(t)), t.id)):
         latest[ticket.content_hash] = ticket  # a later copy replaces an earlier one
-    tickets = sorted(latest.values(), key=lambda t: (_aware(resolved_at(t)), t.id))
-    times = [_aware(resolved_at(t)) for t in tickets]
+    tickets = sorted(latest.values(), key=lambda t: (as_utc(resolved_at(t)), t.id))
+    times = [as_utc(resolved_at(t)) for t in tickets]
     description = {
         "rows": len(tickets),
         "duplicates_dropped": len(rows) - len(tickets),
@@ -72,8 +73,3 @@ def holdout_split(n_rows: int, fraction: float, *, min_rows: int = 50) -> tuple[
         return range(n_rows), range(n_rows, n_rows)
     cut = n_rows - max(1, math.ceil(n_rows * fraction))
     return range(cut), range(cut, n_rows)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -182,10 +182,11 @@ def train_bundle(
         "metrics": metrics,
     }
     version = new_version()
+    progress("bundle", 0, 1)
     path = write_bundle(artifacts_dir, KIND, version, manifest, write_files)
+    progress("bundle", 1, 1)  # before the registry write: a progress writer must not wait on our lock
     full = read_manifest(path)
     registry.register(session, KIND, version, str(path), full)
     if activate:
         registry.activate(session, KIND, version)
-    progress("done", 1, 1)
     return TrainResult(version=version, path=path, manifest=full)

@@ -1,8 +1,9 @@
-"""Bundle versions over HTTP: list, gate, promote, roll back, diff, and an admin reload."""
+"""Bundle versions over HTTP: retrain as a background job, list, gate, promote, roll back, diff, reload."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -12,11 +13,22 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
 from models.db import session_scope
+from triage.jobs import get_job
 from triage.promotion import diff_versions, gate, promote, rollback
 from triage.registry import list_versions
+from triage.retrain import retrain_in_background
 from triage.training import KIND
 
-__all__ = ("AdminController", "ModelsController")
+__all__ = ("AdminController", "JobsController", "ModelsController")
+
+
+class TrainIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A retraining request: the window of resolved tickets, and whether to promote through the gate."""
+
+    promote: bool = False
+    force: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class PromoteIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,6 +54,28 @@ def _version_out(row) -> dict[str, Any]:
 class ModelsController(Controller):
     path = "/v1/models"
     tags = ["models"]
+
+    @post("/train", status_code=202)
+    async def train(self, state: State, data: JSONBody[TrainIn | None] = None) -> dict[str, Any]:
+        """Start retraining in the background and answer at once with the job (202); ``GET /v1/jobs/{id}``
+        shows its state and progress. 409 while another training job runs."""
+        serving = state.serving
+        models = serving.settings.models
+        request = data or TrainIn()
+        job_id = await anyio.to_thread.run_sync(
+            lambda: retrain_in_background(
+                serving.sessions,
+                serving.encoder,
+                models.artifacts_dir,
+                promote=request.promote,
+                force=request.force,
+                tolerance=models.promotion_tolerance,
+                min_examples=models.min_examples_per_label,
+                since=request.since,
+                until=request.until,
+            )
+        )
+        return {"id": job_id, "state": "queued", "url": f"/v1/jobs/{job_id}"}
 
     @get("/", sync_to_thread=True)
     def list(self, state: State) -> list[dict[str, Any]]:
@@ -119,3 +153,26 @@ class AdminController(Controller):
         serving = state.serving
         swapped = await serving.refresh()
         return {"swapped": swapped, "bundle_version": serving.bundle.version if serving.bundle else None}
+
+
+class JobsController(Controller):
+    path = "/v1/jobs"
+    tags = ["models"]
+
+    @get("/{job_id:str}", sync_to_thread=True)
+    def read(self, state: State, job_id: str = Parameter(max_length=32)) -> dict[str, Any]:
+        """A job's state (queued, running, succeeded, failed), progress, result or error."""
+        with session_scope(state.serving.sessions) as session:
+            job = get_job(session, job_id)
+            return {
+                "id": job.id,
+                "kind": job.kind,
+                "state": job.state,
+                "params": job.params,
+                "progress": job.progress,
+                "result": job.result,
+                "error": job.error,
+                "created_at": job.created_at,
+                "started_at": job.started_at,
+                "finished_at": job.finished_at,
+            }

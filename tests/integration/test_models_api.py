@@ -102,3 +102,31 @@ def test_retrain_gate_promote_rollback_and_diff(world, encoder):
             (client.post(f"/v1/models/{first}/promote"), 409),  # already active
         ):
             assert response.status_code == status and response.json()["field"] == "version", response.text
+
+
+def test_training_runs_as_a_background_job(world, encoder):
+    import time
+
+    settings, _, first = world
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        started = client.post("/v1/models/train", json={"promote": True})
+        assert started.status_code == 202, started.text
+        job = started.json()
+        assert job["state"] == "queued" and job["url"] == f"/v1/jobs/{job['id']}"
+        busy = client.post("/v1/models/train")
+        assert busy.status_code == 409 and busy.json()["field"] == "kind"
+        seen = set()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            state = client.get(job["url"]).json()
+            seen.add(state["state"])
+            if state["state"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.2)
+        assert state["state"] == "succeeded", state["error"]
+        assert "running" in seen and state["progress"]["step"] == "promote"
+        result = state["result"]
+        assert result["promoted"] is True and result["gate"]["basis"] == "no active bundle"  # first was a candidate
+        assert {v["version"]: v["state"] for v in client.get("/v1/models").json()}[result["version"]] == "active"
+        assert state["params"]["promote"] is True and state["finished_at"] and result["version"] != first
+        assert client.get("/v1/jobs/no-such-job").status_code == 404
