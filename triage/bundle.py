@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -14,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ("library_versions", "new_version", "read_manifest", "verify_bundle", "write_bundle")
+__all__ = ("library_versions", "new_version", "read_manifest", "remove_abandoned", "verify_bundle", "write_bundle")
 
 MANIFEST = "manifest.json"
 _LIBRARIES = ("numpy", "scikit-learn", "faiss-cpu", "sentence-transformers", "torch", "skops", "helpdesk-triage")
@@ -58,14 +59,17 @@ def write_bundle(
     """Write a bundle atomically: files into a temp folder, checksums into the manifest, fsync, rename.
 
     ``write_files(folder)`` writes the payload. On any error the temp folder is removed and nothing
-    appears under ``<artifacts_dir>/<kind>/``.
+    appears under ``<artifacts_dir>/<kind>/``. The writer holds a lock on ``.tmp-<version>.lock`` while it
+    writes; temp folders whose lock nobody holds were left by a process that died, and are removed.
     """
     kind_dir = artifacts_dir / kind
     kind_dir.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(kind_dir)
     final = kind_dir / version
     if final.exists():
         raise FileExistsError(f"bundle {kind}/{version} already exists; bundles are immutable")
     tmp = kind_dir / f".tmp-{version}"
+    lock = _hold(kind_dir / f".tmp-{version}.lock")
     tmp.mkdir()
     try:
         write_files(tmp)
@@ -87,7 +91,37 @@ def write_bundle(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        (kind_dir / f".tmp-{version}.lock").unlink(missing_ok=True)
+        os.close(lock)
     return final
+
+
+def _hold(path: Path) -> int:
+    """Open ``path`` and take an exclusive lock on it (released when the process ends, however it ends)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def remove_abandoned(kind_dir: Path) -> list[str]:
+    """Remove temp folders left by writers that died (nobody holds their lock); returns their names."""
+    removed = []
+    for tmp in kind_dir.glob(".tmp-*"):
+        if not tmp.is_dir():
+            continue
+        lock = kind_dir / f"{tmp.name}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its writer is alive
+        finally:
+            os.close(fd)  # closing also releases a lock we took
+        shutil.rmtree(tmp, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        removed.append(tmp.name)
+    return removed
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

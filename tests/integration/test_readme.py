@@ -6,14 +6,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -38,26 +37,6 @@ def readme_commands() -> list[tuple[str, str, int | None]]:
     return commands
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(port: int, server: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"server exited: {server.stdout.read() if server.stdout else ''}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("server never became ready")
-
-
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     if shutil.which("curl") is None:
@@ -68,18 +47,9 @@ def demo_server(tmp_path_factory):
     cli = [sys.executable, "-m", "triage.cli"]
     demo = subprocess.run([*cli, "demo", "--no-serve"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert demo.returncode == 0, demo.stderr[-3000:]
-    assert "activated" in demo.stdout
-    port = _free_port()
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    assert "is active" in demo.stdout
+    server, port = start_server(env)
     try:
-        _wait_ready(port, server)
         yield port
     finally:
         server.terminate()

@@ -41,3 +41,23 @@ def test_bundles_are_immutable_and_tampering_is_detected(tmp_path: Path):
     (path / "a.txt").write_text("changed")
     with pytest.raises(ValueError, match="a.txt"):
         verify_bundle(path)
+
+
+def test_temp_folders_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    import fcntl
+    import os
+
+    from triage.bundle import remove_abandoned
+
+    dead, live = tmp_path / ".tmp-dead", tmp_path / ".tmp-live"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "part.bin").write_bytes(b"half")
+    holder = os.open(tmp_path / ".tmp-live.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a writer that is still at work
+    try:
+        assert remove_abandoned(tmp_path) == [".tmp-dead"]
+        assert not dead.exists() and live.is_dir()
+    finally:
+        os.close(holder)
+    assert remove_abandoned(tmp_path) == [".tmp-live"]  # its writer is gone now

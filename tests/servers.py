@@ -1,0 +1,52 @@
+"""Real servers for tests: ``helpdesk serve`` in a subprocess on a free port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, server: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until ``/ready`` answers 200; fail with the server's output if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"server exited: {server.stdout.read() if server.stdout else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("server never became ready")
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """``helpdesk serve`` with ``env`` on a free port, once it is ready; terminate it when done."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "triage.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_ready(port, server)
+    except BaseException:
+        server.kill()
+        raise
+    return server, port
