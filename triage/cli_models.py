@@ -1,4 +1,4 @@
-"""``helpdesk models``: list bundle versions, run the promotion gate, promote, roll back, diff."""
+"""``helpdesk models``: list bundle versions, gate, shadow-evaluate, promote, roll back, diff."""
 
 from __future__ import annotations
 
@@ -84,6 +84,19 @@ def gate_command(version: str) -> None:
             session, KIND, version, _encoder(settings), models.artifacts_dir, tolerance=models.promotion_tolerance
         )
     _echo(asdict(report))
+
+
+@models_group.command("shadow")
+@click.argument("version")
+@click.option("--last", default=200, show_default=True, help="How many resolved tickets to replay.")
+def shadow_command(version: str, last: int) -> None:
+    """Replay the last resolved tickets through VERSION and the active bundle, and compare."""
+    from triage.shadow import shadow_evaluate
+    from triage.training import KIND
+
+    settings = get_settings()
+    with session_scope(_sessions(settings)) as session:
+        _echo(shadow_evaluate(session, KIND, version, _encoder(settings), settings.models.artifacts_dir, last=last))
 
 
 @models_group.command("promote")

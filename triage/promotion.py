@@ -30,7 +30,7 @@ from triage.inputs import make_inputs
 from triage.suggest import FIELDS, load_bundle
 from triage.texts import ticket_text
 
-__all__ = ("GateReport", "diff_versions", "gate", "promote", "rollback")
+__all__ = ("GateReport", "diff_versions", "find_version", "gate", "promote", "rollback")
 
 SAME_SPLIT = "the candidate's held-out tickets that the active bundle was not trained on"
 OWN_SPLITS = "each bundle's own held-out split (too few held-out tickets unseen by both)"
@@ -52,7 +52,8 @@ class GateReport:
     reasons: list[str] = field(default_factory=list)
 
 
-def _row(session: Session, kind: str, version: str) -> ArtifactVersion:
+def find_version(session: Session, kind: str, version: str) -> ArtifactVersion:
+    """The registry row of ``version`` (404 when there is none)."""
     row = session.scalar(
         select(ArtifactVersion).where(ArtifactVersion.kind == kind, ArtifactVersion.version == version)
     )
@@ -152,7 +153,7 @@ def gate(
 ) -> GateReport:
     """Judge whether ``version`` may replace the active bundle of ``kind`` (see the module docstring);
     ``artifacts_dir`` holds the embedding cache for encoding the held-out tickets."""
-    candidate = _row(session, kind, version)
+    candidate = find_version(session, kind, version)
     active = registry.get_active(session, kind)
     libraries = _library_check(candidate.manifest, encoder.name)
     reasons = [
@@ -246,7 +247,7 @@ def rollback(session: Session, kind: str) -> ArtifactVersion:
 
 def diff_versions(session: Session, kind: str, old: str, new: str) -> dict[str, Any]:
     """What changed from ``old`` to ``new``: per-field metrics, label sets, training snapshot, libraries."""
-    a, b = _row(session, kind, old).manifest, _row(session, kind, new).manifest
+    a, b = find_version(session, kind, old).manifest, find_version(session, kind, new).manifest
     metrics = {}
     for name in FIELDS:
         before, after = a.get("metrics", {}).get(name, {}), b.get("metrics", {}).get(name, {})

@@ -1,9 +1,9 @@
-"""GET /v1/analytics/deflection: deflection overall, per article and revision, and KB gaps."""
+"""Analytics: portal deflection and KB gaps; prediction acceptance, abstention and drift."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, get
 from litestar.datastructures import State
@@ -12,6 +12,7 @@ from litestar.params import Parameter
 from models.db import session_scope
 from triage.deflection import deflection_report
 from triage.embedding_cache import EmbeddingCache, encode_cached
+from triage.prediction_analytics import prediction_report
 
 __all__ = ("AnalyticsController",)
 
@@ -35,3 +36,19 @@ class AnalyticsController(Controller):
             return deflection_report(
                 session, lambda texts: encode_cached(serving.encoder, texts, cache), since=since, max_clusters=clusters
             )
+
+    @get("/predictions", sync_to_thread=True)
+    def predictions(
+        self,
+        state: State,
+        since: Annotated[
+            datetime | None, Parameter(description="Only feedback and suggestions since this time.")
+        ] = None,
+        bucket: Literal["day", "week"] = Parameter(default="day", description="Time bucket of the series."),
+        recent_days: float = Parameter(default=7.0, gt=0, le=365, description="The recent window for drift."),
+    ) -> dict[str, Any]:
+        """Acceptance and override rate per field, per bundle version and over time; abstention rate;
+        drift of recent tickets (low confidence, unseen vocabulary) against the active bundle's training."""
+        serving = state.serving
+        with session_scope(serving.sessions) as session:
+            return prediction_report(session, serving.bundle, since=since, bucket=bucket, recent_days=recent_days)

@@ -17,6 +17,7 @@ from triage.jobs import get_job
 from triage.promotion import diff_versions, gate, promote, rollback
 from triage.registry import list_versions
 from triage.retrain import retrain_in_background
+from triage.shadow import shadow_evaluate
 from triage.training import KIND
 
 __all__ = ("AdminController", "JobsController", "ModelsController")
@@ -93,6 +94,21 @@ class ModelsController(Controller):
                 session, KIND, version, serving.encoder, models.artifacts_dir, tolerance=models.promotion_tolerance
             )
             return asdict(report)
+
+    @get("/{version:str}/shadow", sync_to_thread=True)
+    def shadow(
+        self,
+        state: State,
+        version: str = Parameter(max_length=100),
+        last: int = Parameter(default=200, ge=1, le=5000, description="How many resolved tickets to replay."),
+    ) -> dict[str, Any]:
+        """Replay the last resolved tickets through a version and the active bundle: where they differ
+        from each other and from the final labels."""
+        serving = state.serving
+        with session_scope(serving.sessions) as session:
+            return shadow_evaluate(
+                session, KIND, version, serving.encoder, serving.settings.models.artifacts_dir, last=last
+            )
 
     @post("/{version:str}/promote", status_code=200)
     async def promote(

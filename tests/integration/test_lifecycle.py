@@ -111,3 +111,30 @@ def test_unknown_tickets_are_404(client):
         client.get("/v1/tickets/999999/feedback"),
     ):
         assert response.status_code == 404 and response.json()["field"] == "ticket_id"
+
+
+def test_prediction_analytics_show_acceptance_abstention_and_drift(client):
+    ticket = _ticket(client, "Scanner driver on the kiosk", "The glorbnax scanner needs a frobulated driver")
+    predicted = ticket["suggestion"]["predictions"]["category"]["label"]
+    client.patch(f"/v1/tickets/{ticket['id']}", json={"category": "Hardware & Peripherals", "actor": "ann"})
+    client.post(f"/v1/tickets/{ticket['id']}/resolve", json={"resolution": "Installed the driver.", "actor": "ann"})
+
+    report = client.get("/v1/analytics/predictions", params={"bucket": "week"}).json()
+    version = ticket["suggestion"]["bundle_version"]
+    category = report["fields"]["category"]
+    assert category["decisions"] >= 2 and category["accepted"] + category["overridden"] == category["decisions"]
+    ours = next(v for v in report["versions"] if v["field"] == "category" and v["bundle_version"] == version)
+    assert ours["decisions"] >= 2 and 0 <= ours["acceptance_rate"] <= 1
+    if predicted != "Hardware & Peripherals":
+        assert ours["overridden"] >= 1
+    assert report["over_time"][-1]["bucket"].startswith(str(ticket["created_at"][:4]))
+    assert any(a["bundle_version"] == version and a["predictions"] >= 1 for a in report["abstention"])
+    drift = report["drift"]
+    assert drift["low_confidence"]["category"]["recent_predictions"] >= 1
+    assert drift["low_confidence"]["category"]["training_abstention_share"] is not None
+    vocabulary = drift["vocabulary"]
+    assert vocabulary["recent"]["tickets"] >= 1 and vocabulary["training_window"]["tickets"] >= 100
+    assert vocabulary["recent"]["unseen_word_share"] > vocabulary["training_window"]["unseen_word_share"]
+
+    bad = client.get("/v1/analytics/predictions", params={"bucket": "month"})
+    assert bad.status_code == 422 and bad.json()["field"] == "bucket"

@@ -73,6 +73,14 @@ def test_retrain_gate_promote_rollback_and_diff(world, encoder):
         assignee = gate["fields"]["assignee"]
         assert assignee["candidate"] is not None and assignee["active"] is not None
 
+        shadow = client.get(f"/v1/models/{second}/shadow", params={"last": 40}).json()
+        assert shadow["replayed"] == 40 and shadow["active"] == first
+        assignee = shadow["fields"]["assignee"]
+        assert assignee["labelled"] == 40 and 0 <= assignee["agreement"] <= 1
+        assert assignee["changed"]["total"] == len(assignee["examples"]) or len(assignee["examples"]) == 5
+        assert assignee["changed"]["fixed"] >= 1  # trained on the new routing, it predicts "Network Team"
+        assert any(e["candidate"] == "Network Team" and e["final"] == "Network Team" for e in assignee["examples"])
+
         refused = client.post(f"/v1/models/{empty}/promote")
         assert refused.status_code == 409 and refused.json()["field"] == "version"
         assert any("would become unavailable" in e["detail"] for e in refused.json()["errors"])

@@ -1,0 +1,127 @@
+"""Shadow evaluation: replay the last resolved tickets through a candidate bundle and the active one, and
+report where they differ from each other and from the agents' final labels, before promoting.
+
+A candidate is usually trained on those very tickets, so its figures on them are optimistic; the report
+also gives both bundles' figures on the tickets neither was trained on, when there are any.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import ArtifactVersion, Ticket
+from triage import registry
+from triage.embedding_cache import EmbeddingCache, encode_cached
+from triage.encoder import Encoder
+from triage.inputs import make_inputs
+from triage.promotion import find_version
+from triage.snapshot import RESOLVED
+from triage.suggest import FIELDS, load_bundle
+from triage.texts import ticket_text
+
+__all__ = ("shadow_evaluate",)
+
+
+def _predictions(row: ArtifactVersion, inputs: np.ndarray) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Per field: the top label and the abstain mask of every ticket, from one bundle."""
+    bundle = load_bundle(Path(row.path))
+    out = {}
+    for name, clf in bundle.classifiers.items():
+        proba, _, abstain = clf.predict_sets(inputs)
+        out[name] = ([str(label) for label in clf.classes_[proba.argmax(axis=1)]], abstain)
+    return out
+
+
+def _trained_on(row: ArtifactVersion) -> set[int]:
+    return {item["id"] for item in json.loads((Path(row.path) / "tickets.json").read_text(encoding="utf-8"))}
+
+
+def _rate(mask: np.ndarray) -> float | None:
+    return round(float(mask.mean()), 4) if len(mask) else None
+
+
+def shadow_evaluate(
+    session: Session,
+    kind: str,
+    version: str,
+    encoder: Encoder,
+    artifacts_dir: Path,
+    *,
+    last: int = 200,
+    examples: int = 5,
+) -> dict[str, Any]:
+    """Replay the ``last`` resolved tickets through ``version`` and the active bundle.
+
+    Per field: each bundle's accuracy against the final labels (over all replayed tickets and over
+    those neither bundle was trained on) and abstention rate, how often the two agree, and among the
+    disagreements how many the candidate fixes (it is right, the active one is wrong) or breaks, with
+    examples.
+    """
+    candidate = find_version(session, kind, version)
+    active = registry.get_active(session, kind)
+    tickets = list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.status.in_(RESOLVED))
+            .order_by(Ticket.resolved_at.desc().nulls_last(), Ticket.id.desc())
+            .limit(last)
+        )
+    )
+    report: dict[str, Any] = {
+        "candidate": version,
+        "active": active.version if active else None,
+        "replayed": len(tickets),
+        "fields": {},
+    }
+    if not tickets:
+        return report
+    texts = [ticket_text(t.subject, t.body) for t in tickets]
+    inputs = make_inputs(texts, encode_cached(encoder, texts, EmbeddingCache.in_artifacts(artifacts_dir, encoder)))
+    ours = _predictions(candidate, inputs)
+    theirs = _predictions(active, inputs) if active and active.version != version else {}
+    seen = _trained_on(candidate) | (_trained_on(active) if theirs else set())
+    unseen = np.array([t.id not in seen for t in tickets])
+    report["unseen_by_both"] = int(unseen.sum())
+    for name in FIELDS:
+        if name not in ours:
+            continue
+        final = np.array([getattr(t, name) or "" for t in tickets], dtype=object)
+        labelled = final != ""
+        new, new_abstain = np.array(ours[name][0], dtype=object), ours[name][1]
+        field: dict[str, Any] = {
+            "labelled": int(labelled.sum()),
+            "candidate": {
+                "accuracy": _rate((new == final)[labelled]),
+                "accuracy_unseen": _rate((new == final)[labelled & unseen]),
+                "abstention_rate": _rate(new_abstain),
+            },
+        }
+        if name in theirs:
+            old, old_abstain = np.array(theirs[name][0], dtype=object), theirs[name][1]
+            changed = new != old
+            fixed, broken = changed & (new == final) & labelled, changed & (old == final) & labelled
+            field["active"] = {
+                "accuracy": _rate((old == final)[labelled]),
+                "accuracy_unseen": _rate((old == final)[labelled & unseen]),
+                "abstention_rate": _rate(old_abstain),
+            }
+            field["agreement"] = _rate(~changed)
+            field["changed"] = {"total": int(changed.sum()), "fixed": int(fixed.sum()), "broken": int(broken.sum())}
+            field["examples"] = [
+                {
+                    "ticket_id": tickets[i].id,
+                    "subject": tickets[i].subject,
+                    "active": old[i],
+                    "candidate": new[i],
+                    "final": final[i] or None,
+                }
+                for i in np.flatnonzero(changed)[:examples]
+            ]
+        report["fields"][name] = field
+    return report
