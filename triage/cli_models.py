@@ -39,7 +39,8 @@ def promote_version(settings: Settings, version: str, *, force: bool, encoder=No
             session, KIND, version, encoder, models.artifacts_dir, tolerance=models.promotion_tolerance, force=force
         )
     _echo(asdict(report))
-    click.echo(f"bundle {version} is active" + (" (gate overridden with --force)" if not report.passed else ""))
+    forced = " (gate overridden with --force)" if not report.passed else ""
+    click.echo(f"bundle {report.candidate} is active{forced}")
 
 
 @click.group("models")

@@ -32,6 +32,7 @@ from triage.texts import ticket_text
 
 __all__ = ("GateReport", "diff_versions", "find_version", "gate", "promote", "rollback")
 
+LATEST = "latest"  # stands for the newest candidate wherever a version is asked for
 SAME_SPLIT = "the candidate's held-out tickets that the active bundle was not trained on"
 OWN_SPLITS = "each bundle's own held-out split (too few held-out tickets unseen by both)"
 
@@ -53,10 +54,13 @@ class GateReport:
 
 
 def find_version(session: Session, kind: str, version: str) -> ArtifactVersion:
-    """The registry row of ``version`` (404 when there is none)."""
-    row = session.scalar(
-        select(ArtifactVersion).where(ArtifactVersion.kind == kind, ArtifactVersion.version == version)
-    )
+    """The registry row of ``version`` (404 when there is none); ``latest`` is the newest candidate."""
+    query = select(ArtifactVersion).where(ArtifactVersion.kind == kind)
+    if version == LATEST:
+        query = query.where(ArtifactVersion.state == "candidate").order_by(ArtifactVersion.created_at.desc()).limit(1)
+    else:
+        query = query.where(ArtifactVersion.version == version)
+    row = session.scalar(query)
     if row is None:
         raise VersionNotFound(f"no {kind} bundle with version {version!r}", field="version")
     return row
@@ -154,6 +158,7 @@ def gate(
     """Judge whether ``version`` may replace the active bundle of ``kind`` (see the module docstring);
     ``artifacts_dir`` holds the embedding cache for encoding the held-out tickets."""
     candidate = find_version(session, kind, version)
+    version = candidate.version
     active = registry.get_active(session, kind)
     libraries = _library_check(candidate.manifest, encoder.name)
     reasons = [
@@ -221,7 +226,7 @@ def promote(
     report = gate(session, kind, version, encoder, artifacts_dir, tolerance=tolerance)
     if not report.libraries["compatible"] or (not report.passed and not force):
         raise GateFailed("; ".join(report.reasons), field="version", report=report)
-    registry.activate(session, kind, version)
+    registry.activate(session, kind, report.candidate)
     return report
 
 
@@ -247,7 +252,8 @@ def rollback(session: Session, kind: str) -> ArtifactVersion:
 
 def diff_versions(session: Session, kind: str, old: str, new: str) -> dict[str, Any]:
     """What changed from ``old`` to ``new``: per-field metrics, label sets, training snapshot, libraries."""
-    a, b = find_version(session, kind, old).manifest, find_version(session, kind, new).manifest
+    old_row, new_row = find_version(session, kind, old), find_version(session, kind, new)
+    a, b, old, new = old_row.manifest, new_row.manifest, old_row.version, new_row.version
     metrics = {}
     for name in FIELDS:
         before, after = a.get("metrics", {}).get(name, {}), b.get("metrics", {}).get(name, {})

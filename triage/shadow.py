@@ -64,6 +64,7 @@ def shadow_evaluate(
     examples.
     """
     candidate = find_version(session, kind, version)
+    version = candidate.version
     active = registry.get_active(session, kind)
     tickets = list(
         session.scalars(

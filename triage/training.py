@@ -76,15 +76,18 @@ def _judge_field(
     train_part: range,
     held_part: range,
     fit: Callable[[np.ndarray, list[str]], TriageClassifier | None],
-) -> tuple[list[str], dict[str, Any]] | None:
-    """Fit on the older part, predict every held-out row; the metrics count the labelled ones."""
+) -> tuple[list[str], list[float], dict[str, Any]] | None:
+    """Fit on the older part, predict every held-out row (label and its calibrated probability); the
+    metrics count the labelled rows."""
     early = [i for i in train_part if labels[i]]
     judged = fit(inputs[early], [labels[i] for i in early]) if held_part else None
     if judged is None:
         return None
-    predicted = [str(p) for p in judged.predict(inputs[list(held_part)])]
+    proba = judged.predict_proba(inputs[list(held_part)])
+    predicted = [str(p) for p in judged.classes_[proba.argmax(axis=1)]]
     pairs = [(labels[i], p) for i, p in zip(held_part, predicted, strict=True) if labels[i]]
-    return predicted, holdout_metrics([t for t, _ in pairs], [p for _, p in pairs])
+    confidence = [round(float(c), 4) for c in proba.max(axis=1)]
+    return predicted, confidence, holdout_metrics([t for t, _ in pairs], [p for _, p in pairs])
 
 
 def train_bundle(
@@ -121,7 +124,12 @@ def train_bundle(
     classifiers: dict[str, TriageClassifier] = {}
     skipped: dict[str, str] = {}
     metrics: dict[str, Any] = {}
-    held_out: dict[str, Any] = {"ids": [tickets[i].id for i in held_part], "predictions": {}, "metrics": {}}
+    held_out: dict[str, Any] = {
+        "ids": [tickets[i].id for i in held_part],
+        "predictions": {},
+        "confidence": {},
+        "metrics": {},
+    }
 
     def fit(X: np.ndarray, y: list[str]) -> TriageClassifier | None:
         if len(usable_labels(y, min_examples)) < 2:
@@ -139,7 +147,7 @@ def train_bundle(
             classifiers[name], metrics[name] = clf, field_metrics(clf, labels)
             judged = _judge_field(inputs, [getattr(t, name) for t in tickets], train_part, held_part, fit)
             if judged is not None:
-                held_out["predictions"][name], held_out["metrics"][name] = judged
+                held_out["predictions"][name], held_out["confidence"][name], held_out["metrics"][name] = judged
         progress("classifiers", step, len(FIELDS))
 
     ticket_items = [

@@ -135,7 +135,7 @@ class ModelsController(Controller):
 
         report = await anyio.to_thread.run_sync(run)
         await serving.refresh()
-        return {"active": version, "gate": report}
+        return {"active": report["candidate"], "gate": report}
 
     @post("/rollback", status_code=200)
     async def rollback(self, state: State) -> dict[str, Any]:
