@@ -79,3 +79,22 @@ def test_readme_curl_session_runs(demo_server):
     assert ticket["subject"].startswith("Printer")
     problem = next(out for cmd, out in outputs.items() if '"subject": ""' in cmd)
     assert problem["field"] == "subject"
+
+
+def test_readme_learning_loop_runs(demo_server):
+    section = README.read_text().split("## The learning loop", 1)[1]
+    script = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    script = script.replace("localhost:8000", f"127.0.0.1:{demo_server}")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    documents, text, decoder = [], result.stdout.strip(), json.JSONDecoder()
+    while text:
+        document, end = decoder.raw_decode(text)
+        documents.append(document)
+        text = text[end:].lstrip()
+    job, gate, shadow, promoted, analytics, rolled_back = documents
+    assert job["state"] == "succeeded" and job["result"]["version"] == gate["candidate"]
+    assert gate["label_changes"]["assignee"]["added"] == ["Network Team"]
+    assert shadow["fields"]["assignee"]["changed"]["fixed"] >= 10  # the effect, before promoting
+    assert promoted["active"] == gate["candidate"] and rolled_back["active"] == gate["active"]
+    assert analytics["fields"]["assignee"]["decisions"] >= 12
