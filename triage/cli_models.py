@@ -27,11 +27,21 @@ def _echo(value: object) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
+def _known(settings: Settings, version: str) -> None:
+    """Fail fast (before loading the encoder) on a version the registry does not have."""
+    from triage.promotion import find_version
+    from triage.training import KIND
+
+    with session_scope(_sessions(settings)) as session:
+        find_version(session, KIND, version)
+
+
 def promote_version(settings: Settings, version: str, *, force: bool, encoder=None) -> None:
     """Run the gate for ``version`` and activate it (raises ``GateFailed`` when it fails)."""
     from triage.promotion import promote
     from triage.training import KIND
 
+    _known(settings, version)
     encoder = encoder or _encoder(settings)
     models = settings.models
     with session_scope(_sessions(settings)) as session:
@@ -80,6 +90,7 @@ def gate_command(version: str) -> None:
 
     settings = get_settings()
     models = settings.models
+    _known(settings, version)
     with session_scope(_sessions(settings)) as session:
         report = gate(
             session, KIND, version, _encoder(settings), models.artifacts_dir, tolerance=models.promotion_tolerance
@@ -96,6 +107,7 @@ def shadow_command(version: str, last: int) -> None:
     from triage.training import KIND
 
     settings = get_settings()
+    _known(settings, version)
     with session_scope(_sessions(settings)) as session:
         _echo(shadow_evaluate(session, KIND, version, _encoder(settings), settings.models.artifacts_dir, last=last))
 

@@ -13,19 +13,9 @@ from sqlalchemy import func, select
 
 from models import Article, Ticket
 from models.db import make_engine, make_session_factory, session_scope
+from tests.processes import helpdesk
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def helpdesk(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "HELPDESK_DATABASE_URL": settings.database.url,
-        "HELPDESK_ARTIFACTS_DIR": str(settings.models.artifacts_dir),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "triage.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 def count(settings, model) -> int:
@@ -175,3 +165,31 @@ def test_kb_status_commands_and_evaluate_kb(settings, tmp_path: Path):
     assert report["encoder"] == "minilm" and report["methods"]["dense"]["recall@1"] == 1.0
     bad = helpdesk(settings, "evaluate-kb", str(kb), str(queries), "--map", "text=q", "--map", "topic=intent")
     assert bad.returncode == 2 and "error [map.topic]" in bad.stderr
+
+
+def test_models_commands_gate_shadow_promote_rollback_and_diff(settings):
+    assert helpdesk(settings, "kb", "import", str(ROOT / "data" / "kb")).returncode == 0
+    for file in sorted((ROOT / "data" / "tickets").glob("*.jsonl")):
+        assert helpdesk(settings, "tickets", "import", str(file)).returncode == 0
+    assert helpdesk(settings, "train", "--promote").returncode == 0
+    second = helpdesk(settings, "train", "--since", "2025-02-01")  # a window: the newer tickets only
+    assert second.returncode == 0, second.stderr[-2000:]
+
+    versions = json.loads(helpdesk(settings, "models", "list").stdout)
+    assert [v["state"] for v in versions] == ["candidate", "active"]
+    candidate, first = versions[0]["version"], versions[1]["version"]
+    assert versions[0]["rows"] < versions[1]["rows"]
+
+    gate = json.loads(helpdesk(settings, "models", "gate", "latest").stdout)
+    assert gate["candidate"] == candidate and gate["active"] == first and "basis" in gate
+    shadow = json.loads(helpdesk(settings, "models", "shadow", "latest", "--last", "20").stdout)
+    assert shadow["replayed"] == 20 and set(shadow["fields"]) == {"category", "priority", "assignee"}
+    diff = json.loads(helpdesk(settings, "models", "diff", first, candidate).stdout)
+    assert diff["training_set"]["new"]["window"]["since"].startswith("2025-02-01")
+
+    promoted = helpdesk(settings, "models", "promote", candidate, "--force")
+    assert promoted.returncode == 0 and f"bundle {candidate} is active" in promoted.stdout
+    back = helpdesk(settings, "models", "rollback")
+    assert back.returncode == 0 and f"bundle {first} is active again" in back.stdout
+    missing = helpdesk(settings, "models", "promote", "no-such-version")
+    assert missing.returncode == 2 and missing.stderr.startswith("error [version]")

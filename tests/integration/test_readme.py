@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import start_server
+from tests.processes import start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

@@ -4,7 +4,6 @@ processes that both swap, and training killed half-way (while fitting and while 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 from models import ArtifactVersion
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import BACKENDS, DEMO, make_settings
-from tests.servers import ROOT, start_server
+from tests.processes import ROOT, helpdesk, settings_env, start_server
 from triage.registry import get_active
 from triage.training import KIND
 
@@ -27,18 +26,7 @@ SUBJECTS = ["I forgot my VPN password", "Printer jammed on floor 2", "Invoice fo
 
 
 def _env(settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HELPDESK_DATABASE_URL": settings.database.url,
-        "HELPDESK_ARTIFACTS_DIR": str(settings.models.artifacts_dir),
-        "HELPDESK_RELOAD_POLL_SECONDS": "0.2",
-    }
-
-
-def _cli(settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "triage.cli", *args], cwd=ROOT, env=_env(settings), capture_output=True, text=True
-    )
+    return settings_env(settings, HELPDESK_RELOAD_POLL_SECONDS="0.2")
 
 
 def _call(port: int, method: str, path: str, payload: dict | None = None) -> tuple[int, dict]:
@@ -59,12 +47,12 @@ def two_bundles(request, databases, tmp_path_factory):
     of this module, which each read the state they start from)."""
     settings = make_settings(databases.new(request.param), tmp_path_factory.mktemp(f"swap-{request.param}"))
     for args in (("db", "upgrade"), ("kb", "import", str(DEMO / "kb"))):
-        assert _cli(settings, *args).returncode == 0
+        assert helpdesk(settings, *args).returncode == 0
     for file in sorted((DEMO / "tickets").glob("*.jsonl")):
-        assert _cli(settings, "tickets", "import", str(file)).returncode == 0
-    first = _cli(settings, "train", "--promote")
+        assert helpdesk(settings, "tickets", "import", str(file)).returncode == 0
+    first = helpdesk(settings, "train", "--promote")
     assert first.returncode == 0, first.stderr[-2000:]
-    second = _cli(settings, "train")
+    second = helpdesk(settings, "train")
     assert second.returncode == 0, second.stderr[-2000:]
     assert len(_versions(settings)) == 2
     return settings
@@ -183,6 +171,6 @@ def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, 
     finally:
         server.terminate()
         server.wait(timeout=30)
-    rerun = _cli(settings, "train")  # and training can simply be run again
+    rerun = helpdesk(settings, "train")  # and training can simply be run again
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert not any(p.name.startswith(".tmp-") for p in Path(folder).iterdir())  # the next write cleans up

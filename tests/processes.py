@@ -1,7 +1,8 @@
-"""Real servers for tests: ``helpdesk serve`` in a subprocess on a free port."""
+"""Real processes for tests: ``helpdesk`` commands, and ``helpdesk serve`` on a free port."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,28 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings_env(settings, **extra: str) -> dict[str, str]:
+    """This process's environment with ``settings``' database and artifacts folder (and ``extra``)."""
+    return {
+        **os.environ,
+        "HELPDESK_DATABASE_URL": settings.database.url,
+        "HELPDESK_ARTIFACTS_DIR": str(settings.models.artifacts_dir),
+        **extra,
+    }
+
+
+def helpdesk(settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``helpdesk ARGS`` against ``settings``' database and artifacts."""
+    return subprocess.run(
+        [sys.executable, "-m", "triage.cli", *args],
+        cwd=ROOT,
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def free_port() -> int:
