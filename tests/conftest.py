@@ -109,19 +109,25 @@ def encoder():
     return load_encoder("minilm")
 
 
+def load_demo_data(session: Session) -> None:
+    """The demo articles and resolved tickets under ``data/``."""
+    from kb.importer import import_folder
+    from triage.ticket_import import import_tickets
+
+    import_folder(session, DEMO / "kb")
+    for file in sorted((DEMO / "tickets").glob("*.jsonl")):
+        import_tickets(session, file)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def demo_settings(request: pytest.FixtureRequest, databases: _Databases, encoder, tmp_path_factory) -> Settings:
     """A database on each backend with the demo articles and tickets loaded and a bundle trained."""
-    from kb.importer import import_folder
-    from triage.ticket_import import import_tickets
     from triage.training import train_bundle
 
     settings = make_settings(databases.new(request.param), tmp_path_factory.mktemp(f"demo-{request.param}"))
     engine = make_engine(settings.database.url)
     with session_scope(make_session_factory(engine)) as session:
-        import_folder(session, DEMO / "kb")
-        for file in sorted((DEMO / "tickets").glob("*.jsonl")):
-            import_tickets(session, file)
+        load_demo_data(session)
         train_bundle(session, encoder, settings.models.artifacts_dir)
     engine.dispose()
     return settings

@@ -8,11 +8,9 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from kb.importer import import_folder
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import DEMO
+from tests.conftest import load_demo_data
 from triage.promotion import SAME_SPLIT
-from triage.ticket_import import import_tickets
 from triage.training import train_bundle
 
 VPN_TICKETS = [  # the network team now owns VPN tickets: agents resolve them with the new assignee
@@ -28,9 +26,7 @@ def world(settings, encoder):
     engine = make_engine(settings.database.url)
     sessions = make_session_factory(engine)
     with session_scope(sessions) as session:
-        import_folder(session, DEMO / "kb")
-        for file in sorted((DEMO / "tickets").glob("*.jsonl")):
-            import_tickets(session, file)
+        load_demo_data(session)
         first = train_bundle(session, encoder, settings.models.artifacts_dir, activate=False)
     yield settings, sessions, first.version
     engine.dispose()

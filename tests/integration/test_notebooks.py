@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kb.importer import import_folder
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import DEMO, ROOT, make_settings
+from tests.conftest import ROOT, load_demo_data, make_settings
 from triage.registry import get_active, list_versions
 from triage.retrain import retrain
-from triage.ticket_import import import_tickets
 from triage.training import KIND
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -37,9 +35,7 @@ def demo_world(databases, encoder, tmp_path: Path, monkeypatch):
     engine = make_engine(settings.database.url)
     sessions = make_session_factory(engine)
     with session_scope(sessions) as session:
-        import_folder(session, DEMO / "kb")
-        for file in sorted((DEMO / "tickets").glob("*.jsonl")):
-            import_tickets(session, file)
+        load_demo_data(session)
     first = retrain(sessions, encoder, settings.models.artifacts_dir, promote=True)
     assert first["promoted"]
     monkeypatch.setenv("HELPDESK_DATABASE_URL", settings.database.url)
