@@ -65,7 +65,7 @@ class Serving:
         with self._kb_lock, session_scope(self.sessions) as session:
             held = self.knowledge
             if held is None or held.stamp != kb_stamp(session):
-                knowledge = load_knowledge(session, self.encoder, self._cache(), outcomes_limit=limit)
+                knowledge = load_knowledge(session, self.encoder, self._cache(), outcomes_limit=limit, previous=held)
                 log.info(
                     "KB index rebuilt: %d sections, %d passages encoded",
                     len(knowledge.search.chunks),

@@ -98,10 +98,15 @@ def load_knowledge(
     cache: EmbeddingCache,
     *,
     outcomes_limit: int = 20_000,
+    previous: Knowledge | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Knowledge:
     """Index every draft and published article section (cached passages are not encoded again) and fit
-    the "nothing fits" model on the newest ``outcomes_limit`` portal outcomes."""
+    the "nothing fits" model on the newest ``outcomes_limit`` portal outcomes.
+
+    With a ``previous`` build that has a fitted model, the model is kept instead: it reads the new
+    index's results at prediction time, and refitting on every article edit would cost a search per
+    outcome. :func:`refit_nothing_fits` refits it when outcomes change."""
     stamp = kb_stamp(session)
     sections = _sections(session)
     passages = [p for section in sections for p in section_passages(section)]
@@ -115,4 +120,6 @@ def load_knowledge(
     vectors = encode_cached(encoder, [text for _, text in passages], cache, progress=track)
     search = KnowledgeSearch.build(sections, [pid for pid, _ in passages], vectors)
     knowledge = Knowledge(stamp=stamp, search=search, encoded=counts["total"] - counts["cached"])
+    if previous is not None and previous.nothing_fits is not None:
+        return replace(knowledge, outcomes_stamp=previous.outcomes_stamp, nothing_fits=previous.nothing_fits)
     return refit_nothing_fits(session, knowledge, encoder, cache, limit=outcomes_limit)

@@ -199,3 +199,8 @@ def test_nothing_fits_is_learned_from_portal_outcomes(lenient_client):
     known = _portal(client, "Where do I reset the password of the VPN?")
     assert not known["nothing_fits"] and known["articles"][0]["slug"] == "vpn-password"
     assert known["nothing_fits_probability"] < 0.5
+    model = serving.knowledge.nothing_fits
+    edited = client.put("/v1/articles/vpn-password", json={"title": "VPN password", "body": VPN + "\nUpdated."})
+    assert edited.status_code == 200 and edited.json()["revision"] == 2
+    assert serving.knowledge.nothing_fits is model  # an article edit keeps the model: no refit per edit
+    assert _portal(client, "The VPN drops out during meetings")["nothing_fits"]
