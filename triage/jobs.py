@@ -7,6 +7,7 @@ or starts another job of its kind. The database allows one live (queued or runni
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from models.errors import DomainError
 from triage.errors import JobConflict, JobNotFound
 
 __all__ = ("LIVE", "get_job", "run_job", "start_job")
+
+log = logging.getLogger(__name__)
 
 LIVE = ("queued", "running")
 Progress = Callable[[str, int, int], None]
@@ -87,7 +90,10 @@ def run_job(
 
     def beat() -> None:
         while not stop.wait(heartbeat_seconds):
-            _update(sessions, job_id, heartbeat_at=utcnow())
+            try:
+                _update(sessions, job_id, heartbeat_at=utcnow())
+            except Exception:  # a missed beat is retried; a job that stays silent reads as failed
+                log.warning("job %s: could not record a heartbeat", job_id, exc_info=True)
 
     last = [0.0]
 
