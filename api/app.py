@@ -15,6 +15,7 @@ from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
 from api.errors import EXCEPTION_HANDLERS
+from api.limits import cors_config, require_json_body
 from api.serving import Serving, serving_lifespan
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
@@ -47,6 +48,8 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
             title="helpdesk-triage", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
         ),
         request_max_body_size=1_048_576,
+        before_request=require_json_body,
+        cors_config=cors_config(settings.api),
     )
     app.state.serving = serving
     app.on_shutdown.append(lambda: engine.dispose())

@@ -93,6 +93,9 @@ def _validation(request: Request, exc: ValidationException) -> Response:
 def _http(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 400:  # the body could not be decoded (malformed JSON, wrong encoding)
         return problem(request, 400, "malformed-body", str(exc.detail), [{"field": "body", "detail": str(exc.detail)}])
+    if exc.status_code == 415:
+        detail = str(exc.detail)
+        return problem(request, 415, "unsupported-media-type", detail, [{"field": "content-type", "detail": detail}])
     return problem(request, exc.status_code, "http", str(exc.detail))
 
 

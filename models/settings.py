@@ -52,6 +52,7 @@ class ApiSettings:
     default_top_k: int = 5
     max_top_k: int = 20
     reload_poll_seconds: float = 10.0
+    cors_origins: tuple[str, ...] = ()  # browsers on these origins may call the API; none by default
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Settings:
                 default_top_k=int(env.get("HELPDESK_DEFAULT_TOP_K", "5")),
                 max_top_k=int(env.get("HELPDESK_MAX_TOP_K", "20")),
                 reload_poll_seconds=float(env.get("HELPDESK_RELOAD_POLL_SECONDS", "10")),
+                cors_origins=tuple(o.strip() for o in env.get("HELPDESK_CORS_ORIGINS", "").split(",") if o.strip()),
             ),
             datasets_dir=Path(env.get("HELPDESK_DATASETS_DIR", _ROOT.parent / "shared" / "datasets")),
             data_dir=Path(env.get("HELPDESK_DATA_DIR", _ROOT / "data")),

@@ -157,3 +157,29 @@ def test_oversized_body_is_refused_with_problem_details(client):
     )
     assert response.status_code == 413
     assert response.headers["content-type"].startswith(PROBLEM)
+
+
+def test_bodies_must_be_json_and_cors_is_off_by_default(empty_client):
+    refused = empty_client.post("/v1/suggest", content=b"subject=vpn", headers={"content-type": "text/plain"})
+    assert refused.status_code == 415 and refused.headers["content-type"].startswith(PROBLEM)
+    assert refused.json()["field"] == "content-type" and "application/json" in refused.json()["detail"]
+    form = empty_client.post("/v1/tickets", data={"subject": "vpn"})  # a form post
+    assert form.status_code == 415
+    assert empty_client.post("/v1/admin/reload").status_code == 200  # no body, no content type needed
+    preflight = empty_client.options(
+        "/v1/portal/suggest",
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_cors_allows_only_the_configured_origins(settings, encoder):
+    from dataclasses import replace
+
+    settings = replace(settings, api=replace(settings.api, cors_origins=("https://portal.example.com",)))
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        asked = {"access-control-request-method": "POST", "access-control-request-headers": "content-type"}
+        allowed = client.options("/v1/portal/suggest", headers={"origin": "https://portal.example.com", **asked})
+        assert allowed.headers["access-control-allow-origin"] == "https://portal.example.com"
+        other = client.options("/v1/portal/suggest", headers={"origin": "https://evil.example", **asked})
+        assert other.headers.get("access-control-allow-origin") != "https://evil.example"
