@@ -1,0 +1,78 @@
+"""Concurrent writers and killed imports against a SQLite file: no "database is locked", nothing
+half-imported, and a killed import simply runs again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models import Ticket
+from tests.conftest import make_settings
+from tests.integration.test_cli import count
+from tests.processes import ROOT, helpdesk, settings_env
+
+
+@pytest.fixture
+def sqlite_settings(databases, tmp_path: Path):
+    return make_settings(databases.new("sqlite"), tmp_path)
+
+
+def _write_tickets(path: Path, prefix: str, n: int) -> Path:
+    topics = ["VPN drops", "Printer jammed", "Invoice missing", "Outlook will not sync", "Laptop is slow"]
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "external_id": f"{prefix}-{i}",
+                    "subject": f"{topics[i % len(topics)]} ({prefix} {i})",
+                    "body": f"Ticket {i} from batch {prefix}: {topics[(i * 7) % len(topics)].lower()} again.",
+                    "category": topics[i % len(topics)],
+                }
+            )
+            + "\n"
+            for i in range(n)
+        )
+    )
+    return path
+
+
+def test_four_processes_import_at_once_without_locking_errors(sqlite_settings, tmp_path: Path):
+    files = [_write_tickets(tmp_path / f"batch-{p}.jsonl", f"P{p}", 300) for p in range(4)]
+    env = settings_env(sqlite_settings)
+    command = [sys.executable, "-m", "triage.cli", "tickets", "import"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    processes = [subprocess.Popen([*command, str(f)], cwd=ROOT, env=env, **pipes) for f in files]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in processes]
+    for code, out, err in results:
+        assert code == 0 and "300 created" in out, err[-2000:]
+        assert "locked" not in err
+    assert count(sqlite_settings, Ticket) == 1200
+
+
+def test_an_import_killed_half_way_leaves_nothing_and_runs_again(sqlite_settings, tmp_path: Path):
+    source = _write_tickets(tmp_path / "history.jsonl", "H", 6000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "triage.cli", "tickets", "import", str(source)],
+        cwd=ROOT,
+        env=settings_env(sqlite_settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    seen = ""
+    while "tickets:" not in seen:  # the import loop has started writing rows
+        chunk = process.stderr.read(1)
+        assert chunk, f"the import ended before it wrote: {seen[-2000:]}"
+        seen += chunk
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    assert count(sqlite_settings, Ticket) == 0  # killed before its one commit: nothing half-imported
+    again = helpdesk(sqlite_settings, "tickets", "import", str(source))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert count(sqlite_settings, Ticket) == 6000
