@@ -79,7 +79,7 @@ class Serving:
                 return False
             self._fitted_at = time.monotonic()
             self.knowledge = knowledge  # one reference swap
-            if knowledge.nothing_fits is not None:
+            if knowledge.nothing_fits is not None and knowledge.nothing_fits is not (held and held.nothing_fits):
                 log.info("nothing-fits model fitted: %s", knowledge.nothing_fits.describe())
             return True
 
