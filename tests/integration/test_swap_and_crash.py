@@ -174,3 +174,26 @@ def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, 
     rerun = helpdesk(settings, "train")  # and training can simply be run again
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert not any(p.name.startswith(".tmp-") for p in Path(folder).iterdir())  # the next write cleans up
+
+
+def test_two_hundred_concurrent_suggests_during_a_promotion_all_succeed(two_bundles):
+    settings = two_bundles
+    active = _active(settings)
+    other = next(v for v in _versions(settings) if v != active)
+    server, port = start_server(_env(settings))
+    try:
+        with ThreadPoolExecutor(64) as pool:
+            futures = [
+                pool.submit(_call, port, "POST", "/v1/suggest", {"subject": SUBJECTS[n % len(SUBJECTS)]})
+                for n in range(200)
+            ]
+            time.sleep(0.2)  # let the first requests get going, then swap under them
+            status, body = _call(port, "POST", f"/v1/models/{other}/promote", {"force": True})
+            assert status == 200, body
+            answers = [f.result() for f in futures]
+        assert [s for s, _ in answers if s != 200] == []
+        assert {b["bundle_version"] for _, b in answers} <= {active, other}
+        assert _call(port, "GET", "/ready")[1]["bundle_version"] == other
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
