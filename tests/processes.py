@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +34,30 @@ def helpdesk(settings, *args: str, timeout: float = 300) -> subprocess.Completed
         text=True,
         timeout=timeout,
     )
+
+
+def kill_when(settings, marker: str, *args: str) -> str:
+    """Start ``helpdesk ARGS`` and kill -9 it as soon as ``marker`` shows on its stderr (a progress bar's
+    label, say); returns the stderr seen. Fails if the command ends before the marker appears."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "triage.cli", *args],
+        cwd=ROOT,
+        env=settings_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    seen = ""
+    while marker not in seen:
+        chunk = process.stderr.read(1)
+        if not chunk:
+            process.wait(timeout=30)
+            raise AssertionError(f"helpdesk {' '.join(args)} ended before {marker!r}: {seen[-2000:]}")
+        seen += chunk
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    return seen
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ half-imported, and a killed import simply runs again."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from models import Ticket
 from tests.conftest import make_settings
 from tests.integration.test_cli import count
-from tests.processes import ROOT, helpdesk, settings_env
+from tests.processes import ROOT, helpdesk, kill_when, settings_env
 
 
 @pytest.fixture
@@ -56,22 +55,7 @@ def test_four_processes_import_at_once_without_locking_errors(sqlite_settings, t
 
 def test_an_import_killed_half_way_leaves_nothing_and_runs_again(sqlite_settings, tmp_path: Path):
     source = _write_tickets(tmp_path / "history.jsonl", "H", 6000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "triage.cli", "tickets", "import", str(source)],
-        cwd=ROOT,
-        env=settings_env(sqlite_settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
-    seen = ""
-    while "tickets:" not in seen:  # the import loop has started writing rows
-        chunk = process.stderr.read(1)
-        assert chunk, f"the import ended before it wrote: {seen[-2000:]}"
-        seen += chunk
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=30) == -signal.SIGKILL
+    kill_when(sqlite_settings, "tickets:", "tickets", "import", str(source))  # the import loop has started
     assert count(sqlite_settings, Ticket) == 0  # killed before its one commit: nothing half-imported
     again = helpdesk(sqlite_settings, "tickets", "import", str(source))
     assert again.returncode == 0, again.stderr[-2000:]

@@ -4,9 +4,6 @@ processes that both swap, and training killed half-way (while fitting and while 
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +15,7 @@ import pytest
 from models import ArtifactVersion
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import BACKENDS, DEMO, make_settings
-from tests.processes import ROOT, helpdesk, settings_env, start_server
+from tests.processes import helpdesk, kill_when, settings_env, start_server
 from triage.registry import get_active
 from triage.training import KIND
 
@@ -126,31 +123,6 @@ def test_concurrent_suggests_while_promoting_and_rolling_back(two_bundles):
             server.wait(timeout=30)
 
 
-def _kill_when(settings, marker: str | None, delay: float = 0.0) -> str:
-    """Start ``helpdesk train --promote``, kill -9 it once ``marker`` shows on stderr (or after ``delay``)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "triage.cli", "train", "--promote"],
-        cwd=ROOT,
-        env=_env(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
-    seen = ""
-    if marker is None:
-        time.sleep(delay)
-    else:
-        while marker not in seen:
-            chunk = process.stderr.read(1)
-            assert chunk, f"training ended before {marker!r}: {seen[-2000:]}"
-            seen += chunk
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
-    return seen
-
-
 @pytest.mark.parametrize("moment", ["classifiers", "bundle"])
 def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, moment):
     settings = two_bundles
@@ -158,7 +130,7 @@ def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, 
     folder = settings.models.artifacts_dir / KIND
     before = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
-    _kill_when(settings, moment)  # "classifiers": while fitting; "bundle": while the bundle is written
+    kill_when(settings, moment, "train", "--promote")  # "classifiers": while fitting; "bundle": while writing
 
     assert _active(settings) == active and _versions(settings) == versions  # registry untouched
     visible = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
