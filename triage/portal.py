@@ -13,10 +13,9 @@ from models import PortalEvent, PortalSuggestion
 from models.portal import EVENT_TYPES
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery, SuggestionNotFound
-from triage.language import detect_language
 from triage.nothing_fits import NothingFitsModel
 from triage.retrieval import ArticleHit, KnowledgeSearch
-from triage.suggest import article_hits
+from triage.suggest import article_hits, encode_draft
 from triage.texts import ticket_text
 
 __all__ = ("PortalAnswer", "portal_outcomes", "portal_suggest", "record_event")
@@ -56,11 +55,7 @@ def portal_suggest(
     reaches ``max_probability``. Without one, articles whose best section is less similar than
     ``min_similarity`` are not shown. Either way the portal shows nothing rather than noise.
     """
-    text = ticket_text(subject, body)
-    if not text:
-        raise InvalidQuery("give a subject or a body", field="subject")
-    vector = encoder.encode_batch([text])[0]
-    language = detect_language(text)
+    text, vector, language = encode_draft(encoder, subject, body)
     hits = article_hits(knowledge, vector, text, top_k, language=language or "en")
     probability = None
     if model is not None and hits:

@@ -21,6 +21,7 @@ from triage.texts import snippet, ticket_text
 
 __all__ = (
     "article_hits",
+    "encode_draft",
     "FieldPrediction",
     "LoadedBundle",
     "SimilarTicket",
@@ -119,6 +120,15 @@ def load_bundle(path: Path) -> LoadedBundle:
 def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
     """Every field marked unavailable with the same reason."""
     return {name: FieldPrediction(status="unavailable", reason=reason) for name in FIELDS}
+
+
+def encode_draft(encoder: Encoder, subject: str | None, body: str | None) -> tuple[str, np.ndarray, str | None]:
+    """A ticket or portal draft's text, its embedding and its detected language; 422 (naming
+    ``subject``) when it has no text."""
+    text = ticket_text(subject, body)
+    if not text:
+        raise InvalidQuery("give a subject or a body", field="subject")
+    return text, encoder.encode_batch([text])[0], detect_language(text)
 
 
 def article_hits(
@@ -220,11 +230,7 @@ def suggest(
 
     With no bundle, the answer degrades: articles only, no tickets, predictions ``unavailable``.
     """
-    text = ticket_text(subject, body)
-    if not text:
-        raise InvalidQuery("give a subject or a body", field="subject")
-    vector = encoder.encode_batch([text])[0]
-    language = detect_language(text)
+    text, vector, language = encode_draft(encoder, subject, body)
     articles = article_hits(knowledge, vector, text, top_k, language=language or "en")
     if bundle is None:
         return Suggestions(None, language, articles, [], unavailable_predictions("no trained bundle is active yet"))
