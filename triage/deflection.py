@@ -17,13 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import PortalEvent, PortalSuggestion
+from triage.rates import rate
 from triage.texts import snippet, ticket_text
 
 __all__ = ("deflection_report", "gap_clusters")
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 def gap_clusters(
@@ -97,7 +94,7 @@ def deflection_report(
     def row(counts: Counter) -> dict[str, Any]:
         return {
             **{k: int(counts[k]) for k in ("shown", "opened", "helpful", "not_helpful", "deflected")},
-            "deflection_rate": _rate(counts["deflected"], counts["shown"]),
+            "deflection_rate": rate(counts["deflected"], counts["shown"]),
         }
 
     gaps = gap_clusters(filed_anyway, embed(filed_anyway), max_clusters=max_clusters) if filed_anyway else []
@@ -108,7 +105,7 @@ def deflection_report(
         "nothing_fits": int(overall["nothing_fits"]),
         "tickets_filed": int(overall["tickets_filed"]),
         "deflected": int(overall["deflected"]),
-        "deflection_rate": _rate(overall["deflected"], overall["with_articles"]),
+        "deflection_rate": rate(overall["deflected"], overall["with_articles"]),
         "articles": [
             {"slug": slug, **row(counts)}
             for slug, counts in sorted(per_article.items(), key=lambda item: (-item[1]["shown"], item[0]))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import Feedback, Suggestion, Ticket
 from models.base import as_utc, utcnow
+from triage.rates import rate
 from triage.suggest import FIELDS, LoadedBundle
 from triage.texts import ticket_text
 
@@ -30,18 +31,14 @@ def _bucket(moment: datetime, size: str) -> str:
     return moment.date().isoformat()
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
 def _acceptance(rows: list[Feedback]) -> dict[str, Any]:
     accepted = sum(r.action == "accepted" for r in rows)
     return {
         "decisions": len(rows),
         "accepted": accepted,
         "overridden": len(rows) - accepted,
-        "acceptance_rate": _rate(accepted, len(rows)),
-        "override_rate": _rate(len(rows) - accepted, len(rows)),
+        "acceptance_rate": rate(accepted, len(rows)),
+        "override_rate": rate(len(rows) - accepted, len(rows)),
     }
 
 
@@ -77,7 +74,7 @@ def _drift(session: Session, bundle: LoadedBundle, cutoff: datetime, low_confide
         coverage = bundle.manifest.get("metrics", {}).get(name, {}).get("abstention", {}).get("coverage")
         low[name] = {
             "recent_predictions": len(shown),
-            "recent_low_confidence_share": _rate(unsure, len(shown)),
+            "recent_low_confidence_share": rate(unsure, len(shown)),
             "training_abstention_share": round(1 - coverage, 4) if coverage is not None else None,
         }
     vocabulary = {}
@@ -147,7 +144,7 @@ def prediction_report(
                 "bundle_version": version,
                 "predictions": predicted[(name, version)],
                 "abstained": abstained[(name, version)],
-                "abstention_rate": _rate(abstained[(name, version)], predicted[(name, version)]),
+                "abstention_rate": rate(abstained[(name, version)], predicted[(name, version)]),
             }
             for name, version in sorted(predicted)
         ],

@@ -16,19 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ArtifactVersion, Ticket
 from triage import registry
 from triage.bundle import library_versions
-from triage.embedding_cache import EmbeddingCache, encode_cached
+from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
 from triage.errors import GateFailed, InvalidTransition, VersionNotFound
-from triage.inputs import make_inputs
+from triage.rates import accuracy
 from triage.suggest import FIELDS, load_bundle
-from triage.texts import ticket_text
+from triage.training import ticket_inputs, trained_ticket_ids
 
 __all__ = ("GateReport", "diff_versions", "find_version", "gate", "promote", "rollback")
 
@@ -75,10 +74,8 @@ def label_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[st
     before, after = _labels(old), _labels(new)
     changes = {}
     for name in sorted(set(before) | set(after)):
-        added, removed = (
-            sorted(after.get(name, set()) - before.get(name, set())),
-            sorted(before.get(name, set()) - after.get(name, set())),
-        )
+        old_labels, new_labels = before.get(name, set()), after.get(name, set())
+        added, removed = sorted(new_labels - old_labels), sorted(old_labels - new_labels)
         if added or removed:
             changes[name] = {"added": added, "removed": removed}
     return changes
@@ -106,10 +103,6 @@ def _library_check(manifest: dict[str, Any], encoder_name: str) -> dict[str, Any
     return {"compatible": not differences, "differences": differences}
 
 
-def _accuracy(true: list[str], predicted: list[str]) -> float | None:
-    return round(float(np.mean(np.asarray(true) == np.asarray(predicted))), 4) if true else None
-
-
 def _same_split_scores(
     session: Session,
     candidate: ArtifactVersion,
@@ -120,7 +113,7 @@ def _same_split_scores(
 ) -> tuple[int, dict[str, tuple[float | None, float | None]]] | None:
     """Both bundles' accuracy per field on the candidate's held-out tickets unseen by the active one."""
     held = json.loads((Path(candidate.path) / "holdout.json").read_text(encoding="utf-8"))
-    seen = {item["id"] for item in json.loads((Path(active.path) / "tickets.json").read_text(encoding="utf-8"))}
+    seen = trained_ticket_ids(Path(active.path))
     positions = [n for n, ticket_id in enumerate(held["ids"]) if ticket_id not in seen]
     if len(positions) < min_rows:
         return None
@@ -128,8 +121,7 @@ def _same_split_scores(
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
     positions = [n for n in positions if held["ids"][n] in tickets]  # erased tickets drop out
     rows = [tickets[held["ids"][n]] for n in positions]
-    texts = [ticket_text(t.subject, t.body) for t in rows]
-    inputs = make_inputs(texts, encode_cached(encoder, texts, cache))
+    inputs = ticket_inputs(rows, encoder, cache)
     bundle = load_bundle(Path(active.path))
     scores = {}
     for name, predicted in held["predictions"].items():
@@ -138,10 +130,10 @@ def _same_split_scores(
         ours = [predicted[positions[k]] for k, _ in labelled]
         theirs = None
         if name in bundle.classifiers and labelled:
-            theirs = _accuracy(
+            theirs = accuracy(
                 true, [str(p) for p in bundle.classifiers[name].predict(inputs[[k for k, _ in labelled]])]
             )
-        scores[name] = (_accuracy(true, ours), theirs)
+        scores[name] = (accuracy(true, ours), theirs)
     return len(rows), scores
 
 

@@ -7,7 +7,6 @@ also gives both bundles' figures on the tickets neither was trained on, when the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from models import ArtifactVersion, Ticket
 from triage import registry
-from triage.embedding_cache import EmbeddingCache, encode_cached
+from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
-from triage.inputs import make_inputs
 from triage.promotion import find_version
+from triage.rates import share
 from triage.snapshot import RESOLVED
 from triage.suggest import FIELDS, load_bundle
-from triage.texts import ticket_text
+from triage.training import ticket_inputs, trained_ticket_ids
 
 __all__ = ("shadow_evaluate",)
 
@@ -36,14 +35,6 @@ def _predictions(row: ArtifactVersion, inputs: np.ndarray) -> dict[str, tuple[li
         proba, _, abstain = clf.predict_sets(inputs)
         out[name] = ([str(label) for label in clf.classes_[proba.argmax(axis=1)]], abstain)
     return out
-
-
-def _trained_on(row: ArtifactVersion) -> set[int]:
-    return {item["id"] for item in json.loads((Path(row.path) / "tickets.json").read_text(encoding="utf-8"))}
-
-
-def _rate(mask: np.ndarray) -> float | None:
-    return round(float(mask.mean()), 4) if len(mask) else None
 
 
 def shadow_evaluate(
@@ -82,11 +73,10 @@ def shadow_evaluate(
     }
     if not tickets:
         return report
-    texts = [ticket_text(t.subject, t.body) for t in tickets]
-    inputs = make_inputs(texts, encode_cached(encoder, texts, EmbeddingCache.in_artifacts(artifacts_dir, encoder)))
+    inputs = ticket_inputs(tickets, encoder, EmbeddingCache.in_artifacts(artifacts_dir, encoder))
     ours = _predictions(candidate, inputs)
     theirs = _predictions(active, inputs) if active and active.version != version else {}
-    seen = _trained_on(candidate) | (_trained_on(active) if theirs else set())
+    seen = trained_ticket_ids(Path(candidate.path)) | (trained_ticket_ids(Path(active.path)) if theirs else set())
     unseen = np.array([t.id not in seen for t in tickets])
     report["unseen_by_both"] = int(unseen.sum())
     for name in FIELDS:
@@ -98,9 +88,9 @@ def shadow_evaluate(
         field: dict[str, Any] = {
             "labelled": int(labelled.sum()),
             "candidate": {
-                "accuracy": _rate((new == final)[labelled]),
-                "accuracy_unseen": _rate((new == final)[labelled & unseen]),
-                "abstention_rate": _rate(new_abstain),
+                "accuracy": share((new == final)[labelled]),
+                "accuracy_unseen": share((new == final)[labelled & unseen]),
+                "abstention_rate": share(new_abstain),
             },
         }
         if name in theirs:
@@ -108,11 +98,11 @@ def shadow_evaluate(
             changed = new != old
             fixed, broken = changed & (new == final) & labelled, changed & (old == final) & labelled
             field["active"] = {
-                "accuracy": _rate((old == final)[labelled]),
-                "accuracy_unseen": _rate((old == final)[labelled & unseen]),
-                "abstention_rate": _rate(old_abstain),
+                "accuracy": share((old == final)[labelled]),
+                "accuracy_unseen": share((old == final)[labelled & unseen]),
+                "abstention_rate": share(old_abstain),
             }
-            field["agreement"] = _rate(~changed)
+            field["agreement"] = share(~changed)
             field["changed"] = {"total": int(changed.sum()), "fixed": int(fixed.sum()), "broken": int(broken.sum())}
             field["examples"] = [
                 {

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sqlalchemy.orm import Session
 
+from models import Ticket
 from models.hashing import content_hash
 from triage import registry
 from triage.bundle import new_version, read_manifest, write_bundle
@@ -23,11 +24,20 @@ from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
+from triage.rates import accuracy
 from triage.snapshot import holdout_split, training_snapshot
 from triage.suggest import FIELDS
 from triage.texts import ticket_text
 
-__all__ = ("KIND", "TrainResult", "field_metrics", "holdout_metrics", "train_bundle")
+__all__ = (
+    "KIND",
+    "TrainResult",
+    "field_metrics",
+    "holdout_metrics",
+    "ticket_inputs",
+    "train_bundle",
+    "trained_ticket_ids",
+)
 
 KIND = "triage"
 Progress = Callable[[str, int, int], None]
@@ -61,11 +71,22 @@ def field_metrics(clf: TriageClassifier, labels: Sequence[str]) -> dict[str, Any
     }
 
 
+def ticket_inputs(tickets: Sequence[Ticket], encoder: Encoder, cache: EmbeddingCache) -> np.ndarray:
+    """Classifier inputs (text and embedding) for tickets, encoding only texts the cache lacks."""
+    texts = [ticket_text(t.subject, t.body) for t in tickets]
+    return make_inputs(texts, encode_cached(encoder, texts, cache))
+
+
+def trained_ticket_ids(bundle_path: Path) -> set[int]:
+    """The ids of the resolved tickets a bundle was trained on (its ``tickets.json``)."""
+    return {item["id"] for item in json.loads((bundle_path / "tickets.json").read_text(encoding="utf-8"))}
+
+
 def holdout_metrics(true: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
     """Accuracy (the gate's primary metric) and macro-F1 of held-out predictions."""
     return {
         "rows": len(true),
-        "accuracy": round(float(np.mean(np.asarray(true) == np.asarray(predicted))), 4) if len(true) else None,
+        "accuracy": accuracy(true, predicted),
         "macro_f1": round(float(f1_score(true, predicted, average="macro", zero_division=0)), 4) if len(true) else None,
     }
 
