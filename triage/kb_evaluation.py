@@ -216,9 +216,7 @@ def _nothing_fits(
     if model is None:
         raise InvalidImport(f"{history.name} needs 30+ rows with both outcomes", field="history")
     p = model.probabilities(query_vectors, results)
-    unanswerable = np.array([e is None for e in expected])
-    shown = [[m.slug for m in r[:SHOWN]] for r in results]
-    in_top3 = np.array([e is not None and e in s for s, e in zip(shown, expected, strict=True)])
+    unanswerable, in_top3 = _outcomes(results, expected)
     refused = p >= probability
     report: dict[str, Any] = {
         "history": history.name,
@@ -233,11 +231,17 @@ def _nothing_fits(
     return report
 
 
+def _outcomes(results: list[list[Any]], expected: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: whether it has no article, and whether its article is among the :data:`SHOWN` first."""
+    unanswerable = np.array([e is None for e in expected])
+    shown = [[m.slug for m in r[:SHOWN]] for r in results]
+    return unanswerable, np.array([e is not None and e in s for s, e in zip(shown, expected, strict=True)])
+
+
 def _no_answer(results: list[list[Any]], expected: list[str | None], seed: int) -> dict[str, Any]:
     """AUROC of the no-answer score, and a threshold chosen on half of the queries applied to the rest."""
     scores = np.array([1.0 - (r[0].similarity if r else 0.0) for r in results])
-    unanswerable = np.array([e is None for e in expected])
-    in_top3 = np.array([e is not None and e in [m.slug for m in r[:3]] for r, e in zip(results, expected, strict=True)])
+    unanswerable, in_top3 = _outcomes(results, expected)
     order = np.random.default_rng(seed).permutation(len(scores))
     fit, held = order[: len(order) // 2], order[len(order) // 2 :]
     threshold = no_answer_threshold(scores[fit], unanswerable[fit])
