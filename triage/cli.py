@@ -13,17 +13,13 @@ from typing import Any
 
 import click
 
-from models.db import make_engine, make_session_factory, session_scope
+from models.db import session_scope
 from models.errors import DomainError
 from models.settings import Settings, get_settings
 from triage.cli_models import models_group
+from triage.cli_support import configured_encoder, sessions
 
 __all__ = ("main",)
-
-
-def _sessions(settings: Settings):
-    engine = make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
-    return make_session_factory(engine)
 
 
 def _bar(label: str):
@@ -106,7 +102,7 @@ def kb_import(folder: Path) -> None:
     """Import (create or update) every Markdown article under FOLDER."""
     from kb.importer import import_folder
 
-    with session_scope(_sessions(get_settings())) as session:
+    with session_scope(sessions(get_settings())) as session:
         counts = import_folder(session, folder, progress=_bar("articles"))
     click.echo(", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no articles found")
 
@@ -131,7 +127,7 @@ def kb_delete(slug: str) -> None:
     """Delete an article with all its revisions."""
     from kb.store import delete_article
 
-    with session_scope(_sessions(get_settings())) as session:
+    with session_scope(sessions(get_settings())) as session:
         delete_article(session, slug)
     click.echo(f"{slug} deleted")
 
@@ -139,7 +135,7 @@ def kb_delete(slug: str) -> None:
 def _kb_set_status(slug: str, status: str) -> None:
     from kb.store import set_status
 
-    with session_scope(_sessions(get_settings())) as session:
+    with session_scope(sessions(get_settings())) as session:
         article = set_status(session, slug, status)
         click.echo(f"{article.slug} is {article.status} (revision {article.current_revision})")
 
@@ -156,7 +152,7 @@ def tickets_import(file: Path, mapping: tuple[str, ...]) -> None:
     """Import tickets from a CSV or JSONL FILE; labelled rows become resolved history."""
     from triage.ticket_import import import_tickets, parse_mapping
 
-    with session_scope(_sessions(get_settings())) as session:
+    with session_scope(sessions(get_settings())) as session:
         counts = import_tickets(session, file, parse_mapping(mapping), progress=_bar("tickets"))
     click.echo(f"{counts['created']} created, {counts['skipped']} already present")
 
@@ -186,16 +182,15 @@ def _train(
 ) -> None:
     """Train a candidate (and promote it through the gate), then warm the KB's embeddings."""
     from triage.embedding_cache import EmbeddingCache
-    from triage.encoder import load_encoder
     from triage.errors import GateFailed
     from triage.knowledge import load_knowledge
     from triage.retrain import retrain
 
     models = settings.models
-    encoder = load_encoder(models.encoder, batch_size=models.encode_batch_size)
-    sessions = _sessions(settings)
+    encoder = configured_encoder(settings)
+    factory = sessions(settings)
     result = retrain(
-        sessions,
+        factory,
         encoder,
         models.artifacts_dir,
         promote=promote,
@@ -206,7 +201,7 @@ def _train(
         until=until,
         progress=_TrainProgress(),
     )
-    with session_scope(sessions) as session:
+    with session_scope(factory) as session:
         knowledge = load_knowledge(session, encoder, EmbeddingCache.in_artifacts(models.artifacts_dir, encoder))
     click.echo(
         f"KB index: {len(knowledge.search.chunks)} sections of draft and published articles "
@@ -272,11 +267,10 @@ def _lazy_embedder(settings: Settings) -> Callable[[list[str]], Any]:
     """An embedding function that loads the encoder on first use (so bad input is reported before the
     model loads) and goes through the deployment's embedding cache."""
     from triage.embedding_cache import EmbeddingCache, encode_cached
-    from triage.encoder import load_encoder
 
     @functools.cache
     def cached_encoder() -> tuple:
-        encoder = load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
+        encoder = configured_encoder(settings)
         return encoder, EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
 
     def embed(texts: list[str]):
@@ -362,7 +356,6 @@ def kb_intent_articles(file: Path, out: Path, mapping: tuple[str, ...], per_inte
 def suggest(subject: str, body: str, top_k: int) -> None:
     """Print suggestions for a text from the active bundle, as JSON."""
     from triage.embedding_cache import EmbeddingCache
-    from triage.encoder import load_encoder
     from triage.knowledge import load_knowledge
     from triage.registry import get_active
     from triage.suggest import load_bundle
@@ -370,10 +363,10 @@ def suggest(subject: str, body: str, top_k: int) -> None:
     from triage.training import KIND
 
     settings = get_settings()
-    with session_scope(_sessions(settings)) as session:
+    with session_scope(sessions(settings)) as session:
         row = get_active(session, KIND)
         bundle = load_bundle(Path(row.path)) if row else None
-        encoder = load_encoder(settings.models.encoder)
+        encoder = configured_encoder(settings)
         cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
         knowledge = load_knowledge(session, encoder, cache)
     result = run_suggest(bundle, knowledge.search, encoder, subject=subject, body=body, top_k=top_k)

@@ -7,20 +7,11 @@ from dataclasses import asdict
 
 import click
 
-from models.db import make_engine, make_session_factory, session_scope
+from models.db import session_scope
 from models.settings import Settings, get_settings
+from triage.cli_support import configured_encoder, sessions
 
-__all__ = ("models_group", "promote_version")
-
-
-def _sessions(settings: Settings):
-    return make_session_factory(make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms))
-
-
-def _encoder(settings: Settings):
-    from triage.encoder import load_encoder
-
-    return load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
+__all__ = ("models_group",)
 
 
 def _echo(value: object) -> None:
@@ -32,25 +23,8 @@ def _known(settings: Settings, version: str) -> None:
     from triage.promotion import find_version
     from triage.training import KIND
 
-    with session_scope(_sessions(settings)) as session:
+    with session_scope(sessions(settings)) as session:
         find_version(session, KIND, version)
-
-
-def promote_version(settings: Settings, version: str, *, force: bool, encoder=None) -> None:
-    """Run the gate for ``version`` and activate it (raises ``GateFailed`` when it fails)."""
-    from triage.promotion import promote
-    from triage.training import KIND
-
-    _known(settings, version)
-    encoder = encoder or _encoder(settings)
-    models = settings.models
-    with session_scope(_sessions(settings)) as session:
-        report = promote(
-            session, KIND, version, encoder, models.artifacts_dir, tolerance=models.promotion_tolerance, force=force
-        )
-    _echo(asdict(report))
-    forced = " (gate overridden with --force)" if not report.passed else ""
-    click.echo(f"bundle {report.candidate} is active{forced}")
 
 
 @click.group("models")
@@ -64,7 +38,7 @@ def list_versions() -> None:
     from triage.registry import list_versions as versions
     from triage.training import KIND
 
-    with session_scope(_sessions(get_settings())) as session:
+    with session_scope(sessions(get_settings())) as session:
         rows = [
             {
                 "version": row.version,
@@ -91,9 +65,14 @@ def gate_command(version: str) -> None:
     settings = get_settings()
     models = settings.models
     _known(settings, version)
-    with session_scope(_sessions(settings)) as session:
+    with session_scope(sessions(settings)) as session:
         report = gate(
-            session, KIND, version, _encoder(settings), models.artifacts_dir, tolerance=models.promotion_tolerance
+            session,
+            KIND,
+            version,
+            configured_encoder(settings),
+            models.artifacts_dir,
+            tolerance=models.promotion_tolerance,
         )
     _echo(asdict(report))
 
@@ -108,8 +87,12 @@ def shadow_command(version: str, last: int) -> None:
 
     settings = get_settings()
     _known(settings, version)
-    with session_scope(_sessions(settings)) as session:
-        _echo(shadow_evaluate(session, KIND, version, _encoder(settings), settings.models.artifacts_dir, last=last))
+    with session_scope(sessions(settings)) as session:
+        _echo(
+            shadow_evaluate(
+                session, KIND, version, configured_encoder(settings), settings.models.artifacts_dir, last=last
+            )
+        )
 
 
 @models_group.command("promote")
@@ -117,7 +100,25 @@ def shadow_command(version: str, last: int) -> None:
 @click.option("--force", is_flag=True, help="Promote even when the metric gate fails (never on a library mismatch).")
 def promote_command(version: str, force: bool) -> None:
     """Gate VERSION against the active bundle and make it active."""
-    promote_version(get_settings(), version, force=force)
+    from triage.promotion import promote
+    from triage.training import KIND
+
+    settings = get_settings()
+    models = settings.models
+    _known(settings, version)
+    with session_scope(sessions(settings)) as session:
+        report = promote(
+            session,
+            KIND,
+            version,
+            configured_encoder(settings),
+            models.artifacts_dir,
+            tolerance=models.promotion_tolerance,
+            force=force,
+        )
+    _echo(asdict(report))
+    forced = " (gate overridden with --force)" if not report.passed else ""
+    click.echo(f"bundle {report.candidate} is active{forced}")
 
 
 @models_group.command("rollback")
@@ -126,7 +127,7 @@ def rollback_command() -> None:
     from triage.promotion import rollback
     from triage.training import KIND
 
-    with session_scope(_sessions(get_settings())) as session:
+    with session_scope(sessions(get_settings())) as session:
         row = rollback(session, KIND)
         click.echo(f"bundle {row.version} is active again")
 
@@ -139,5 +140,5 @@ def diff_command(old: str, new: str) -> None:
     from triage.promotion import diff_versions
     from triage.training import KIND
 
-    with session_scope(_sessions(get_settings())) as session:
+    with session_scope(sessions(get_settings())) as session:
         _echo(diff_versions(session, KIND, old, new))

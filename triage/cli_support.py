@@ -1,0 +1,24 @@
+"""What the ``helpdesk`` commands build from the settings: database sessions and the configured encoder."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.db import make_engine, make_session_factory
+from models.settings import Settings
+from triage.encoder import Encoder
+
+__all__ = ("configured_encoder", "sessions")
+
+
+def sessions(settings: Settings) -> sessionmaker[Session]:
+    """Sessions on the configured database (with its busy timeout)."""
+    database = settings.database
+    return make_session_factory(make_engine(database.url, busy_timeout_ms=database.busy_timeout_ms))
+
+
+def configured_encoder(settings: Settings) -> Encoder:
+    """The encoder backend and batch size the settings name (loads the model)."""
+    from triage.encoder import load_encoder
+
+    return load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
