@@ -57,8 +57,7 @@ def problem(
 
 def _domain(request: Request, exc: DomainError) -> Response:
     status, kind = next(((s, k) for cls, s, k in _DOMAIN_STATUS if isinstance(exc, cls)), (400, "bad-request"))
-    details = getattr(exc, "reasons", None) or [exc.detail]  # several reasons (e.g. a failed gate), each listed
-    errors = [{"field": exc.field, "detail": d} for d in details] if exc.field else None
+    errors = [{"field": exc.field, "detail": d} for d in exc.details] if exc.field else None
     return problem(request, status, kind, exc.detail, errors)
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ("DomainError", "InvalidInput", "NotFound", "Conflict", "TooLarge", "Unavailable")
 
 
 class DomainError(Exception):
-    """A failure the caller can act on; ``field`` names the input at fault, if any."""
+    """A failure the caller can act on; ``field`` names the input at fault, if any, and ``details``
+    lists each separate finding (by default just ``detail``)."""
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, details: Sequence[str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.details = list(details) if details else [detail]
 
 
 class InvalidInput(DomainError):

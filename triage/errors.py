@@ -55,9 +55,12 @@ class GateFailed(Conflict):
     """The promotion gate refused a candidate; ``reasons`` lists why and ``report`` holds the findings."""
 
     def __init__(self, detail: str, *, field: str | None = None, report: object = None) -> None:
-        super().__init__(detail, field=field)
+        super().__init__(detail, field=field, details=getattr(report, "reasons", None))
         self.report = report
-        self.reasons = list(getattr(report, "reasons", []) or [detail])
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.details
 
 
 class JobNotFound(NotFound):
