@@ -80,11 +80,11 @@ def _drift(session: Session, bundle: LoadedBundle, cutoff: datetime, low_confide
     vocabulary = {}
     if bundle.classifiers:
         words_known, words = _words(bundle)
-        texts = list(session.scalars(select(Ticket).where(Ticket.created_at >= as_utc(cutoff))))
+        recent_tickets = list(session.scalars(select(Ticket).where(Ticket.created_at >= as_utc(cutoff))))
         sample = list(bundle.tickets)[-500:]
         trained = list(session.scalars(select(Ticket).where(Ticket.id.in_(sample)))) if sample else []
         vocabulary = {
-            "recent": _unseen([ticket_text(t.subject, t.body) for t in texts], words_known, words),
+            "recent": _unseen([ticket_text(t.subject, t.body) for t in recent_tickets], words_known, words),
             "training_window": _unseen([ticket_text(t.subject, t.body) for t in trained], words_known, words),
         }
     return {"since": cutoff.isoformat(), "low_confidence": low, "vocabulary": vocabulary}
