@@ -1,19 +1,25 @@
 """Persistence foundation: settings, database engine and sessions, ORM classes, migrations."""
 
+from models.access import ApiKey
 from models.articles import Article, ArticleChunk, ArticleRevision
 from models.artifacts import ArtifactVersion
+from models.audit import AuditEvent
 from models.base import Base
+from models.erasure import Erasure
 from models.feedback import Feedback
 from models.jobs import Job
 from models.portal import PortalEvent, PortalSuggestion
 from models.tickets import Suggestion, Ticket
 
 __all__ = (
+    "ApiKey",
     "Article",
     "ArticleChunk",
     "ArticleRevision",
     "ArtifactVersion",
+    "AuditEvent",
     "Base",
+    "Erasure",
     "Feedback",
     "Job",
     "PortalEvent",

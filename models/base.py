@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ("Base", "JSONType", "as_utc", "utcnow")
+__all__ = ("Base", "JSONType", "UTCDateTime", "as_utc", "utcnow")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -30,8 +30,19 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores no zone, so one is put back on
+    load), so the API always answers RFC 3339 times with an offset."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value if value is None else as_utc(value)
+
+
 class Base(DeclarativeBase):
     """Base class of every ORM class."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: DateTime(timezone=True)}
+    type_annotation_map = {datetime: UTCDateTime()}

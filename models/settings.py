@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,14 @@ class ModelSettings:
     kb_outcomes_limit: int = 20_000
     kb_refit_seconds: float = 300.0
     promotion_tolerance: float = 0.02
+    redact_patterns: Mapping[str, str] = field(default_factory=dict)  # operator's NAME -> regex, redacted as [NAME]
+
+
+DEFAULT_RATE_LIMITS = {"portal": 1200, "agent": 600, "analyst": 300, "admin": 600}
+
+
+def _rate_limits(env: Mapping[str, str]) -> dict[str, int]:
+    return {role: int(env.get(f"HELPDESK_RATE_LIMIT_{role.upper()}", n)) for role, n in DEFAULT_RATE_LIMITS.items()}
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ class ApiSettings:
     max_top_k: int = 20
     reload_poll_seconds: float = 10.0
     cors_origins: tuple[str, ...] = ()  # browsers on these origins may call the API; none by default
+    rate_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))  # per key, a minute
+    key_cache_seconds: float = 5.0  # a revoked key stops working on other processes within this time
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,7 @@ class Settings:
                 kb_outcomes_limit=int(env.get("HELPDESK_KB_OUTCOMES_LIMIT", "20000")),
                 kb_refit_seconds=float(env.get("HELPDESK_KB_REFIT_SECONDS", "300")),
                 promotion_tolerance=float(env.get("HELPDESK_PROMOTION_TOLERANCE", "0.02")),
+                redact_patterns=json.loads(env.get("HELPDESK_REDACT_PATTERNS", "{}")),
             ),
             api=ApiSettings(
                 host=env.get("HELPDESK_HOST", "127.0.0.1"),
@@ -96,6 +108,8 @@ class Settings:
                 max_top_k=int(env.get("HELPDESK_MAX_TOP_K", "20")),
                 reload_poll_seconds=float(env.get("HELPDESK_RELOAD_POLL_SECONDS", "10")),
                 cors_origins=tuple(o.strip() for o in env.get("HELPDESK_CORS_ORIGINS", "").split(",") if o.strip()),
+                rate_limits=_rate_limits(env),
+                key_cache_seconds=float(env.get("HELPDESK_KEY_CACHE_SECONDS", "5")),
             ),
             datasets_dir=Path(env.get("HELPDESK_DATASETS_DIR", _ROOT.parent / "shared" / "datasets")),
             data_dir=Path(env.get("HELPDESK_DATA_DIR", _ROOT / "data")),

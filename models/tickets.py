@@ -24,7 +24,7 @@ class Ticket(Base):
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     subject: Mapped[str] = mapped_column(String(1000), default="")
     body: Mapped[str] = mapped_column(Text, default="")
-    requester: Mapped[str | None] = mapped_column(String(320))
+    requester: Mapped[str | None] = mapped_column(String(320), index=True)
     channel: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
@@ -37,6 +37,7 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()
+    erased_at: Mapped[datetime | None] = mapped_column()  # the requester's personal data was erased
 
 
 class Suggestion(Base):

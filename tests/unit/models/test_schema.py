@@ -17,6 +17,11 @@ TABLES = {
     "artifact_versions",
     "portal_suggestions",
     "portal_events",
+    "feedback",
+    "jobs",
+    "api_keys",
+    "audit_events",
+    "erasures",
 }
 
 
@@ -66,3 +71,36 @@ def test_external_id_is_unique(sessions):
         session.add(Ticket(subject="a", body="", external_id="X-1", content_hash="h"))
     with pytest.raises(IntegrityError), session_scope(sessions) as session:
         session.add(Ticket(subject="b", body="", external_id="X-1", content_hash="h"))
+
+
+def test_each_migration_downgrades_and_upgrades_one_step_at_a_time(db_url: str):
+    from alembic.script import ScriptDirectory
+
+    from models.migrate import alembic_config
+
+    revisions = [r.revision for r in ScriptDirectory.from_config(alembic_config(db_url)).walk_revisions()]
+    engine = make_engine(db_url)
+    for revision in revisions:  # newest first
+        downgrade(db_url, "-1")
+        upgrade(db_url, revision)
+        downgrade(db_url, "-1")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(db_url)
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    engine.dispose()
+
+
+def test_the_audit_trail_refuses_updates_and_deletes(sessions):
+    from sqlalchemy.exc import DBAPIError
+
+    from models import AuditEvent
+    from models.audit import Actor, record_audit
+
+    with session_scope(sessions) as session:
+        record_audit(session, Actor("ann", "admin", 1), "key.created", "key:1", role="agent")
+    for statement in ("UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"):
+        with pytest.raises(DBAPIError, match="append-only"), session_scope(sessions) as session:
+            session.execute(text(statement))
+    with session_scope(sessions) as session:
+        (event,) = session.query(AuditEvent).all()
+        assert (event.actor, event.role, event.key_id, event.detail) == ("ann", "admin", 1, {"role": "agent"})
