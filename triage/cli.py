@@ -16,8 +16,9 @@ import click
 from models.db import session_scope
 from models.errors import DomainError
 from models.settings import Settings, get_settings
+from triage.cli_keys import demo_keys, keys_group
 from triage.cli_models import models_group
-from triage.cli_support import configured_encoder, sessions
+from triage.cli_support import cli_actor, configured_encoder, sessions
 
 __all__ = ("main",)
 
@@ -199,7 +200,9 @@ def _train(
         min_examples=models.min_examples_per_label,
         since=since,
         until=until,
+        redact_patterns=models.redact_patterns,
         progress=_TrainProgress(),
+        actor=cli_actor(),
     )
     with session_scope(factory) as session:
         knowledge = load_knowledge(session, encoder, EmbeddingCache.in_artifacts(models.artifacts_dir, encoder))
@@ -397,11 +400,16 @@ def demo(ctx: click.Context, then_serve: bool) -> None:
     for file in sorted((settings.data_dir / "tickets").glob("*.jsonl")):
         ctx.invoke(tickets_import, file=file, mapping=())
     _train(settings, promote=True)
+    keys = demo_keys()
+    click.echo("\nDemo API keys, one per role (shown once; `helpdesk keys create` makes more):")
+    for role, secret in keys.items():
+        click.echo(f"  export {role.upper()}_KEY={secret}")
     if then_serve:
         ctx.invoke(serve)
 
 
 main.add_command(models_group)
+main.add_command(keys_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

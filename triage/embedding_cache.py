@@ -58,6 +58,11 @@ class EmbeddingCache:
                 [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items.items()],
             )
 
+    def delete(self, keys: Sequence[str]) -> None:
+        """Forget the vectors under ``keys`` (e.g. of an erased requester's texts)."""
+        with self._connect() as conn:
+            conn.executemany("DELETE FROM vectors WHERE key = ?", [(key,) for key in keys])
+
 
 def encode_cached(
     encoder: Encoder,

@@ -34,6 +34,12 @@ class VectorIndex:
         """Remove ``ids``; returns how many were removed."""
         return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
+    def copy(self) -> VectorIndex:
+        """An independent copy (to change while others search the original)."""
+        import faiss
+
+        return VectorIndex(self.dimension, faiss.clone_index(self._index))
+
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The ``k`` nearest ids with their cosine similarity, best first."""
         if len(self) == 0 or k <= 0:

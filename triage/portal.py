@@ -14,6 +14,7 @@ from models.portal import EVENT_TYPES
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery, SuggestionNotFound
 from triage.nothing_fits import NothingFitsModel
+from triage.redaction import Redactor
 from triage.retrieval import ArticleHit, KnowledgeSearch
 from triage.suggest import article_hits, encode_draft
 from triage.texts import ticket_text
@@ -48,14 +49,17 @@ def portal_suggest(
     min_similarity: float,
     model: NothingFitsModel | None = None,
     max_probability: float = 0.5,
+    redactor: Redactor | None = None,
 ) -> PortalAnswer:
     """Suggest published articles for a draft and record what was shown (with each article's revision).
 
     With a "nothing fits" ``model`` (fitted on earlier outcomes), nothing is shown when its probability
     reaches ``max_probability``. Without one, articles whose best section is less similar than
-    ``min_similarity`` are not shown. Either way the portal shows nothing rather than noise.
+    ``min_similarity`` are not shown. Either way the portal shows nothing rather than noise. The draft
+    is searched and stored with personal data redacted (``redactor``, built-in kinds by default).
     """
-    text, vector, language = encode_draft(encoder, subject, body)
+    redactor = redactor or Redactor()
+    text, vector, language = encode_draft(encoder, subject, body, redactor)
     hits = article_hits(knowledge, vector, text, top_k, language=language or "en")
     probability = None
     if model is not None and hits:
@@ -65,8 +69,8 @@ def portal_suggest(
         hits = [h for h in hits if h.similarity >= min_similarity]
     row = PortalSuggestion(
         id=uuid.uuid4().hex,
-        subject=subject or "",
-        body=body or "",
+        subject=redactor(subject or ""),
+        body=redactor(body or ""),
         nothing_fits=not hits,
         articles=[
             {"slug": h.slug, "revision": h.revision, "rank": rank, "similarity": h.similarity}

@@ -20,12 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ArtifactVersion, Ticket
+from models.audit import Actor, record_audit
 from triage import registry
 from triage.bundle import library_versions
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
 from triage.errors import GateFailed, InvalidTransition, VersionNotFound
 from triage.rates import accuracy
+from triage.redaction import bundle_redactor
 from triage.suggest import FIELDS, load_bundle
 from triage.training import ticket_inputs, trained_ticket_ids
 
@@ -121,7 +123,7 @@ def _same_split_scores(
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
     positions = [n for n in positions if held["ids"][n] in tickets]  # erased tickets drop out
     rows = [tickets[held["ids"][n]] for n in positions]
-    inputs = ticket_inputs(rows, encoder, cache)
+    inputs = ticket_inputs(rows, encoder, cache, bundle_redactor(candidate.manifest))
     bundle = load_bundle(Path(active.path))
     scores = {}
     for name, predicted in held["predictions"].items():
@@ -211,19 +213,29 @@ def promote(
     *,
     tolerance: float = 0.02,
     force: bool = False,
+    actor: Actor | None = None,
 ) -> GateReport:
     """Run the gate and make ``version`` active; raise :class:`GateFailed` (nothing changes) when it
     fails, unless ``force``. Library or encoder mismatches block even with ``force``: the bundle could
-    not be served."""
+    not be served. The promotion goes into the audit trail under ``actor``."""
     report = gate(session, kind, version, encoder, artifacts_dir, tolerance=tolerance)
     if not report.libraries["compatible"] or (not report.passed and not force):
         raise GateFailed("; ".join(report.reasons), field="version", report=report)
     registry.activate(session, kind, report.candidate)
+    record_audit(
+        session,
+        actor,
+        "model.promoted",
+        f"{kind}:{report.candidate}",
+        previous=report.active,
+        forced=force and not report.passed,
+    )
     return report
 
 
-def rollback(session: Session, kind: str) -> ArtifactVersion:
-    """Re-activate the bundle that was active before the current one (the current one is retired)."""
+def rollback(session: Session, kind: str, *, actor: Actor | None = None) -> ArtifactVersion:
+    """Re-activate the bundle that was active before the current one (the current one is retired);
+    audited under ``actor``."""
     active = registry.get_active(session, kind)
     if active is None:
         raise InvalidTransition(f"no active {kind} bundle to roll back", field="kind")
@@ -239,6 +251,7 @@ def rollback(session: Session, kind: str) -> ArtifactVersion:
     )
     if previous is None:
         raise InvalidTransition(f"no earlier active {kind} bundle to roll back to", field="kind")
+    record_audit(session, actor, "model.rolled_back", f"{kind}:{previous.version}", previous=active.version)
     return registry.activate(session, kind, previous.version)
 
 

@@ -13,7 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ("Finding", "Redactor", "luhn_valid", "iban_valid")
+__all__ = ("BUILTIN_KINDS", "Finding", "Redactor", "bundle_redactor", "iban_valid", "luhn_valid")
+
+BUILTIN_KINDS = ("EMAIL", "IBAN", "CARD", "IP", "PHONE")
 
 
 @dataclass(frozen=True)
@@ -119,3 +121,9 @@ class Redactor:
     def __call__(self, text: str) -> str:
         """Just the redacted text."""
         return self.redact(text)[0]
+
+
+def bundle_redactor(manifest: dict) -> Redactor:
+    """The redactor a bundle was trained with (its operator patterns are in the manifest), so queries
+    are redacted the way its training texts were."""
+    return Redactor(manifest.get("redaction", {}).get("operator_patterns"))

@@ -4,6 +4,7 @@ candidate bundle from the resolved tickets and, when asked, promote it through t
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.audit import Actor, record_audit
 from models.db import session_scope
 from triage.encoder import Encoder
 from triage.errors import GateFailed
@@ -32,7 +34,9 @@ def retrain(
     min_examples: int = 10,
     since: datetime | None = None,
     until: datetime | None = None,
+    redact_patterns: Mapping[str, str] | None = None,
     progress: Progress = lambda step, done, total: None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Train a candidate (committed on its own, so it stays even when the gate refuses it) and, with
     ``promote``, gate and activate it. The result says what was written and what the gate found;
@@ -46,6 +50,7 @@ def retrain(
             activate=False,
             since=since,
             until=until,
+            redact_patterns=redact_patterns,
             progress=progress,
         )
     result: dict[str, Any] = {
@@ -62,7 +67,14 @@ def retrain(
         try:
             with session_scope(sessions) as session:
                 report = promote_version(
-                    session, KIND, trained.version, encoder, artifacts_dir, tolerance=tolerance, force=force
+                    session,
+                    KIND,
+                    trained.version,
+                    encoder,
+                    artifacts_dir,
+                    tolerance=tolerance,
+                    force=force,
+                    actor=actor,
                 )
             result.update(promoted=True, gate=asdict(report))
         except GateFailed as exc:
@@ -79,9 +91,12 @@ def retrain_in_background(
 ) -> str:
     """Record a queued training job and run :func:`retrain` (with ``options``) for it in a daemon
     thread; returns the job id at once. 409 while another training job is live."""
-    params = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in options.items()}
+    hidden = ("actor", "redact_patterns")  # who started it is in the audit trail; patterns are in the bundle
+    params = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in options.items() if k not in hidden}
+    actor = options.get("actor")
     with session_scope(sessions) as session:
         job_id = start_job(session, "train", params).id
+        record_audit(session, actor, "model.training_started", f"job:{job_id}", promote=bool(options.get("promote")))
 
     def work(progress: Progress) -> dict[str, Any]:
         return retrain(sessions, encoder, artifacts_dir, progress=progress, **options)

@@ -20,6 +20,7 @@ from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
 from triage.promotion import find_version
 from triage.rates import share
+from triage.redaction import bundle_redactor
 from triage.snapshot import RESOLVED
 from triage.suggest import FIELDS, load_bundle
 from triage.training import ticket_inputs, trained_ticket_ids
@@ -60,7 +61,7 @@ def shadow_evaluate(
     tickets = list(
         session.scalars(
             select(Ticket)
-            .where(Ticket.status.in_(RESOLVED))
+            .where(Ticket.status.in_(RESOLVED), Ticket.erased_at.is_(None))
             .order_by(Ticket.resolved_at.desc().nulls_last(), Ticket.id.desc())
             .limit(last)
         )
@@ -73,7 +74,9 @@ def shadow_evaluate(
     }
     if not tickets:
         return report
-    inputs = ticket_inputs(tickets, encoder, EmbeddingCache.in_artifacts(artifacts_dir, encoder))
+    cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
+    redactor = bundle_redactor(candidate.manifest)
+    inputs = ticket_inputs(tickets, encoder, cache, redactor)
     ours = _predictions(candidate, inputs)
     theirs = _predictions(active, inputs) if active and active.version != version else {}
     seen = trained_ticket_ids(Path(candidate.path)) | (trained_ticket_ids(Path(active.path)) if theirs else set())
@@ -107,7 +110,7 @@ def shadow_evaluate(
             field["examples"] = [
                 {
                     "ticket_id": tickets[i].id,
-                    "subject": tickets[i].subject,
+                    "subject": redactor(tickets[i].subject),
                     "active": old[i],
                     "candidate": new[i],
                     "final": final[i] or None,

@@ -42,7 +42,11 @@ def training_snapshot(
     (its labels are the latest word). The description records the window asked for and found, the row
     count, the duplicates dropped and a hash of the ticket ids, so a bundle says exactly what it saw.
     """
-    rows = list(session.scalars(select(Ticket).where(Ticket.status.in_(RESOLVED)).order_by(Ticket.id)))
+    rows = list(
+        session.scalars(
+            select(Ticket).where(Ticket.status.in_(RESOLVED), Ticket.erased_at.is_(None)).order_by(Ticket.id)
+        )
+    )
     rows = [t for t in rows if (since is None or as_utc(resolved_at(t)) >= as_utc(since))]
     rows = [t for t in rows if (until is None or as_utc(resolved_at(t)) < as_utc(until))]
     latest: dict[str, Ticket] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from triage.errors import InvalidQuery
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
 from triage.language import detect_language
+from triage.redaction import Redactor, bundle_redactor
 from triage.retrieval import ArticleHit, KnowledgeSearch
 from triage.texts import snippet, ticket_text
 
@@ -32,6 +33,7 @@ __all__ = (
 )
 
 FIELDS = ("category", "priority", "assignee")
+DEFAULT_REDACTOR = Redactor()
 TRUSTED_TYPES = ("triage.classifiers.TriageClassifier", "triage.stacking.SharedWeightStacker")
 
 
@@ -89,6 +91,18 @@ class LoadedBundle:
     ticket_index: VectorIndex
     tickets: dict[int, dict[str, Any]]
     classifiers: dict[str, TriageClassifier]
+    redactor: Redactor = field(default_factory=Redactor)
+
+    def without(self, ticket_ids: set[int]) -> LoadedBundle:
+        """A copy that no longer holds ``ticket_ids`` (erased requesters' tickets): their vectors leave the
+        index and their evidence leaves the metadata. ``self`` is not changed."""
+        drop = ticket_ids & self.tickets.keys()
+        if not drop:
+            return self
+        index = self.ticket_index.copy()
+        index.remove(sorted(drop))
+        tickets = {i: t for i, t in self.tickets.items() if i not in drop}
+        return replace(self, ticket_index=index, tickets=tickets)
 
 
 def _load_items(path: Path) -> dict[int, dict[str, Any]]:
@@ -114,6 +128,7 @@ def load_bundle(path: Path) -> LoadedBundle:
         ticket_index=VectorIndex.load(path / "tickets.faiss"),
         tickets=_load_items(path / "tickets.json"),
         classifiers=classifiers,
+        redactor=bundle_redactor(manifest),
     )
 
 
@@ -122,13 +137,16 @@ def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
     return {name: FieldPrediction(status="unavailable", reason=reason) for name in FIELDS}
 
 
-def encode_draft(encoder: Encoder, subject: str | None, body: str | None) -> tuple[str, np.ndarray, str | None]:
-    """A ticket or portal draft's text, its embedding and its detected language; 422 (naming
-    ``subject``) when it has no text."""
+def encode_draft(
+    encoder: Encoder, subject: str | None, body: str | None, redactor: Redactor | None = None
+) -> tuple[str, np.ndarray, str | None]:
+    """A ticket or portal draft's text with personal data redacted (as the indexes were built), its
+    embedding and its detected language; 422 (naming ``subject``) when it has no text."""
     text = ticket_text(subject, body)
     if not text:
         raise InvalidQuery("give a subject or a body", field="subject")
-    return text, encoder.encode_batch([text])[0], detect_language(text)
+    redacted = (redactor or DEFAULT_REDACTOR)(text)
+    return redacted, encoder.encode_batch([redacted])[0], detect_language(text)
 
 
 def article_hits(
@@ -230,7 +248,7 @@ def suggest(
 
     With no bundle, the answer degrades: articles only, no tickets, predictions ``unavailable``.
     """
-    text, vector, language = encode_draft(encoder, subject, body)
+    text, vector, language = encode_draft(encoder, subject, body, bundle.redactor if bundle else None)
     articles = article_hits(knowledge, vector, text, top_k, language=language or "en")
     if bundle is None:
         return Suggestions(None, language, articles, [], unavailable_predictions("no trained bundle is active yet"))

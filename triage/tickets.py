@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Suggestion, Ticket
@@ -31,8 +32,9 @@ def create_ticket(
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject and not body:
         raise InvalidQuery("a ticket needs a subject or a body", field="subject")
-    if external_id and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)) is not None:
-        raise TicketExists(f"a ticket with external_id {external_id!r} already exists", field="external_id")
+    taken = TicketExists(f"a ticket with external_id {external_id!r} already exists", field="external_id")
+    if external_id is not None and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
+        raise taken
     ticket = Ticket(
         subject=subject,
         body=body,
@@ -43,8 +45,11 @@ def create_ticket(
         status="new",
         content_hash=content_hash(subject, body),
     )
-    session.add(ticket)
-    session.flush()
+    try:
+        with session.begin_nested():  # another request may store the same external_id in between
+            session.add(ticket)
+    except IntegrityError:
+        raise taken from None
     return ticket
 
 

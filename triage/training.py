@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from triage.encoder import Encoder
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
 from triage.rates import accuracy
+from triage.redaction import BUILTIN_KINDS, Redactor
 from triage.snapshot import holdout_split, training_snapshot
 from triage.suggest import FIELDS
 from triage.texts import ticket_text
@@ -71,9 +72,12 @@ def field_metrics(clf: TriageClassifier, labels: Sequence[str]) -> dict[str, Any
     }
 
 
-def ticket_inputs(tickets: Sequence[Ticket], encoder: Encoder, cache: EmbeddingCache) -> np.ndarray:
-    """Classifier inputs (text and embedding) for tickets, encoding only texts the cache lacks."""
-    texts = [ticket_text(t.subject, t.body) for t in tickets]
+def ticket_inputs(
+    tickets: Sequence[Ticket], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor | None = None
+) -> np.ndarray:
+    """Classifier inputs (redacted text and its embedding) for tickets, encoding only texts the cache lacks."""
+    redactor = redactor or Redactor()
+    texts = [redactor(ticket_text(t.subject, t.body)) for t in tickets]
     return make_inputs(texts, encode_cached(encoder, texts, cache))
 
 
@@ -123,6 +127,7 @@ def train_bundle(
     since: datetime | None = None,
     until: datetime | None = None,
     holdout: float = 0.2,
+    redact_patterns: Mapping[str, str] | None = None,
     progress: Progress = lambda step, done, total: None,
 ) -> TrainResult:
     """Encode the resolved tickets of a window, fit one classifier per labelled field, write an
@@ -133,11 +138,16 @@ def train_bundle(
     compares. The bundle's classifiers are then fitted on the whole snapshot. Articles are not part of a
     bundle: serving indexes them from the database (:mod:`triage.knowledge`). With no ticket history
     the bundle's predictions say ``unavailable``.
+
+    Personal data (e-mail addresses, phone numbers, IBANs, card numbers, IP addresses and the operator's
+    ``redact_patterns``) is redacted from the texts before they are encoded, and from the subjects and
+    resolutions the bundle keeps as evidence; the ticket store keeps the originals.
     """
     snapshot = training_snapshot(session, since=since, until=until)
     tickets = snapshot.tickets
     cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
-    texts = [ticket_text(t.subject, t.body) for t in tickets]
+    redact = Redactor(redact_patterns)
+    texts = [redact(ticket_text(t.subject, t.body)) for t in tickets]
     ticket_vectors = encode_cached(encoder, texts, cache, progress=lambda done, total: progress("tickets", done, total))
     inputs = make_inputs(texts, ticket_vectors)
     train_part, held_part = holdout_split(len(tickets), holdout)
@@ -175,11 +185,11 @@ def train_bundle(
         {
             "id": t.id,
             "external_id": t.external_id,
-            "subject": t.subject,
+            "subject": redact(t.subject),
             "category": t.category,
             "priority": t.priority,
             "assignee": t.assignee,
-            "resolution": t.resolution,
+            "resolution": redact(t.resolution) if t.resolution else t.resolution,
             "language": t.language,
         }
         for t in tickets
@@ -209,6 +219,7 @@ def train_bundle(
         "classifiers": {name: {"type": "TriageClassifier", **clf.get_params()} for name, clf in classifiers.items()},
         "classifiers_skipped": skipped,
         "metrics": metrics,
+        "redaction": {"builtin": list(BUILTIN_KINDS), "operator_patterns": dict(redact_patterns or {})},
     }
     version = new_version()
     progress("bundle", 0, 1)
