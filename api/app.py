@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
+from api.auth import PUBLIC, Access, authorize, rate_limit_headers
+from api.controllers.access import AuditController, KeyController, RequesterController
 from api.controllers.analytics import AnalyticsController
 from api.controllers.articles import ArticleController
 from api.controllers.health import health, ready
@@ -14,14 +17,45 @@ from api.controllers.models import AdminController, JobsController, ModelsContro
 from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
-from api.errors import EXCEPTION_HANDLERS
+from api.errors import EXCEPTION_HANDLERS, document_problems
 from api.limits import cors_config, require_json_body
 from api.serving import Serving, serving_lifespan
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
 from triage.encoder import Encoder
 
-__all__ = ("create_app", "create_app_from_env")
+__all__ = ("ROUTE_HANDLERS", "create_app", "create_app_from_env")
+
+ROUTE_HANDLERS = (
+    health,
+    ready,
+    SuggestController,
+    TicketController,
+    ArticleController,
+    KbSearchController,
+    PortalController,
+    AnalyticsController,
+    ModelsController,
+    JobsController,
+    AdminController,
+    KeyController,
+    AuditController,
+    RequesterController,
+)
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="helpdesk-triage",
+        version="0.1.0",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="an API key")}
+        ),
+        security=[{"apiKey": []}],
+        openapi_router=Router("/schema", route_handlers=[], include_in_schema=False, opt=PUBLIC),
+    )
 
 
 def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litestar:
@@ -29,29 +63,19 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
     engine = make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
     serving = Serving(settings=settings, sessions=make_session_factory(engine), encoder=encoder)
     app = Litestar(
-        route_handlers=[
-            health,
-            ready,
-            SuggestController,
-            TicketController,
-            ArticleController,
-            KbSearchController,
-            PortalController,
-            AnalyticsController,
-            ModelsController,
-            JobsController,
-            AdminController,
-        ],
+        route_handlers=list(ROUTE_HANDLERS),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[serving_lifespan],
-        openapi_config=OpenAPIConfig(
-            title="helpdesk-triage", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
-        ),
+        openapi_config=_openapi(),
         request_max_body_size=1_048_576,
+        guards=[authorize],
         before_request=require_json_body,
+        before_send=[rate_limit_headers],
         cors_config=cors_config(settings.api),
     )
+    document_problems(app)
     app.state.serving = serving
+    app.state.access = Access(serving.sessions, settings.api.rate_limits, settings.api.key_cache_seconds)
     app.on_shutdown.append(lambda: engine.dispose())
     return app
 

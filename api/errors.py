@@ -6,16 +6,38 @@ import logging
 import re
 from typing import Any
 
-from litestar import Request, Response
+import msgspec
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from models.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, Unavailable
 
-__all__ = ("EXCEPTION_HANDLERS", "problem")
+__all__ = ("EXCEPTION_HANDLERS", "PROBLEM_RESPONSES", "Problem", "document_problems", "problem")
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemItem(msgspec.Struct):
+    """One finding: the field at fault and what is wrong with it."""
+
+    field: str
+    detail: str
+
+
+class Problem(msgspec.Struct):
+    """RFC 9457 problem details (the OpenAPI schema of every error response)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    field: str | None = None
+    errors: list[ProblemItem] | None = None
+
 
 _DOMAIN_STATUS: tuple[tuple[type[DomainError], int, str], ...] = (
     (NotFound, 404, "not-found"),
@@ -26,6 +48,8 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int, str], ...] = (
 )
 _TITLES = {
     400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
@@ -38,8 +62,31 @@ _TITLES = {
 }
 
 
+PROBLEM_RESPONSES = {
+    status: ResponseSpec(data_container=Problem, description=title, media_type=PROBLEM_JSON, generate_examples=False)
+    for status, title in _TITLES.items()
+    if status < 500 and status != 405
+}
+PROBLEM_RESPONSES[503] = ResponseSpec(
+    data_container=Problem, description="Service Unavailable", media_type=PROBLEM_JSON, generate_examples=False
+)
+
+
+def document_problems(app: Litestar) -> None:
+    """List the problem-details error responses in the OpenAPI schema of every guarded route."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if not handler.opt.get("public"):
+                handler.responses = {**PROBLEM_RESPONSES, **(handler.responses or {})}
+
+
 def problem(
-    request: Request, status: int, kind: str, detail: str, errors: list[dict[str, str]] | None = None
+    request: Request,
+    status: int,
+    kind: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[dict[str, Any]]:
     """A problem-details response; ``errors`` lists ``{"field", "detail"}`` items."""
     body: dict[str, Any] = {
@@ -52,7 +99,7 @@ def problem(
     if errors:
         body["errors"] = errors
         body["field"] = errors[0]["field"]
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _domain(request: Request, exc: DomainError) -> Response:
@@ -89,13 +136,23 @@ def _validation(request: Request, exc: ValidationException) -> Response:
     return problem(request, 422, "validation", "the request has invalid fields", errors)
 
 
+_HTTP_KINDS = {  # status -> (problem kind, the field at fault)
+    401: ("unauthenticated", "authorization"),
+    403: ("forbidden", "authorization"),
+    429: ("rate-limited", None),
+}
+
+
 def _http(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 400:  # the body could not be decoded (malformed JSON, wrong encoding)
         return problem(request, 400, "malformed-body", str(exc.detail), [{"field": "body", "detail": str(exc.detail)}])
     if exc.status_code == 415:
         detail = str(exc.detail)
         return problem(request, 415, "unsupported-media-type", detail, [{"field": "content-type", "detail": detail}])
-    return problem(request, exc.status_code, "http", str(exc.detail))
+    kind, field = _HTTP_KINDS.get(exc.status_code, ("http", None))
+    detail = str(exc.detail)
+    errors = [{"field": field, "detail": detail}] if field else None
+    return problem(request, exc.status_code, kind, detail, errors, headers=exc.headers)
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:

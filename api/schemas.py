@@ -7,8 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from litestar.params import Parameter
 
 __all__ = (
+    "MAX_ROW_ID",
+    "OFFSET",
+    "ROW_ID",
     "ArticleIn",
     "ArticleOut",
     "ArticlePage",
@@ -20,6 +24,10 @@ __all__ = (
     "TicketResolve",
     "TicketOut",
 )
+
+MAX_ROW_ID = 2_147_483_647  # the largest id a 32-bit integer column holds (PostgreSQL's "integer")
+ROW_ID = Parameter(ge=1, le=MAX_ROW_ID, description="A row id.")
+OFFSET = Parameter(default=0, ge=0, le=10_000_000, description="How many items to skip.")
 
 Text = Annotated[str, msgspec.Meta(max_length=20_000)]
 Short = Annotated[str, msgspec.Meta(max_length=1_000)]

@@ -20,6 +20,8 @@ from models.settings import Settings
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder, load_encoder
 from triage.knowledge import Knowledge, kb_stamp, load_knowledge, outcomes_stamp, refit_nothing_fits
+from triage.privacy import erased_ticket_ids, erasures_stamp
+from triage.redaction import Redactor
 from triage.registry import get_active
 from triage.retrieval import KnowledgeSearch
 from triage.suggest import LoadedBundle, load_bundle
@@ -42,6 +44,12 @@ class Serving:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _kb_lock: threading.Lock = field(default_factory=threading.Lock)
     _fitted_at: float = 0.0  # time.monotonic() of the last "nothing fits" fit
+    _erasures: int = -1  # the erasures stamp the held bundle reflects
+
+    @property
+    def redactor(self) -> Redactor:
+        """Redacts personal data (built-in kinds and the operator's patterns) from drafts and exports."""
+        return Redactor(self.settings.models.redact_patterns)
 
     def top_k(self, requested: int | None) -> int:
         """How many results a list gets: the request's number or the default, capped by the settings."""
@@ -83,18 +91,32 @@ class Serving:
                 log.info("nothing-fits model fitted: %s", knowledge.nothing_fits.describe())
             return True
 
-    def _active_row(self) -> tuple[str, str] | None:
+    def _active_row(self) -> tuple[tuple[str, str] | None, int]:
         with session_scope(self.sessions) as session:
             row = get_active(session, KIND)
-            return (row.version, row.path) if row else None
+            return ((row.version, row.path) if row else None), erasures_stamp(session)
+
+    def _without_erased(self, bundle: LoadedBundle, stamp: int) -> LoadedBundle:
+        with session_scope(self.sessions) as session:
+            erased = erased_ticket_ids(session)
+        self._erasures = stamp
+        return bundle.without(erased)
 
     async def refresh(self) -> bool:
-        """Load the active bundle if it differs from the one held; returns whether it swapped."""
+        """Load the active bundle if it differs from the one held, or drop newly erased tickets from the
+        one held; returns whether it swapped."""
         async with self._lock:
-            active = await anyio.to_thread.run_sync(self._active_row)
-            if active is None or (self.bundle and self.bundle.version == active[0]):
+            active, stamp = await anyio.to_thread.run_sync(self._active_row)
+            if active is None:
                 return False
+            if self.bundle and self.bundle.version == active[0]:
+                if stamp == self._erasures:
+                    return False
+                self.bundle = await anyio.to_thread.run_sync(self._without_erased, self.bundle, stamp)
+                log.info("erased tickets dropped from bundle %s", self.bundle.version)
+                return True
             bundle = await anyio.to_thread.run_sync(load_bundle, Path(active[1]))
+            bundle = await anyio.to_thread.run_sync(self._without_erased, bundle, stamp)
             trained_with = bundle.manifest.get("encoder", {}).get("name")
             if self.encoder is not None and trained_with != self.encoder.name:
                 log.error(

@@ -9,6 +9,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
+from api.auth import roles
 from models.db import session_scope
 from triage.deflection import deflection_report
 from triage.embedding_cache import EmbeddingCache, encode_cached
@@ -20,6 +21,7 @@ __all__ = ("AnalyticsController",)
 class AnalyticsController(Controller):
     path = "/v1/analytics"
     tags = ["analytics"]
+    opt = roles("analyst")
 
     @get("/deflection", sync_to_thread=True)
     def deflection(

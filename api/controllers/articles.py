@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
-from api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
+from api.auth import actor_of, roles
+from api.schemas import OFFSET, ROW_ID, ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
 from kb.parsing import ARTICLE_STATUSES, validate_draft
 from kb.rendering import render_html
 from kb.store import (
@@ -25,6 +26,7 @@ from kb.store import (
     update_article,
 )
 from models import Article
+from models.audit import record_audit
 from models.db import session_scope
 
 __all__ = ("ArticleController",)
@@ -49,6 +51,7 @@ def _article_out(article: Article) -> ArticleOut:
 class ArticleController(Controller):
     path = "/v1/articles"
     tags = ["articles"]
+    opt = roles("agent")
 
     @get("/", sync_to_thread=True)
     def index(
@@ -56,7 +59,7 @@ class ArticleController(Controller):
         state: State,
         status: str | None = Parameter(default=None, required=False, pattern="^(" + "|".join(ARTICLE_STATUSES) + ")$"),
         limit: int = Parameter(default=50, ge=1, le=200),
-        offset: int = Parameter(default=0, ge=0),
+        offset: int = OFFSET,
     ) -> ArticlePage:
         """A page of articles (without bodies), ordered by slug."""
         with session_scope(state.serving.sessions) as session:
@@ -76,7 +79,7 @@ class ArticleController(Controller):
         return ArticlePage(items=items, total=total, limit=limit, offset=offset)
 
     @post("/", sync_to_thread=True)
-    def create(self, data: JSONBody[ArticleIn], state: State) -> ArticleOut:
+    def create(self, data: JSONBody[ArticleIn], request: Request, state: State) -> ArticleOut:
         """Create an article (201); 409 when the slug is taken."""
         draft = validate_draft(
             slug=data.slug,
@@ -88,6 +91,7 @@ class ArticleController(Controller):
         )
         with session_scope(state.serving.sessions) as session:
             out = _article_out(create_article(session, draft))
+            record_audit(session, actor_of(request), "article.created", f"article:{out.slug}", revision=out.revision)
         state.serving.refresh_knowledge_now()
         return out
 
@@ -98,7 +102,7 @@ class ArticleController(Controller):
             return _article_out(get_article(session, slug))
 
     @put("/{slug:str}", sync_to_thread=True)
-    def replace(self, slug: FromPath[str], data: JSONBody[ArticleUpdate], state: State) -> ArticleOut:
+    def replace(self, slug: FromPath[str], data: JSONBody[ArticleUpdate], request: Request, state: State) -> ArticleOut:
         """Save a new revision; metadata left out keeps its current value."""
         with session_scope(state.serving.sessions) as session:
             article = get_article(session, slug)
@@ -111,30 +115,33 @@ class ArticleController(Controller):
                 tags=article.tags if data.tags is None else data.tags,
             )
             out = _article_out(update_article(session, slug, draft))
+            record_audit(session, actor_of(request), "article.edited", f"article:{out.slug}", revision=out.revision)
         state.serving.refresh_knowledge_now()
         return out
 
-    def _set_status(self, slug: str, status: str, state: State) -> ArticleOut:
+    def _set_status(self, slug: str, status: str, request: Request, state: State) -> ArticleOut:
         with session_scope(state.serving.sessions) as session:
             out = _article_out(set_status(session, slug, status))
+            record_audit(session, actor_of(request), f"article.{status}", f"article:{slug}", revision=out.revision)
         state.serving.refresh_knowledge_now()
         return out
 
     @post("/{slug:str}/publish", status_code=200, sync_to_thread=True)
-    def publish(self, slug: FromPath[str], state: State) -> ArticleOut:
+    def publish(self, slug: FromPath[str], request: Request, state: State) -> ArticleOut:
         """Publish the current revision: the portal may suggest it from now on."""
-        return self._set_status(slug, "published", state)
+        return self._set_status(slug, "published", request, state)
 
     @post("/{slug:str}/archive", status_code=200, sync_to_thread=True)
-    def archive(self, slug: FromPath[str], state: State) -> ArticleOut:
+    def archive(self, slug: FromPath[str], request: Request, state: State) -> ArticleOut:
         """Archive the article: never suggested or found by search again; its revisions stay readable."""
-        return self._set_status(slug, "archived", state)
+        return self._set_status(slug, "archived", request, state)
 
     @delete("/{slug:str}", status_code=204, sync_to_thread=True)
-    def remove(self, slug: FromPath[str], state: State) -> None:
+    def remove(self, slug: FromPath[str], request: Request, state: State) -> None:
         """Delete the article and all its revisions."""
         with session_scope(state.serving.sessions) as session:
             delete_article(session, slug)
+            record_audit(session, actor_of(request), "article.deleted", f"article:{slug}")
         state.serving.refresh_knowledge_now()
 
     @get("/{slug:str}/revisions", sync_to_thread=True)
@@ -149,7 +156,7 @@ class ArticleController(Controller):
             return {"slug": article.slug, "current_revision": article.current_revision, "revisions": items}
 
     @get("/{slug:str}/revisions/{number:int}", sync_to_thread=True)
-    def revision(self, slug: FromPath[str], state: State, number: int = Parameter(ge=1)) -> dict[str, Any]:
+    def revision(self, slug: FromPath[str], state: State, number: int = ROW_ID) -> dict[str, Any]:
         """One revision as Markdown and as safe HTML."""
         with session_scope(state.serving.sessions) as session:
             r = get_revision(session, slug, number)

@@ -9,6 +9,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
+from api.auth import roles
 from triage.errors import InvalidQuery
 from triage.retrieval import METHODS
 from triage.suggest import article_hits
@@ -19,6 +20,7 @@ __all__ = ("KbSearchController",)
 class KbSearchController(Controller):
     path = "/v1/kb/search"
     tags = ["kb"]
+    opt = roles("agent")
 
     @get("/", sync_to_thread=True)
     def search(

@@ -8,10 +8,11 @@ from typing import Any
 
 import anyio.to_thread
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
+from api.auth import actor_of, roles
 from models.db import session_scope
 from triage.jobs import get_job
 from triage.promotion import diff_versions, gate, promote, rollback
@@ -55,25 +56,29 @@ def _version_out(row) -> dict[str, Any]:
 class ModelsController(Controller):
     path = "/v1/models"
     tags = ["models"]
+    opt = roles("analyst")
 
     @post("/train", status_code=202)
-    async def train(self, state: State, data: JSONBody[TrainIn | None] = None) -> dict[str, Any]:
+    async def train(self, request: Request, state: State, data: JSONBody[TrainIn | None] = None) -> dict[str, Any]:
         """Start retraining in the background and answer at once with the job (202); ``GET /v1/jobs/{id}``
         shows its state and progress. 409 while another training job runs."""
         serving = state.serving
         models = serving.settings.models
-        request = data or TrainIn()
+        caller = actor_of(request)
+        train = data or TrainIn()
         job_id = await anyio.to_thread.run_sync(
             lambda: retrain_in_background(
                 serving.sessions,
                 serving.encoder,
                 models.artifacts_dir,
-                promote=request.promote,
-                force=request.force,
+                promote=train.promote,
+                force=train.force,
                 tolerance=models.promotion_tolerance,
                 min_examples=models.min_examples_per_label,
-                since=request.since,
-                until=request.until,
+                since=train.since,
+                until=train.until,
+                redact_patterns=models.redact_patterns,
+                actor=caller,
             )
         )
         return {"id": job_id, "state": "queued", "url": f"/v1/jobs/{job_id}"}
@@ -112,7 +117,11 @@ class ModelsController(Controller):
 
     @post("/{version:str}/promote", status_code=200)
     async def promote(
-        self, state: State, version: str = Parameter(max_length=100), data: JSONBody[PromoteIn | None] = None
+        self,
+        request: Request,
+        state: State,
+        version: str = Parameter(max_length=100),
+        data: JSONBody[PromoteIn | None] = None,
     ) -> dict[str, Any]:
         """Gate a version against the active bundle and activate it (409 with the reasons when the gate
         fails); this process swaps at once, the others at their next poll."""
@@ -130,6 +139,7 @@ class ModelsController(Controller):
                     models.artifacts_dir,
                     tolerance=models.promotion_tolerance,
                     force=force,
+                    actor=actor_of(request),
                 )
                 return asdict(report)
 
@@ -138,13 +148,13 @@ class ModelsController(Controller):
         return {"active": report["candidate"], "gate": report}
 
     @post("/rollback", status_code=200)
-    async def rollback(self, state: State) -> dict[str, Any]:
+    async def rollback(self, request: Request, state: State) -> dict[str, Any]:
         """Re-activate the bundle that was active before the current one (409 when there is none)."""
         serving = state.serving
 
         def run() -> str:
             with session_scope(serving.sessions) as session:
-                return rollback(session, KIND).version
+                return rollback(session, KIND, actor=actor_of(request)).version
 
         version = await anyio.to_thread.run_sync(run)
         await serving.refresh()
@@ -162,6 +172,7 @@ class ModelsController(Controller):
 class AdminController(Controller):
     path = "/v1/admin"
     tags = ["admin"]
+    opt = roles()
 
     @post("/reload", status_code=200)
     async def reload(self, state: State) -> dict[str, Any]:
@@ -174,6 +185,7 @@ class AdminController(Controller):
 class JobsController(Controller):
     path = "/v1/jobs"
     tags = ["models"]
+    opt = roles("analyst")
 
     @get("/{job_id:str}", sync_to_thread=True)
     def read(self, state: State, job_id: str = Parameter(max_length=32)) -> dict[str, Any]:

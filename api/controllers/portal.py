@@ -9,6 +9,7 @@ from litestar import Controller, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
+from api.auth import roles
 from api.schemas import PortalEventIn, SuggestIn
 from models.db import session_scope
 from triage.portal import portal_suggest, record_event
@@ -19,6 +20,7 @@ __all__ = ("PortalController",)
 class PortalController(Controller):
     path = "/v1/portal"
     tags = ["portal"]
+    opt = roles("portal")
 
     @post("/suggest", status_code=200, sync_to_thread=True)
     def suggest(self, data: JSONBody[SuggestIn], state: State) -> dict[str, Any]:
@@ -38,6 +40,7 @@ class PortalController(Controller):
                 min_similarity=models.kb_min_similarity,
                 model=knowledge.nothing_fits if knowledge else None,
                 max_probability=models.kb_nothing_fits_probability,
+                redactor=serving.redactor,
             )
         return asdict(answer)
 

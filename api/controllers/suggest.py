@@ -1,15 +1,17 @@
-"""POST /v1/suggest: suggestions for a draft, without storing anything."""
+"""POST /v1/suggest: suggestions for a draft; only the audit trail records that they were served."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
+from api.auth import actor_of, audit_prediction, roles
 from api.schemas import SuggestIn
+from models.db import session_scope
 from triage.suggest import suggest
 
 __all__ = ("SuggestController",)
@@ -18,13 +20,16 @@ __all__ = ("SuggestController",)
 class SuggestController(Controller):
     path = "/v1/suggest"
     tags = ["suggest"]
+    opt = roles("agent")
 
     @post("/", status_code=200, sync_to_thread=True)
-    def suggest(self, data: JSONBody[SuggestIn], state: State) -> dict[str, Any]:
+    def suggest(self, data: JSONBody[SuggestIn], request: Request, state: State) -> dict[str, Any]:
         """Articles, similar resolved tickets and category/priority/assignee predictions for a text."""
         serving = state.serving
         top_k = serving.top_k(data.top_k)
         result = suggest(
             serving.bundle, serving.search, serving.encoder, subject=data.subject, body=data.body, top_k=top_k
         )
+        with session_scope(serving.sessions) as session:
+            audit_prediction(session, actor_of(request), result)
         return asdict(result)

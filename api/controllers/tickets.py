@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 
-from api.schemas import TicketIn, TicketOut, TicketPatch, TicketResolve
+from api.auth import actor_of, audit_prediction, roles
+from api.schemas import ROW_ID, TicketIn, TicketOut, TicketPatch, TicketResolve
 from models import Feedback, Suggestion, Ticket
+from models.audit import record_audit
 from models.db import session_scope
 from triage.lifecycle import resolve_ticket, ticket_feedback, update_ticket
 from triage.suggest import suggest
@@ -54,9 +56,10 @@ def _ticket_out(ticket: Ticket, suggestion: Suggestion | None) -> TicketOut:
 class TicketController(Controller):
     path = "/v1/tickets"
     tags = ["tickets"]
+    opt = roles("agent")
 
     @post("/", sync_to_thread=True)
-    def create(self, data: JSONBody[TicketIn], state: State) -> TicketOut:
+    def create(self, data: JSONBody[TicketIn], request: Request, state: State) -> TicketOut:
         """Store a ticket and the suggestions made for it (201). Intake works even with no model."""
         serving = state.serving
         with session_scope(serving.sessions) as session:
@@ -78,26 +81,45 @@ class TicketController(Controller):
                 top_k=serving.settings.api.default_top_k,
             )
             row = save_suggestion(session, ticket.id, result)
+            audit_prediction(session, actor_of(request), result, ticket_id=ticket.id)
             return _ticket_out(ticket, row)
 
     @get("/{ticket_id:int}", sync_to_thread=True)
-    def read(self, state: State, ticket_id: int = Parameter(ge=1)) -> TicketOut:
+    def read(self, state: State, ticket_id: int = ROW_ID) -> TicketOut:
         """A ticket and its latest suggestion."""
         with session_scope(state.serving.sessions) as session:
             ticket = get_ticket(session, ticket_id)
             return _ticket_out(ticket, latest_suggestion(session, ticket.id))
 
     @patch("/{ticket_id:int}", sync_to_thread=True)
-    def update(self, data: JSONBody[TicketPatch], state: State, ticket_id: int = Parameter(ge=1)) -> TicketOut:
+    def update(self, data: JSONBody[TicketPatch], request: Request, state: State, ticket_id: int = ROW_ID) -> TicketOut:
         """Set or override labels (each recorded as feedback on the suggestion) and/or move the status;
-        409 for a move the lifecycle forbids."""
+        409 for a move the lifecycle forbids. ``actor`` names the person when one key serves many (an
+        integration); it defaults to the key's name."""
+        caller = actor_of(request)
+        labels = _labels(data)
         with session_scope(state.serving.sessions) as session:
-            ticket = update_ticket(session, ticket_id, labels=_labels(data), status=data.status, actor=data.actor)
+            ticket = update_ticket(
+                session, ticket_id, labels=labels, status=data.status, actor=data.actor or caller.name
+            )
+            changed = {k: v for k, v in labels.items() if v is not None}
+            record_audit(
+                session,
+                caller,
+                "ticket.updated",
+                f"ticket:{ticket_id}",
+                labels=changed,
+                status=data.status,
+                on_behalf_of=data.actor,
+            )
             return _ticket_out(ticket, latest_suggestion(session, ticket.id))
 
     @post("/{ticket_id:int}/resolve", status_code=200, sync_to_thread=True)
-    def resolve(self, data: JSONBody[TicketResolve], state: State, ticket_id: int = Parameter(ge=1)) -> TicketOut:
+    def resolve(
+        self, data: JSONBody[TicketResolve], request: Request, state: State, ticket_id: int = ROW_ID
+    ) -> TicketOut:
         """Resolve with the resolution, final labels and the articles that helped (409 unless open)."""
+        caller = actor_of(request)
         with session_scope(state.serving.sessions) as session:
             ticket = resolve_ticket(
                 session,
@@ -105,12 +127,16 @@ class TicketController(Controller):
                 resolution=data.resolution,
                 labels=_labels(data),
                 helped_articles=data.helped_articles,
-                actor=data.actor,
+                actor=data.actor or caller.name,
+            )
+            final = {name: getattr(ticket, name) for name in ("category", "priority", "assignee")}
+            record_audit(
+                session, caller, "ticket.resolved", f"ticket:{ticket_id}", labels=final, on_behalf_of=data.actor
             )
             return _ticket_out(ticket, latest_suggestion(session, ticket.id))
 
     @get("/{ticket_id:int}/feedback", sync_to_thread=True)
-    def feedback(self, state: State, ticket_id: int = Parameter(ge=1)) -> list[dict]:
+    def feedback(self, state: State, ticket_id: int = ROW_ID) -> list[dict]:
         """Every decision agents made on this ticket's predictions, oldest first."""
         with session_scope(state.serving.sessions) as session:
             return [_feedback_out(row) for row in ticket_feedback(session, ticket_id)]

@@ -1,0 +1,165 @@
+"""Who may call what: API-key authentication, one guard that checks each route's roles, per-key rate
+limits with RateLimit headers. A route is public only when it says so; any other route without roles
+is open to admin keys alone (fail closed)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, TooManyRequestsException
+from litestar.handlers import BaseRouteHandler
+from litestar.types import Message, Scope
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.audit import Actor, record_audit
+from models.db import session_scope
+from triage.access import find_key, hash_key
+from triage.suggest import Suggestions
+
+__all__ = ("PUBLIC", "Access", "actor_of", "audit_prediction", "authorize", "rate_limit_headers", "roles")
+
+PUBLIC: dict[str, Any] = {"public": True}
+WINDOW_SECONDS = 60
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="helpdesk-triage"'}
+
+
+def roles(*names: str) -> dict[str, Any]:
+    """Route options naming the roles (besides admin, which may call everything) that may call a route."""
+    return {"roles": names}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated key: who it is and its requests-per-minute limit."""
+
+    actor: Actor
+    rate_limit: int
+
+
+@dataclass
+class Access:
+    """One app's key cache and rate-limit windows (per process: a key gets its limit on each worker)."""
+
+    sessions: sessionmaker[Session]
+    role_limits: Mapping[str, int]
+    cache_seconds: float = 5.0
+    _cache: dict[str, tuple[float, Caller]] = field(default_factory=dict)
+    _windows: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def _lookup(self, secret: str) -> Caller | None:
+        with session_scope(self.sessions) as session:
+            key = find_key(session, secret)
+            if key is None:
+                return None
+            limit = key.rate_limit or self.role_limits.get(key.role, 600)
+            return Caller(Actor(key.name, key.role, key.id), limit)
+
+    async def authenticate(self, secret: str) -> Caller | None:
+        """The caller holding ``secret``, or ``None``; a found key is remembered for ``cache_seconds``,
+        so a revocation on another process takes effect within that time."""
+        digest = hash_key(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached and cached[0] > now:
+            return cached[1]
+        caller = await anyio.to_thread.run_sync(self._lookup, secret)
+        if caller is None:
+            self._cache.pop(digest, None)
+            return None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self.cache_seconds, caller)
+        return caller
+
+    def forget(self, key_id: int) -> None:
+        """Drop a revoked key from this process's cache at once."""
+        self._cache = {d: entry for d, entry in self._cache.items() if entry[1].actor.key_id != key_id}
+
+    def count(self, caller: Caller) -> tuple[int, int, int]:
+        """Count one request in the key's current one-minute window: (limit, remaining, seconds to reset);
+        ``remaining`` below zero means over the limit."""
+        now = time.time()
+        window = int(now // WINDOW_SECONDS)
+        key_id = caller.actor.key_id or 0
+        start, used = self._windows.get(key_id, (window, 0))
+        used = used + 1 if start == window else 1
+        self._windows[key_id] = (window, used)
+        reset = math.ceil((window + 1) * WINDOW_SECONDS - now)
+        return caller.rate_limit, caller.rate_limit - used, reset
+
+
+def _rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(max(remaining, 0)),
+        "RateLimit-Reset": str(reset),
+        "RateLimit-Policy": f"{limit};w={WINDOW_SECONDS}",
+    }
+
+
+def _bearer(connection: ASGIConnection) -> str:
+    header = connection.headers.get("authorization")
+    if not header:
+        raise NotAuthorizedException(detail="send an API key: Authorization: Bearer <key>", headers=_CHALLENGE)
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise NotAuthorizedException(detail="use the Bearer scheme: Authorization: Bearer <key>", headers=_CHALLENGE)
+    return secret.strip()
+
+
+async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """The guard on every route: public routes pass; others need a live key whose role the route allows
+    (401 without one, 403 for the wrong role, 429 over the key's rate limit)."""
+    opt = handler.opt
+    if opt.get("public") or connection.scope.get("method") == "OPTIONS":
+        return  # OPTIONS answers only which methods exist (and CORS preflights never carry a key)
+    access: Access = connection.app.state.access
+    caller = await access.authenticate(_bearer(connection))
+    if caller is None:
+        raise NotAuthorizedException(detail="the API key is unknown or revoked", headers=_CHALLENGE)
+    allowed = opt.get("roles", ())
+    role = caller.actor.role
+    if role != "admin" and role not in allowed:
+        needs = " or ".join((*allowed, "admin"))
+        raise PermissionDeniedException(detail=f"a {role} key may not call this endpoint; it needs {needs}")
+    limit, remaining, reset = access.count(caller)
+    headers = _rate_headers(limit, remaining, reset)
+    connection.state.rate_limit_headers = headers
+    connection.state.actor = caller.actor
+    if remaining < 0:
+        raise TooManyRequestsException(
+            detail=f"over this key's limit of {limit} requests a minute; retry in {reset} s",
+            headers={**headers, "Retry-After": str(reset)},
+        )
+
+
+async def rate_limit_headers(message: Message, scope: Scope) -> None:
+    """Put the key's RateLimit headers on every response to it (a before-send hook)."""
+    if message["type"] != "http.response.start":
+        return
+    headers = scope.get("state", {}).get("rate_limit_headers")
+    if headers:
+        mutable = MutableScopeHeaders.from_message(message)
+        for name, value in headers.items():
+            if name not in mutable:
+                mutable[name] = value
+
+
+def actor_of(request: Request) -> Actor:
+    """The caller of an authorised request."""
+    return request.state.actor
+
+
+def audit_prediction(session: Session, actor: Actor, result: Suggestions, ticket_id: int | None = None) -> None:
+    """Record in the audit trail that predictions were served: the bundle version and each field's label."""
+    labels = {name: p.label if p.status == "ok" else p.status for name, p in result.predictions.items()}
+    target = f"ticket:{ticket_id}" if ticket_id else None
+    record_audit(session, actor, "prediction.served", target, bundle_version=result.bundle_version, labels=labels)
