@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -143,3 +144,30 @@ def datasets_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def new_key(sessions: sessionmaker[Session], role: str = "admin", *, rate_limit: int | None = 1_000_000) -> str:
+    """A fresh API key for ``role`` (by default with a limit no test reaches)."""
+    from triage.access import create_key
+
+    with session_scope(sessions) as session:
+        return create_key(session, role, f"test-{role}", rate_limit=rate_limit)[1]
+
+
+def key_for(url: str, role: str = "admin", *, rate_limit: int | None = 1_000_000) -> str:
+    """:func:`new_key` on the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        return new_key(make_session_factory(engine), role, rate_limit=rate_limit)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def keyed_client(app, role: str = "admin"):
+    """Litestar's test client for ``app`` sending a fresh ``role`` key with every request."""
+    from litestar.testing import TestClient
+
+    with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {new_key(app.state.serving.sessions, role)}"
+        yield client

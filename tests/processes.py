@@ -81,14 +81,15 @@ def wait_ready(port: int, server: subprocess.Popen, timeout: float = 120) -> Non
     raise AssertionError("server never became ready")
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    """``helpdesk serve`` with ``env`` on a free port, once it is ready; terminate it when done."""
+def start_server(env: dict[str, str], log: Path | None = None) -> tuple[subprocess.Popen, int]:
+    """``helpdesk serve`` with ``env`` on a free port, once it is ready; terminate it when done. Its
+    output goes to ``log`` when given (for servers that answer more requests than a pipe holds)."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "triage.cli", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log.open("w") if log else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )

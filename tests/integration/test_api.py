@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from litestar.testing import TestClient
 
 from api.app import create_app
+from tests.conftest import keyed_client
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
 def client(demo_settings, encoder):
-    with TestClient(create_app(demo_settings, encoder=encoder)) as client:
+    with keyed_client(create_app(demo_settings, encoder=encoder)) as client:
         yield client
 
 
 @pytest.fixture
 def empty_client(settings, encoder):
-    with TestClient(create_app(settings, encoder=encoder)) as client:
+    with keyed_client(create_app(settings, encoder=encoder)) as client:
         yield client
 
 
@@ -177,7 +177,7 @@ def test_cors_allows_only_the_configured_origins(settings, encoder):
     from dataclasses import replace
 
     settings = replace(settings, api=replace(settings.api, cors_origins=("https://portal.example.com",)))
-    with TestClient(create_app(settings, encoder=encoder)) as client:
+    with keyed_client(create_app(settings, encoder=encoder)) as client:
         asked = {"access-control-request-method": "POST", "access-control-request-headers": "content-type"}
         allowed = client.options("/v1/portal/suggest", headers={"origin": "https://portal.example.com", **asked})
         assert allowed.headers["access-control-allow-origin"] == "https://portal.example.com"

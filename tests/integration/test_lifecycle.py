@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from litestar.testing import TestClient
 
 from api.app import create_app
+from tests.conftest import keyed_client
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
 def client(demo_settings, encoder):
-    with TestClient(create_app(demo_settings, encoder=encoder)) as client:
+    with keyed_client(create_app(demo_settings, encoder=encoder)) as client:
         yield client
 
 

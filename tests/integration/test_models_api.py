@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from litestar.testing import TestClient
 
 from api.app import create_app
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import load_demo_data
+from tests.conftest import keyed_client, load_demo_data
 from triage.promotion import SAME_SPLIT
 from triage.training import train_bundle
 
@@ -34,7 +33,7 @@ def world(settings, encoder):
 
 def test_retrain_gate_promote_rollback_and_diff(world, encoder):
     settings, sessions, first = world
-    with TestClient(create_app(settings, encoder=encoder)) as client:
+    with keyed_client(create_app(settings, encoder=encoder)) as client:
         assert client.get("/ready").status_code == 503  # a candidate is not served
         promoted = client.post(f"/v1/models/{first}/promote")
         assert promoted.status_code == 200, promoted.text
@@ -112,7 +111,7 @@ def test_training_runs_as_a_background_job(world, encoder):
     import time
 
     settings, _, first = world
-    with TestClient(create_app(settings, encoder=encoder)) as client:
+    with keyed_client(create_app(settings, encoder=encoder)) as client:
         started = client.post("/v1/models/train", json={"promote": True})
         assert started.status_code == 202, started.text
         job = started.json()

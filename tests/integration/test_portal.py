@@ -8,6 +8,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from tests.conftest import keyed_client
 
 VPN = """# Reset your VPN password
 
@@ -27,7 +28,7 @@ The next GlobalProtect VPN client changes how forgotten passwords are reset.
 
 @pytest.fixture
 def client(settings, encoder):
-    with TestClient(create_app(settings, encoder=encoder)) as client:
+    with keyed_client(create_app(settings, encoder=encoder)) as client:
         _add_articles(client)
         yield client
 
@@ -159,7 +160,7 @@ def test_a_huge_article_is_refused_with_413_and_nothing_is_stored(client):
 def lenient_client(settings, encoder):
     """A portal whose similarity floor lets loosely related articles through, refitting at every refresh."""
     models = replace(settings.models, kb_min_similarity=0.2, kb_refit_seconds=0)
-    with TestClient(create_app(replace(settings, models=models), encoder=encoder)) as client:
+    with keyed_client(create_app(replace(settings, models=models), encoder=encoder)) as client:
         _add_articles(client)
         yield client
 

@@ -48,9 +48,11 @@ def demo_server(tmp_path_factory):
     demo = subprocess.run([*cli, "demo", "--no-serve"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert "is active" in demo.stdout
+    keys = dict(re.findall(r"export (\w+_KEY)=(\S+)", demo.stdout))
+    assert set(keys) == {"PORTAL_KEY", "AGENT_KEY", "ANALYST_KEY", "ADMIN_KEY"}
     server, port = start_server(env)
     try:
-        yield port
+        yield port, {**os.environ, **keys}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -60,10 +62,11 @@ def test_readme_curl_session_runs(demo_server):
     commands = readme_commands()
     assert len(commands) >= 6
     outputs = {}
+    port, env = demo_server
     for _comment, command, expected in commands:
-        command = command.replace("localhost:8000", f"127.0.0.1:{demo_server}")
+        command = command.replace("localhost:8000", f"127.0.0.1:{port}")
         result = subprocess.run(
-            ["bash", "-c", command + " -w '\\n%{http_code}'"], capture_output=True, text=True, timeout=60
+            ["bash", "-c", command + " -w '\\n%{http_code}'"], capture_output=True, text=True, timeout=60, env=env
         )
         assert result.returncode == 0, (command, result.stderr)
         body, _, status = result.stdout.rpartition("\n")
@@ -79,22 +82,35 @@ def test_readme_curl_session_runs(demo_server):
     assert ticket["subject"].startswith("Printer")
     problem = next(out for cmd, out in outputs.items() if '"subject": ""' in cmd)
     assert problem["field"] == "subject"
+    forbidden = next(out for cmd, out in outputs.items() if "PORTAL_KEY" in cmd and "/v1/tickets/" in cmd)
+    assert forbidden["status"] == 403 and forbidden["field"] == "authorization"
+    keyless = subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/v1/tickets/350"], capture_output=True, text=True)
+    assert json.loads(keyless.stdout)["status"] == 401
 
 
 def test_readme_learning_loop_runs(demo_server):
     section = README.read_text().split("## The learning loop", 1)[1]
     script = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    script = script.replace("localhost:8000", f"127.0.0.1:{demo_server}")
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=900)
+    port, env = demo_server
+    script = script.replace("localhost:8000", f"127.0.0.1:{port}")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=900, env=env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     documents, text, decoder = [], result.stdout.strip(), json.JSONDecoder()
     while text:
         document, end = decoder.raw_decode(text)
         documents.append(document)
         text = text[end:].lstrip()
-    job, gate, shadow, promoted, analytics, rolled_back = documents
+    job, gate, shadow, promoted, analytics, rolled_back, audit = documents
     assert job["state"] == "succeeded" and job["result"]["version"] == gate["candidate"]
     assert gate["label_changes"]["assignee"]["added"] == ["Network Team"]
     assert shadow["fields"]["assignee"]["changed"]["fixed"] >= 10  # the effect, before promoting
     assert promoted["active"] == gate["candidate"] and rolled_back["active"] == gate["active"]
     assert analytics["fields"]["assignee"]["decisions"] >= 12
+    actions = [(e["action"], e["actor"], e["role"]) for e in audit["items"]]
+    assert actions[:3] == [
+        ("model.rolled_back", "demo-analyst", "analyst"),
+        ("model.promoted", "demo-analyst", "analyst"),
+        ("model.training_started", "demo-analyst", "analyst"),
+    ]

@@ -14,7 +14,7 @@ import pytest
 
 from models import ArtifactVersion
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import BACKENDS, DEMO, make_settings
+from tests.conftest import BACKENDS, DEMO, key_for, make_settings
 from tests.processes import helpdesk, kill_when, settings_env, start_server
 from triage.registry import get_active
 from triage.training import KIND
@@ -26,11 +26,10 @@ def _env(settings) -> dict[str, str]:
     return settings_env(settings, HELPDESK_RELOAD_POLL_SECONDS="0.2")
 
 
-def _call(port: int, method: str, path: str, payload: dict | None = None) -> tuple[int, dict]:
+def _call(key: str, port: int, method: str, path: str, payload: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=data, method=method, headers={"content-type": "application/json"}
-    )
+    headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -55,6 +54,11 @@ def two_bundles(request, databases, tmp_path_factory):
     return settings
 
 
+@pytest.fixture(scope="module")
+def admin_key(two_bundles) -> str:
+    return key_for(two_bundles.database.url)
+
+
 def _versions(settings) -> list[str]:
     engine = make_engine(settings.database.url)
     with session_scope(make_session_factory(engine)) as session:
@@ -73,7 +77,7 @@ def _active(settings) -> str | None:
     return version
 
 
-def test_concurrent_suggests_while_promoting_and_rolling_back(two_bundles):
+def test_concurrent_suggests_while_promoting_and_rolling_back(two_bundles, admin_key):
     settings = two_bundles
     first = _active(settings)
     second = next(v for v in _versions(settings) if v != first)
@@ -86,7 +90,7 @@ def test_concurrent_suggests_while_promoting_and_rolling_back(two_bundles):
             seen = []
             while time.monotonic() < stop:
                 port = (port_a, port_b)[n % 2]
-                status, body = _call(port, "POST", "/v1/suggest", {"subject": SUBJECTS[n % len(SUBJECTS)]})
+                status, body = _call(admin_key, port, "POST", "/v1/suggest", {"subject": SUBJECTS[n % len(SUBJECTS)]})
                 seen.append((port, status, body))
             return seen
 
@@ -94,10 +98,10 @@ def test_concurrent_suggests_while_promoting_and_rolling_back(two_bundles):
             futures = [pool.submit(client, n) for n in range(8)]
             swaps = 0
             while time.monotonic() < stop - 3:
-                status, body = _call(port_a, "POST", f"/v1/models/{second}/promote", {"force": True})
+                status, body = _call(admin_key, port_a, "POST", f"/v1/models/{second}/promote", {"force": True})
                 assert status == 200, body
                 time.sleep(0.5)
-                status, body = _call(port_a, "POST", "/v1/models/rollback")
+                status, body = _call(admin_key, port_a, "POST", "/v1/models/rollback")
                 assert status == 200 and body["active"] == first, body
                 time.sleep(0.5)
                 swaps += 2
@@ -112,11 +116,11 @@ def test_concurrent_suggests_while_promoting_and_rolling_back(two_bundles):
         for port in (port_a, port_b):
             assert {r[2]["bundle_version"] for r in responses if r[0] == port} == {first, second}
 
-        status, _ = _call(port_a, "POST", f"/v1/models/{second}/promote", {"force": True})
+        status, _ = _call(admin_key, port_a, "POST", f"/v1/models/{second}/promote", {"force": True})
         deadline = time.monotonic() + 10  # the other process swaps at its next poll
-        while _call(port_b, "GET", "/ready")[1]["bundle_version"] != second and time.monotonic() < deadline:
+        while _call(admin_key, port_b, "GET", "/ready")[1]["bundle_version"] != second and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _call(port_b, "GET", "/ready")[1]["bundle_version"] == second
+        assert _call(admin_key, port_b, "GET", "/ready")[1]["bundle_version"] == second
     finally:
         for server in (a, b):
             server.terminate()
@@ -124,7 +128,7 @@ def test_concurrent_suggests_while_promoting_and_rolling_back(two_bundles):
 
 
 @pytest.mark.parametrize("moment", ["classifiers", "bundle"])
-def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, moment):
+def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, admin_key, moment):
     settings = two_bundles
     active, versions = _active(settings), _versions(settings)
     folder = settings.models.artifacts_dir / KIND
@@ -137,8 +141,8 @@ def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, 
     assert visible == before  # no half-written bundle: only a hidden temp folder may be left
     server, port = start_server(_env(settings))
     try:
-        assert _call(port, "GET", "/ready")[1]["bundle_version"] == active
-        status, body = _call(port, "POST", "/v1/suggest", {"subject": "I forgot my VPN password"})
+        assert _call(admin_key, port, "GET", "/ready")[1]["bundle_version"] == active
+        status, body = _call(admin_key, port, "POST", "/v1/suggest", {"subject": "I forgot my VPN password"})
         assert status == 200 and body["bundle_version"] == active
     finally:
         server.terminate()
@@ -148,7 +152,7 @@ def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, 
     assert not any(p.name.startswith(".tmp-") for p in Path(folder).iterdir())  # the next write cleans up
 
 
-def test_two_hundred_concurrent_suggests_during_a_promotion_all_succeed(two_bundles):
+def test_two_hundred_concurrent_suggests_during_a_promotion_all_succeed(two_bundles, admin_key):
     settings = two_bundles
     active = _active(settings)
     other = next(v for v in _versions(settings) if v != active)
@@ -156,16 +160,16 @@ def test_two_hundred_concurrent_suggests_during_a_promotion_all_succeed(two_bund
     try:
         with ThreadPoolExecutor(64) as pool:
             futures = [
-                pool.submit(_call, port, "POST", "/v1/suggest", {"subject": SUBJECTS[n % len(SUBJECTS)]})
+                pool.submit(_call, admin_key, port, "POST", "/v1/suggest", {"subject": SUBJECTS[n % len(SUBJECTS)]})
                 for n in range(200)
             ]
             time.sleep(0.2)  # let the first requests get going, then swap under them
-            status, body = _call(port, "POST", f"/v1/models/{other}/promote", {"force": True})
+            status, body = _call(admin_key, port, "POST", f"/v1/models/{other}/promote", {"force": True})
             assert status == 200, body
             answers = [f.result() for f in futures]
         assert [s for s, _ in answers if s != 200] == []
         assert {b["bundle_version"] for _, b in answers} <= {active, other}
-        assert _call(port, "GET", "/ready")[1]["bundle_version"] == other
+        assert _call(admin_key, port, "GET", "/ready")[1]["bundle_version"] == other
     finally:
         server.terminate()
         server.wait(timeout=30)
