@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import anyio.to_thread
@@ -46,7 +47,7 @@ class Serving:
     _fitted_at: float = 0.0  # time.monotonic() of the last "nothing fits" fit
     _erasures: int = -1  # the erasures stamp the held bundle reflects
 
-    @property
+    @cached_property
     def redactor(self) -> Redactor:
         """Redacts personal data (built-in kinds and the operator's patterns) from drafts and exports."""
         return Redactor(self.settings.models.redact_patterns)

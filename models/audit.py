@@ -3,6 +3,7 @@ deletes of its rows)."""
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, JSONType, utcnow
 
-__all__ = ("SYSTEM", "Actor", "AuditEvent", "list_audit", "record_audit")
+__all__ = ("SYSTEM", "Actor", "AuditEvent", "list_audit", "local_actor", "record_audit")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,15 @@ class Actor:
 
 
 SYSTEM = Actor("system")
+
+
+def local_actor(tool: str) -> Actor:
+    """Someone working on this machine with direct database access (``cli:ann``, ``notebook:ann``)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment or the password database
+        user = "unknown"
+    return Actor(f"{tool}:{user}")
 
 
 class AuditEvent(Base):

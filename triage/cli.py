@@ -13,12 +13,13 @@ from typing import Any
 
 import click
 
+from models.audit import record_audit
 from models.db import session_scope
 from models.errors import DomainError
 from models.settings import Settings, get_settings
 from triage.cli_keys import demo_keys, keys_group
 from triage.cli_models import models_group
-from triage.cli_support import cli_actor, configured_encoder, sessions
+from triage.cli_support import CLI_ACTOR, configured_encoder, sessions
 
 __all__ = ("main",)
 
@@ -105,6 +106,7 @@ def kb_import(folder: Path) -> None:
 
     with session_scope(sessions(get_settings())) as session:
         counts = import_folder(session, folder, progress=_bar("articles"))
+        record_audit(session, CLI_ACTOR, "article.imported", str(folder), counts=counts)
     click.echo(", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no articles found")
 
 
@@ -130,6 +132,7 @@ def kb_delete(slug: str) -> None:
 
     with session_scope(sessions(get_settings())) as session:
         delete_article(session, slug)
+        record_audit(session, CLI_ACTOR, "article.deleted", f"article:{slug}")
     click.echo(f"{slug} deleted")
 
 
@@ -138,6 +141,7 @@ def _kb_set_status(slug: str, status: str) -> None:
 
     with session_scope(sessions(get_settings())) as session:
         article = set_status(session, slug, status)
+        record_audit(session, CLI_ACTOR, f"article.{status}", f"article:{slug}", revision=article.current_revision)
         click.echo(f"{article.slug} is {article.status} (revision {article.current_revision})")
 
 
@@ -202,7 +206,7 @@ def _train(
         until=until,
         redact_patterns=models.redact_patterns,
         progress=_TrainProgress(),
-        actor=cli_actor(),
+        actor=CLI_ACTOR,
     )
     with session_scope(factory) as session:
         knowledge = load_knowledge(session, encoder, EmbeddingCache.in_artifacts(models.artifacts_dir, encoder))

@@ -8,7 +8,7 @@ from models.access import ROLES
 from models.db import session_scope
 from models.settings import get_settings
 from triage.access import create_key, list_keys, revoke_key
-from triage.cli_support import cli_actor, sessions
+from triage.cli_support import CLI_ACTOR, sessions
 
 __all__ = ("DEMO_KEY_PREFIX", "demo_keys", "keys_group")
 
@@ -27,7 +27,7 @@ def keys_group() -> None:
 def create_command(role: str, name: str, rate_limit: int | None) -> None:
     """Create a key and print its secret (shown this once)."""
     with session_scope(sessions(get_settings())) as session:
-        key, secret = create_key(session, role, name, rate_limit=rate_limit, actor=cli_actor())
+        key, secret = create_key(session, role, name, rate_limit=rate_limit, actor=CLI_ACTOR)
         click.echo(f"key {key.id} ({key.role}, {key.name}): {secret}")
 
 
@@ -50,13 +50,13 @@ def list_command(include_revoked: bool) -> None:
 def revoke_command(key_id: int) -> None:
     """Revoke key KEY_ID for good."""
     with session_scope(sessions(get_settings())) as session:
-        key = revoke_key(session, key_id, actor=cli_actor())
+        key = revoke_key(session, key_id, actor=CLI_ACTOR)
         click.echo(f"key {key.id} ({key.role}, {key.name}) revoked")
 
 
 def demo_keys() -> dict[str, str]:
     """A fresh demo key per role (earlier demo keys are revoked); returns role -> secret."""
-    actor = cli_actor()
+    actor = CLI_ACTOR
     with session_scope(sessions(get_settings())) as session:
         for key in list_keys(session):
             if key.name.startswith(DEMO_KEY_PREFIX):

@@ -9,7 +9,7 @@ import click
 
 from models.db import session_scope
 from models.settings import Settings, get_settings
-from triage.cli_support import cli_actor, configured_encoder, sessions
+from triage.cli_support import CLI_ACTOR, configured_encoder, sessions
 
 __all__ = ("models_group",)
 
@@ -115,7 +115,7 @@ def promote_command(version: str, force: bool) -> None:
             models.artifacts_dir,
             tolerance=models.promotion_tolerance,
             force=force,
-            actor=cli_actor(),
+            actor=CLI_ACTOR,
         )
     _echo(asdict(report))
     forced = " (gate overridden with --force)" if not report.passed else ""
@@ -129,7 +129,7 @@ def rollback_command() -> None:
     from triage.training import KIND
 
     with session_scope(sessions(get_settings())) as session:
-        row = rollback(session, KIND, actor=cli_actor())
+        row = rollback(session, KIND, actor=CLI_ACTOR)
         click.echo(f"bundle {row.version} is active again")
 
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
-
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.audit import Actor
+from models.audit import local_actor
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
 from triage.encoder import Encoder
 
-__all__ = ("cli_actor", "configured_encoder", "sessions")
+__all__ = ("CLI_ACTOR", "configured_encoder", "sessions")
 
-
-def cli_actor() -> Actor:
-    """Who runs a command, for the audit trail: the local user, as ``cli:<name>``."""
-    return Actor(f"cli:{getpass.getuser()}", role="admin")
+CLI_ACTOR = local_actor("cli")  # who runs a command, for the audit trail
 
 
 def sessions(settings: Settings) -> sessionmaker[Session]:

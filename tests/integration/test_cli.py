@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Article, Ticket
+from models.audit import list_audit
 from models.db import make_engine, make_session_factory, session_scope
 from tests.processes import helpdesk
 
@@ -193,3 +194,23 @@ def test_models_commands_gate_shadow_promote_rollback_and_diff(settings):
     assert back.returncode == 0 and f"bundle {first} is active again" in back.stdout
     missing = helpdesk(settings, "models", "promote", "no-such-version")
     assert missing.returncode == 2 and missing.stderr.startswith("error [version]")
+    with session_scope(make_session_factory(make_engine(settings.database.url))) as session:
+        actions = [(e.action, e.actor.split(":")[0]) for e in list_audit(session, action="model.")[0]]
+    assert actions[:2] == [("model.rolled_back", "cli"), ("model.promoted", "cli")]
+
+
+def test_keys_create_list_and_revoke(settings):
+    assert helpdesk(settings, "db", "upgrade").returncode == 0
+    created = helpdesk(settings, "keys", "create", "--role", "agent", "--name", "service desk")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.split(": ")[-1].strip()
+    assert created.stdout.startswith("key 1 (agent, service desk): hdt_") and len(secret) > 40
+    listed = helpdesk(settings, "keys", "list")
+    assert "service desk" in listed.stdout and secret not in listed.stdout and secret[:12] in listed.stdout
+    assert helpdesk(settings, "keys", "revoke", "1").stdout.strip() == "key 1 (agent, service desk) revoked"
+    assert helpdesk(settings, "keys", "list").stdout == ""
+    assert "revoked" in helpdesk(settings, "keys", "list", "--all").stdout
+    again = helpdesk(settings, "keys", "revoke", "1")
+    assert again.returncode == 2 and again.stderr.startswith("error [key_id]")
+    bad = helpdesk(settings, "keys", "create", "--role", "root", "--name", "x")
+    assert bad.returncode == 2 and "root" in bad.stderr
