@@ -11,6 +11,7 @@ from api.auth import PUBLIC, Access, authorize, rate_limit_headers
 from api.controllers.access import AuditController, KeyController, RequesterController
 from api.controllers.analytics import AnalyticsController
 from api.controllers.articles import ArticleController
+from api.controllers.assist import IncidentController, MacroController, TicketAssistController
 from api.controllers.health import health, ready
 from api.controllers.kb_search import KbSearchController
 from api.controllers.models import AdminController, JobsController, ModelsController
@@ -41,6 +42,9 @@ ROUTE_HANDLERS = (
     KeyController,
     AuditController,
     RequesterController,
+    TicketAssistController,
+    MacroController,
+    IncidentController,
 )
 
 

@@ -158,3 +158,5 @@ class TicketOut:
     updated_at: datetime
     resolved_at: datetime | None
     suggestion: dict[str, Any] | None
+    merged_into_id: int | None = None
+    requester_notified_at: datetime | None = None

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar
@@ -20,12 +21,14 @@ from models.db import session_scope
 from models.settings import Settings
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder, load_encoder
+from triage.incidents import SpikeSettings, record_incidents, spike_candidates
 from triage.knowledge import Knowledge, kb_stamp, load_knowledge, outcomes_stamp, refit_nothing_fits
 from triage.privacy import erased_ticket_ids, erasures_stamp
 from triage.redaction import Redactor
 from triage.registry import get_active
 from triage.retrieval import KnowledgeSearch
 from triage.suggest import LoadedBundle, load_bundle
+from triage.ticket_assist import Assistant
 from triage.training import KIND
 
 __all__ = ("Serving", "serving_lifespan")
@@ -64,6 +67,27 @@ class Serving:
 
     def _cache(self) -> EmbeddingCache:
         return EmbeddingCache.in_artifacts(self.settings.models.artifacts_dir, self.encoder)
+
+    def assistant(self) -> Assistant:
+        """Agent assist over the bundle and KB index held now."""
+        return Assistant(self.bundle, self.search, self.encoder, self._cache(), self.redactor)
+
+    def spike_settings(self) -> SpikeSettings:
+        """When a group of similar tickets counts as a spike (from the settings)."""
+        a = self.settings.assist
+        return SpikeSettings(
+            a.spike_window_hours, a.spike_baseline_days, a.spike_similarity, a.spike_min_size, a.spike_min_ratio
+        )
+
+    def detect_incidents_now(self) -> list[dict[str, Any]]:
+        """The current spike candidates; records an event for each group that has just crossed the
+        threshold (blocking: call it off the event loop)."""
+        assistant = self.assistant()
+        with session_scope(self.sessions) as session:
+            candidates = spike_candidates(session, assistant.vectors, settings=self.spike_settings())
+            for event in record_incidents(session, candidates, redact=self.redactor):
+                log.warning("incident spike: %d similar tickets (%s)", event.size, event.subject[:80])
+            return [{**c, "subject": self.redactor(c["subject"])} for c in candidates]
 
     def refresh_knowledge_now(self) -> bool:
         """Rebuild the KB index if articles changed since it was built, or refit its "nothing fits" model
@@ -155,6 +179,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         log.exception("could not build the KB index")
 
     async def poll() -> None:
+        last_incident_check = time.monotonic()
         while True:
             await asyncio.sleep(serving.settings.api.reload_poll_seconds)
             for refresh in (serving.refresh, serving.refresh_knowledge):
@@ -162,6 +187,12 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
                     await refresh()
                 except Exception:
                     log.exception("%s failed", refresh.__name__)
+            if time.monotonic() - last_incident_check >= serving.settings.assist.incident_poll_seconds:
+                last_incident_check = time.monotonic()
+                try:
+                    await anyio.to_thread.run_sync(serving.detect_incidents_now)
+                except Exception:
+                    log.exception("incident detection failed")
 
     task = asyncio.create_task(poll())
     try:

@@ -3,6 +3,7 @@
 from models.access import ApiKey
 from models.articles import Article, ArticleChunk, ArticleRevision
 from models.artifacts import ArtifactVersion
+from models.assist import AssistFeedback, IncidentEvent, Macro
 from models.audit import AuditEvent
 from models.base import Base
 from models.erasure import Erasure
@@ -17,11 +18,14 @@ __all__ = (
     "ArticleChunk",
     "ArticleRevision",
     "ArtifactVersion",
+    "AssistFeedback",
     "AuditEvent",
     "Base",
     "Erasure",
     "Feedback",
+    "IncidentEvent",
     "Job",
+    "Macro",
     "PortalEvent",
     "PortalSuggestion",
     "Suggestion",

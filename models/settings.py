@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ("ApiSettings", "DatabaseSettings", "ModelSettings", "Settings", "get_settings")
+__all__ = ("ApiSettings", "AssistSettings", "DatabaseSettings", "ModelSettings", "Settings", "get_settings")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,12 +67,28 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class AssistSettings:
+    """Agent assist: recommended replies, duplicate candidates and incident spikes."""
+
+    min_similarity: float = 0.5  # a source less similar to the ticket than this is not recommended
+    duplicate_threshold: float = 0.8
+    duplicate_window_days: float = 7.0
+    spike_window_hours: float = 1.0
+    spike_baseline_days: float = 14.0
+    spike_similarity: float = 0.55
+    spike_min_size: int = 5
+    spike_min_ratio: float = 3.0
+    incident_poll_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration; build it with :meth:`from_env` or directly in tests."""
 
     database: DatabaseSettings
     models: ModelSettings
     api: ApiSettings = field(default_factory=ApiSettings)
+    assist: AssistSettings = field(default_factory=AssistSettings)
     datasets_dir: Path = _ROOT.parent / "shared" / "datasets"
     data_dir: Path = _ROOT / "data"
 
@@ -110,6 +126,17 @@ class Settings:
                 cors_origins=tuple(o.strip() for o in env.get("HELPDESK_CORS_ORIGINS", "").split(",") if o.strip()),
                 rate_limits=_rate_limits(env),
                 key_cache_seconds=float(env.get("HELPDESK_KEY_CACHE_SECONDS", "5")),
+            ),
+            assist=AssistSettings(
+                min_similarity=float(env.get("HELPDESK_ASSIST_MIN_SIMILARITY", "0.5")),
+                duplicate_threshold=float(env.get("HELPDESK_DUPLICATE_THRESHOLD", "0.8")),
+                duplicate_window_days=float(env.get("HELPDESK_DUPLICATE_WINDOW_DAYS", "7")),
+                spike_window_hours=float(env.get("HELPDESK_SPIKE_WINDOW_HOURS", "1")),
+                spike_baseline_days=float(env.get("HELPDESK_SPIKE_BASELINE_DAYS", "14")),
+                spike_similarity=float(env.get("HELPDESK_SPIKE_SIMILARITY", "0.55")),
+                spike_min_size=int(env.get("HELPDESK_SPIKE_MIN_SIZE", "5")),
+                spike_min_ratio=float(env.get("HELPDESK_SPIKE_MIN_RATIO", "3")),
+                incident_poll_seconds=float(env.get("HELPDESK_INCIDENT_POLL_SECONDS", "60")),
             ),
             datasets_dir=Path(env.get("HELPDESK_DATASETS_DIR", _ROOT.parent / "shared" / "datasets")),
             data_dir=Path(env.get("HELPDESK_DATA_DIR", _ROOT / "data")),

@@ -38,6 +38,8 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()
     erased_at: Mapped[datetime | None] = mapped_column()  # the requester's personal data was erased
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    requester_notified_at: Mapped[datetime | None] = mapped_column()  # told of the merge (by the helpdesk's mailer)
 
 
 class Suggestion(Base):

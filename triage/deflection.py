@@ -18,9 +18,13 @@ from sqlalchemy.orm import Session
 
 from models import PortalEvent, PortalSuggestion
 from triage.rates import rate
+from triage.redaction import Redactor
 from triage.texts import snippet, ticket_text
 
 __all__ = ("deflection_report", "gap_clusters")
+
+
+DRAFT_REDACTOR = Redactor()
 
 
 def gap_clusters(
@@ -80,7 +84,8 @@ def deflection_report(
             overall["with_articles"] += 1
             overall["deflected"] += deflected
         if filed:
-            filed_anyway.append(snippet(ticket_text(suggestion.subject, suggestion.body), 200))
+            # drafts are stored redacted; redacting again also covers drafts stored before redaction existed
+            filed_anyway.append(snippet(DRAFT_REDACTOR(ticket_text(suggestion.subject, suggestion.body)), 200))
         for shown in suggestion.articles:
             slug, revision = shown["slug"], shown["revision"]
             counts = Counter({"shown": 1})

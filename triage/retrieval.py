@@ -235,6 +235,10 @@ class KnowledgeSearch:
             for score, chunk_id in list(best.values())[:top_k]
         ]
 
+    def section(self, slug: str, anchor: str) -> dict[str, Any] | None:
+        """The indexed section of article ``slug`` at ``anchor`` (its full text and metadata)."""
+        return next((c for c in self.chunks.values() if c["slug"] == slug and c["anchor"] == anchor), None)
+
     def _match(self, chunk_id: int, score: float, similarity: float, tokens: list[str]) -> ArticleHit:
         c = self.chunks[chunk_id]
         language = c.get("language") or "en"

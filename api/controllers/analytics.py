@@ -14,6 +14,7 @@ from models.db import session_scope
 from triage.deflection import deflection_report
 from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.prediction_analytics import prediction_report
+from triage.ticket_assist import assist_report
 
 __all__ = ("AnalyticsController",)
 
@@ -54,3 +55,14 @@ class AnalyticsController(Controller):
         serving = state.serving
         with session_scope(serving.sessions) as session:
             return prediction_report(session, serving.bundle, since=since, bucket=bucket, recent_days=recent_days)
+
+    @get("/assist", sync_to_thread=True)
+    def assist(
+        self,
+        state: State,
+        since: Annotated[datetime | None, Parameter(description="Only decisions since this time.")] = None,
+    ) -> dict[str, Any]:
+        """How agents used recommended replies and macros: used, edited or dismissed, and the sources
+        used most."""
+        with session_scope(state.serving.sessions) as session:
+            return assist_report(session, since=since)

@@ -50,6 +50,8 @@ def _ticket_out(ticket: Ticket, suggestion: Suggestion | None) -> TicketOut:
         updated_at=ticket.updated_at,
         resolved_at=ticket.resolved_at,
         suggestion=_suggestion_out(suggestion),
+        merged_into_id=ticket.merged_into_id,
+        requester_notified_at=ticket.requester_notified_at,
     )
 
 

@@ -214,3 +214,29 @@ def test_keys_create_list_and_revoke(settings):
     assert again.returncode == 2 and again.stderr.startswith("error [key_id]")
     bad = helpdesk(settings, "keys", "create", "--role", "root", "--name", "x")
     assert bad.returncode == 2 and "root" in bad.stderr
+
+
+def test_evaluate_duplicates_and_replies_write_reports(settings, tmp_path: Path):
+    rows = [
+        ("my card has not arrived", "card_arrival"),
+        ("where is my new card", "card_arrival"),
+        ("the ATM swallowed my card", "card_swallowed"),
+        ("cash machine kept my card", "card_swallowed"),
+    ]
+    history = tmp_path / "history.jsonl"
+    history.write_text("".join(json.dumps({"q": t, "intent": i}) + "\n" for t, i in rows))
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"q": "still waiting for my card to arrive", "intent": "card_arrival"}) + "\n")
+    args = ["evaluate-duplicates", str(queries), str(history), "--map", "text=q", "--map", "group=intent"]
+    result = helpdesk(settings, *args, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "duplicates-queries.json").read_text())
+    assert report["precision@1"] == 1.0 and report["queries"] == 1 and len(report["curve"]) == 10
+
+    assert helpdesk(settings, "kb", "import", str(ROOT / "data" / "kb")).returncode == 0
+    for file in sorted((ROOT / "data" / "tickets").glob("*.jsonl")):
+        assert helpdesk(settings, "tickets", "import", str(file)).returncode == 0
+    replies = helpdesk(settings, "evaluate-replies", "--out", str(tmp_path))
+    assert replies.returncode == 0, replies.stderr[-2000:]
+    report = json.loads((tmp_path / "replies.json").read_text())
+    assert report["held_out"] == 70 and report["same_category_in_top_k"] > report["chance"]

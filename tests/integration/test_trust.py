@@ -33,6 +33,7 @@ PATH_VALUES = {
     "job_id": "nojob",
     "key_id": "999999",
     "requester_id": "nobody@example.com",
+    "macro_id": "999999",
 }
 
 

@@ -22,6 +22,9 @@ TABLES = {
     "api_keys",
     "audit_events",
     "erasures",
+    "macros",
+    "assist_feedback",
+    "incident_events",
 }
 
 
