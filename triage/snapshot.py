@@ -36,7 +36,8 @@ class TrainingSnapshot:
 def training_snapshot(
     session: Session, *, since: datetime | None = None, until: datetime | None = None
 ) -> TrainingSnapshot:
-    """Resolved (or closed) tickets resolved in ``[since, until)``, oldest first.
+    """Resolved (or closed) tickets resolved in ``[since, until)``, oldest first; erased tickets and
+    duplicates merged into another ticket are left out.
 
     Tickets with the same subject and body are one example: the most recently resolved copy is kept
     (its labels are the latest word). The description records the window asked for and found, the row
@@ -44,7 +45,9 @@ def training_snapshot(
     """
     rows = list(
         session.scalars(
-            select(Ticket).where(Ticket.status.in_(RESOLVED), Ticket.erased_at.is_(None)).order_by(Ticket.id)
+            select(Ticket)
+            .where(Ticket.status.in_(RESOLVED), Ticket.erased_at.is_(None), Ticket.merged_into_id.is_(None))
+            .order_by(Ticket.id)
         )
     )
     rows = [t for t in rows if (since is None or as_utc(resolved_at(t)) >= as_utc(since))]
