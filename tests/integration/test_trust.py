@@ -207,6 +207,7 @@ def test_a_requester_can_be_exported_and_erased_everywhere(deployment, encoder):
             None,
         )
         assert ticket["category"] == "Network & VPN"  # labels stay for the statistics
+        assert admin.get(f"/v1/tickets/{ids[0]}/assist").status_code == 404  # nothing to assist with
         assert cache.get_many([cache.key(t) for t in redacted + texts]) == {}
         for client in (admin, agent):  # this process at once; the other at its next poll (run now)
             if client is agent:
