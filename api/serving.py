@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import session_scope
 from models.settings import Settings
+from triage.batching import MicroBatchingEncoder
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder, load_encoder
 from triage.incidents import SpikeSettings, record_incidents, spike_candidates
@@ -169,6 +170,11 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         serving.encoder = await anyio.to_thread.run_sync(
             lambda: load_encoder(models.encoder, batch_size=models.encode_batch_size)
         )
+    api = serving.settings.api
+    batcher = None
+    if api.batch_max > 1:  # concurrent requests' texts are encoded together
+        batcher = MicroBatchingEncoder(serving.encoder, max_wait=api.batch_wait_ms / 1000, max_batch=api.batch_max)
+        serving.encoder = batcher
     try:
         await serving.refresh()
     except Exception:  # a damaged bundle must not stop intake; /ready stays 503
@@ -201,3 +207,6 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if batcher is not None:
+            serving.encoder = batcher.inner
+            await anyio.to_thread.run_sync(batcher.close)

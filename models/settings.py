@@ -33,7 +33,7 @@ class ModelSettings:
 
     artifacts_dir: Path
     encoder: str = "minilm"
-    encode_batch_size: int = 64
+    encode_batch_size: int = 16
     min_examples_per_label: int = 10
     coverage: float = 0.9
     target_precision: float = 0.9
@@ -63,6 +63,8 @@ class ApiSettings:
     reload_poll_seconds: float = 10.0
     cors_origins: tuple[str, ...] = ()  # browsers on these origins may call the API; none by default
     rate_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))  # per key, a minute
+    batch_wait_ms: float = 2.0  # under load, how long the encoder waits to fill a micro-batch
+    batch_max: int = 64  # texts per micro-batch; 1 turns micro-batching off
     key_cache_seconds: float = 5.0  # a revoked key stops working on other processes within this time
 
 
@@ -106,7 +108,7 @@ class Settings:
             models=ModelSettings(
                 artifacts_dir=Path(env.get("HELPDESK_ARTIFACTS_DIR", var_dir / "artifacts")),
                 encoder=env.get("HELPDESK_ENCODER", "minilm"),
-                encode_batch_size=int(env.get("HELPDESK_ENCODE_BATCH_SIZE", "64")),
+                encode_batch_size=int(env.get("HELPDESK_ENCODE_BATCH_SIZE", "16")),
                 min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "10")),
                 coverage=float(env.get("HELPDESK_COVERAGE", "0.9")),
                 target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
@@ -126,6 +128,8 @@ class Settings:
                 cors_origins=tuple(o.strip() for o in env.get("HELPDESK_CORS_ORIGINS", "").split(",") if o.strip()),
                 rate_limits=_rate_limits(env),
                 key_cache_seconds=float(env.get("HELPDESK_KEY_CACHE_SECONDS", "5")),
+                batch_wait_ms=float(env.get("HELPDESK_BATCH_WAIT_MS", "2")),
+                batch_max=int(env.get("HELPDESK_BATCH_MAX", "64")),
             ),
             assist=AssistSettings(
                 min_similarity=float(env.get("HELPDESK_ASSIST_MIN_SIMILARITY", "0.5")),

@@ -18,6 +18,7 @@ from models.db import session_scope
 from models.errors import DomainError
 from models.settings import Settings, get_settings
 from triage.cli_assist import evaluate_duplicates_command, evaluate_replies_command
+from triage.cli_bench import bench_command
 from triage.cli_keys import demo_keys, keys_group
 from triage.cli_models import models_group
 from triage.cli_support import CLI_ACTOR, configured_encoder, sessions
@@ -417,6 +418,7 @@ main.add_command(models_group)
 main.add_command(keys_group)
 main.add_command(evaluate_duplicates_command)
 main.add_command(evaluate_replies_command)
+main.add_command(bench_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

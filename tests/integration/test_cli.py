@@ -240,3 +240,15 @@ def test_evaluate_duplicates_and_replies_write_reports(settings, tmp_path: Path)
     assert replies.returncode == 0, replies.stderr[-2000:]
     report = json.loads((tmp_path / "replies.json").read_text())
     assert report["held_out"] == 70 and report["same_category_in_top_k"] > report["chance"]
+
+
+def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
+    env = {**os.environ, "HELPDESK_DATASETS_DIR": str(datasets_dir)}
+    args = ["bench", "--var", str(tmp_path / "bench"), "--history", "150", "--requests", "8", "--out", str(tmp_path)]
+    command = [sys.executable, "-m", "triage.cli", *args]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["history"] == 150 and [level["clients"] for level in report["http"]] == [1, 8, 32]
+    assert set(report["in_process"]) == {"encode", "search", "classify", "total"}
+    assert report["summary"]["cold start to ready (s)"] > 0
