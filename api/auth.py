@@ -19,12 +19,11 @@ from litestar.handlers import BaseRouteHandler
 from litestar.types import Message, Scope
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.audit import Actor, record_audit
+from models.audit import Actor
 from models.db import session_scope
 from triage.access import find_key, hash_key
-from triage.suggest import Suggestions
 
-__all__ = ("PUBLIC", "Access", "actor_of", "audit_prediction", "authorize", "rate_limit_headers", "roles")
+__all__ = ("PUBLIC", "Access", "actor_of", "authorize", "rate_limit_headers", "roles")
 
 PUBLIC: dict[str, Any] = {"public": True}
 WINDOW_SECONDS = 60
@@ -156,10 +155,3 @@ async def rate_limit_headers(message: Message, scope: Scope) -> None:
 def actor_of(request: Request) -> Actor:
     """The caller of an authorised request."""
     return request.state.actor
-
-
-def audit_prediction(session: Session, actor: Actor, result: Suggestions, ticket_id: int | None = None) -> None:
-    """Record in the audit trail that predictions were served: the bundle version and each field's label."""
-    labels = {name: p.label if p.status == "ok" else p.status for name, p in result.predictions.items()}
-    target = f"ticket:{ticket_id}" if ticket_id else None
-    record_audit(session, actor, "prediction.served", target, bundle_version=result.bundle_version, labels=labels)

@@ -122,11 +122,9 @@ class Serving:
             row = get_active(session, KIND)
             return ((row.version, row.path) if row else None), erasures_stamp(session)
 
-    def _without_erased(self, bundle: LoadedBundle, stamp: int) -> LoadedBundle:
+    def _without_erased(self, bundle: LoadedBundle) -> LoadedBundle:
         with session_scope(self.sessions) as session:
-            erased = erased_ticket_ids(session)
-        self._erasures = stamp
-        return bundle.without(erased)
+            return bundle.without(erased_ticket_ids(session))
 
     async def refresh(self) -> bool:
         """Load the active bundle if it differs from the one held, or drop newly erased tickets from the
@@ -138,11 +136,12 @@ class Serving:
             if self.bundle and self.bundle.version == active[0]:
                 if stamp == self._erasures:
                     return False
-                self.bundle = await anyio.to_thread.run_sync(self._without_erased, self.bundle, stamp)
+                self.bundle = await anyio.to_thread.run_sync(self._without_erased, self.bundle)
+                self._erasures = stamp
                 log.info("erased tickets dropped from bundle %s", self.bundle.version)
                 return True
             bundle = await anyio.to_thread.run_sync(load_bundle, Path(active[1]))
-            bundle = await anyio.to_thread.run_sync(self._without_erased, bundle, stamp)
+            bundle = await anyio.to_thread.run_sync(self._without_erased, bundle)
             trained_with = bundle.manifest.get("encoder", {}).get("name")
             if self.encoder is not None and trained_with != self.encoder.name:
                 log.error(
@@ -153,6 +152,7 @@ class Serving:
                 )
                 return False
             self.bundle = bundle  # one reference swap: in-flight requests keep the old object
+            self._erasures = stamp
             log.info("serving bundle %s", bundle.version)
             return True
 

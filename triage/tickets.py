@@ -9,12 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Suggestion, Ticket
+from models.audit import Actor, record_audit
 from models.hashing import content_hash
 from triage.errors import InvalidQuery, TicketExists, TicketNotFound
 from triage.language import detect_language
 from triage.suggest import Suggestions
 
-__all__ = ("create_ticket", "get_ticket", "latest_suggestion", "save_suggestion")
+__all__ = ("audit_prediction", "create_ticket", "get_ticket", "latest_suggestion", "save_suggestion")
 
 
 def create_ticket(
@@ -80,3 +81,10 @@ def latest_suggestion(session: Session, ticket_id: int) -> Suggestion | None:
     return session.scalar(
         select(Suggestion).where(Suggestion.ticket_id == ticket_id).order_by(Suggestion.id.desc()).limit(1)
     )
+
+
+def audit_prediction(session: Session, actor: Actor, result: Suggestions, ticket_id: int | None = None) -> None:
+    """Record in the audit trail that predictions were served: the bundle version and each field's label."""
+    labels = {name: p.label if p.status == "ok" else p.status for name, p in result.predictions.items()}
+    target = f"ticket:{ticket_id}" if ticket_id else None
+    record_audit(session, actor, "prediction.served", target, bundle_version=result.bundle_version, labels=labels)

@@ -9,10 +9,11 @@ from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
-from api.auth import actor_of, audit_prediction, roles
+from api.auth import actor_of, roles
 from api.schemas import SuggestIn
 from models.db import session_scope
 from triage.suggest import suggest
+from triage.tickets import audit_prediction
 
 __all__ = ("SuggestController",)
 

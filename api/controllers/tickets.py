@@ -6,14 +6,14 @@ from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
-from api.auth import actor_of, audit_prediction, roles
+from api.auth import actor_of, roles
 from api.schemas import ROW_ID, TicketIn, TicketOut, TicketPatch, TicketResolve
 from models import Feedback, Suggestion, Ticket
 from models.audit import record_audit
 from models.db import session_scope
 from triage.lifecycle import resolve_ticket, ticket_feedback, update_ticket
 from triage.suggest import suggest
-from triage.tickets import create_ticket, get_ticket, latest_suggestion, save_suggestion
+from triage.tickets import audit_prediction, create_ticket, get_ticket, latest_suggestion, save_suggestion
 
 __all__ = ("TicketController",)
 
