@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import session_scope
 from models.settings import Settings
-from triage.batching import MicroBatchingEncoder
+from triage.batching import MicroBatcher, MicroBatchingEncoder
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder, load_encoder
 from triage.incidents import SpikeSettings, record_incidents, spike_candidates
@@ -28,7 +28,7 @@ from triage.privacy import erased_ticket_ids, erasures_stamp
 from triage.redaction import Redactor
 from triage.registry import get_active
 from triage.retrieval import KnowledgeSearch
-from triage.suggest import LoadedBundle, load_bundle
+from triage.suggest import LoadedBundle, Suggestions, load_bundle, suggest, suggest_many
 from triage.ticket_assist import Assistant
 from triage.training import KIND
 
@@ -50,6 +50,18 @@ class Serving:
     _kb_lock: threading.Lock = field(default_factory=threading.Lock)
     _fitted_at: float = 0.0  # time.monotonic() of the last "nothing fits" fit
     _erasures: int = -1  # the erasures stamp the held bundle reflects
+    suggest_batcher: MicroBatcher | None = None  # set by the lifespan when micro-batching is on
+
+    def suggest(self, subject: str | None, body: str | None, top_k: int) -> Suggestions:
+        """Suggestions for a draft from the bundle and KB index held now; concurrent requests' drafts are
+        encoded and classified together (blocking: call it off the event loop)."""
+        if self.suggest_batcher is None:
+            return suggest(self.bundle, self.search, self.encoder, subject=subject, body=body, top_k=top_k)
+        return self.suggest_batcher.call([(subject, body, top_k)])[0]
+
+    def _suggest_batch(self, drafts: list[tuple[str | None, str | None, int]]) -> list:
+        bundle = self.bundle  # one bundle for the whole batch: no request mixes versions
+        return suggest_many(bundle, self.search, self.encoder, drafts)
 
     @cached_property
     def redactor(self) -> Redactor:
@@ -172,9 +184,11 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         )
     api = serving.settings.api
     batcher = None
-    if api.batch_max > 1:  # concurrent requests' texts are encoded together
-        batcher = MicroBatchingEncoder(serving.encoder, max_wait=api.batch_wait_ms / 1000, max_batch=api.batch_max)
+    if api.batch_max > 1:  # concurrent requests' texts are encoded (and drafts classified) together
+        wait = api.batch_wait_ms / 1000
+        batcher = MicroBatchingEncoder(serving.encoder, max_wait=wait, max_batch=api.batch_max)
         serving.encoder = batcher
+        serving.suggest_batcher = MicroBatcher(serving._suggest_batch, max_wait=wait, max_batch=api.batch_max)
     try:
         await serving.refresh()
     except Exception:  # a damaged bundle must not stop intake; /ready stays 503
@@ -208,5 +222,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         if batcher is not None:
+            await anyio.to_thread.run_sync(serving.suggest_batcher.close)
+            serving.suggest_batcher = None
             serving.encoder = batcher.inner
             await anyio.to_thread.run_sync(batcher.close)

@@ -1,9 +1,9 @@
-"""Micro-batching: texts that concurrent requests ask to encode are encoded together, in one batch, by
-one worker thread, so throughput under load approaches the encoder's batch throughput.
+"""Micro-batching: work that concurrent requests ask for is done together, in one batch, by one worker
+thread, so throughput under load approaches batch throughput (the encoder's, and the classifiers').
 
-The worker takes whatever is queued. Under load (the previous batch held several requests, or more are
-queued) it also waits up to ``max_wait`` seconds for more, up to ``max_batch`` texts; a lone request is
-encoded at once, so one client pays no waiting.
+The worker takes whatever is queued. Under load (the previous batch served several calls, or more are
+queued) it also waits up to ``max_wait`` seconds for more, up to ``max_batch`` items; a lone call is
+served at once, so one client pays no waiting.
 """
 
 from __future__ import annotations
@@ -11,43 +11,49 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from triage.encoder import Encoder
 
-__all__ = ("MicroBatchingEncoder",)
+__all__ = ("MicroBatcher", "MicroBatchingEncoder")
 
-_Job = tuple[list[str], Future]
+Item = TypeVar("Item")
+_Job = tuple[list[Any], Future]
 
 
-class MicroBatchingEncoder(Encoder):
-    """An :class:`Encoder` that funnels every call through one batching worker thread."""
+class MicroBatcher(Generic[Item]):
+    """Serves :meth:`call` from many threads with one ``work(items) -> results`` call per batch. A result
+    that is an exception is raised to the caller of that item only."""
 
-    def __init__(self, inner: Encoder, *, max_wait: float = 0.002, max_batch: int = 64) -> None:
-        self.inner = inner
-        self.name, self.dimension = inner.name, inner.dimension
-        self.max_wait, self.max_batch = max_wait, max_batch
-        self.batches = 0  # how many batches were encoded
-        self.calls = 0  # how many encode_batch calls they served
+    def __init__(
+        self, work: Callable[[list[Item]], Sequence[Any]], *, max_wait: float = 0.002, max_batch: int = 64
+    ) -> None:
+        self.work, self.max_wait, self.max_batch = work, max_wait, max_batch
+        self.batches = 0  # how many batches were done
+        self.calls = 0  # how many calls they served
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._busy = False  # whether the last batch served more than one call
-        self._thread = threading.Thread(target=self._run, name="encoder-batcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
         self._thread.start()
 
-    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+    def call(self, items: Sequence[Item]) -> list[Any]:
+        """The results for ``items``, worked on together with other callers' items."""
         if threading.current_thread() is self._thread or not self._thread.is_alive():
-            return self.inner.encode_batch(texts)
+            return self._raise(list(self.work(list(items))))
         future: Future = Future()
-        self._queue.put((list(texts), future))
-        return future.result()
+        self._queue.put((list(items), future))
+        return self._raise(future.result())
 
-    def describe(self) -> dict[str, object]:
-        return self.inner.describe()
+    @staticmethod
+    def _raise(results: list[Any]) -> list[Any]:
+        error = next((r for r in results if isinstance(r, BaseException)), None)
+        if error is not None:
+            raise error
+        return results
 
     def close(self) -> None:
         """Stop the worker after the queued calls are served."""
@@ -75,19 +81,41 @@ class MicroBatchingEncoder(Encoder):
             if first is None:
                 return
             jobs, stop = self._collect(first)
-            texts = [text for job_texts, _ in jobs for text in job_texts]
             try:
-                vectors = self.inner.encode_batch(texts)
+                results = list(self.work([item for items, _ in jobs for item in items]))
             except BaseException as error:  # hand the failure to every caller of the batch
                 for _, future in jobs:
                     future.set_exception(error)
             else:
                 offset = 0
-                for job_texts, future in jobs:
-                    future.set_result(vectors[offset : offset + len(job_texts)])
-                    offset += len(job_texts)
+                for items, future in jobs:
+                    future.set_result(results[offset : offset + len(items)])
+                    offset += len(items)
             self.batches += 1
             self.calls += len(jobs)
             self._busy = len(jobs) > 1
             if stop:
                 return
+
+
+class MicroBatchingEncoder(Encoder):
+    """An :class:`Encoder` whose calls from concurrent threads are encoded in shared batches."""
+
+    def __init__(self, inner: Encoder, *, max_wait: float = 0.002, max_batch: int = 64) -> None:
+        self.inner = inner
+        self.name, self.dimension = inner.name, inner.dimension
+        self.batcher: MicroBatcher[str] = MicroBatcher(
+            lambda texts: list(inner.encode_batch(texts)), max_wait=max_wait, max_batch=max_batch
+        )
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack(self.batcher.call(texts))
+
+    def describe(self) -> dict[str, object]:
+        return self.inner.describe()
+
+    def close(self) -> None:
+        """Stop the batching worker."""
+        self.batcher.close()

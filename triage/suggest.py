@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ __all__ = (
     "SimilarTicket",
     "Suggestions",
     "load_bundle",
+    "prepare_draft",
     "suggest",
+    "suggest_many",
     "unavailable_predictions",
 )
 
@@ -137,16 +140,21 @@ def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
     return {name: FieldPrediction(status="unavailable", reason=reason) for name in FIELDS}
 
 
-def encode_draft(
-    encoder: Encoder, subject: str | None, body: str | None, redactor: Redactor | None = None
-) -> tuple[str, np.ndarray, str | None]:
-    """A ticket or portal draft's text with personal data redacted (as the indexes were built), its
-    embedding and its detected language; 422 (naming ``subject``) when it has no text."""
+def prepare_draft(subject: str | None, body: str | None, redactor: Redactor | None = None) -> tuple[str, str | None]:
+    """A ticket or portal draft's text with personal data redacted (as the indexes were built) and its
+    detected language; 422 (naming ``subject``) when it has no text."""
     text = ticket_text(subject, body)
     if not text:
         raise InvalidQuery("give a subject or a body", field="subject")
-    redacted = (redactor or DEFAULT_REDACTOR)(text)
-    return redacted, encoder.encode_batch([redacted])[0], detect_language(text)
+    return (redactor or DEFAULT_REDACTOR)(text), detect_language(text)
+
+
+def encode_draft(
+    encoder: Encoder, subject: str | None, body: str | None, redactor: Redactor | None = None
+) -> tuple[str, np.ndarray, str | None]:
+    """:func:`prepare_draft` and the redacted text's embedding."""
+    redacted, language = prepare_draft(subject, body, redactor)
+    return redacted, encoder.encode_batch([redacted])[0], language
 
 
 def article_hits(
@@ -197,42 +205,85 @@ def _evidence(name: str, label: str, similar: list[SimilarTicket]) -> dict[str, 
     }
 
 
-def _predict(bundle: LoadedBundle, vector: np.ndarray, text: str, similar: list[SimilarTicket]):
-    predictions = {}
-    X = make_inputs([text], vector.reshape(1, -1))
+def _field_prediction(bundle: LoadedBundle, name: str, clf, proba, members, abstained, similar) -> FieldPrediction:
+    order = np.argsort(proba)[::-1]
+    best, confidence = str(clf.classes_[order[0]]), round(float(proba[order[0]]), 4)
+    threshold = clf.abstention_["threshold"]
+    reason = None
+    if abstained:
+        reason = (
+            f"confidence {confidence:.2f} is below {threshold:.2f}, the threshold for "
+            f"{clf.target_precision:.0%} precision"
+            if clf.abstention_["reachable"]
+            else f"{clf.target_precision:.0%} precision was not reachable on held-out tickets for {name}"
+        )
+    return FieldPrediction(
+        status="abstained" if abstained else "ok",
+        label=None if abstained else best,
+        confidence=confidence,
+        abstained=abstained,
+        prediction_set=[str(clf.classes_[i]) for i in members],
+        alternatives=[{"label": str(clf.classes_[i]), "probability": round(float(proba[i]), 4)} for i in order[1:4]],
+        evidence=_evidence(name, best, similar) if similar else None,
+        reason=reason,
+        bundle_version=bundle.version,
+    )
+
+
+def _predict_many(
+    bundle: LoadedBundle, vectors: np.ndarray, texts: Sequence[str], similars: Sequence[list[SimilarTicket]]
+) -> list[dict[str, FieldPrediction]]:
+    """Every field's prediction for several texts, each classifier called once for all of them."""
+    predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
+    X = make_inputs(list(texts), vectors.reshape(len(texts), -1))
     for name in FIELDS:
         clf = bundle.classifiers.get(name)
         if clf is None:
             reason = bundle.manifest.get("classifiers_skipped", {}).get(name, "no classifier in this bundle")
-            predictions[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
+            for row in predictions:
+                row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
         proba, sets, abstain = clf.predict_sets(X)
-        proba, members, abstained = proba[0], sets[0], bool(abstain[0])
-        order = np.argsort(proba)[::-1]
-        best, confidence = str(clf.classes_[order[0]]), round(float(proba[order[0]]), 4)
-        threshold = clf.abstention_["threshold"]
-        reason = None
-        if abstained:
-            reason = (
-                f"confidence {confidence:.2f} is below {threshold:.2f}, the threshold for "
-                f"{clf.target_precision:.0%} precision"
-                if clf.abstention_["reachable"]
-                else f"{clf.target_precision:.0%} precision was not reachable on held-out tickets for {name}"
-            )
-        predictions[name] = FieldPrediction(
-            status="abstained" if abstained else "ok",
-            label=None if abstained else best,
-            confidence=confidence,
-            abstained=abstained,
-            prediction_set=[str(clf.classes_[i]) for i in members],
-            alternatives=[
-                {"label": str(clf.classes_[i]), "probability": round(float(proba[i]), 4)} for i in order[1:4]
-            ],
-            evidence=_evidence(name, best, similar) if similar else None,
-            reason=reason,
-            bundle_version=bundle.version,
-        )
+        for i, row in enumerate(predictions):
+            row[name] = _field_prediction(bundle, name, clf, proba[i], sets[i], bool(abstain[i]), similars[i])
     return predictions
+
+
+def _predict(bundle: LoadedBundle, vector: np.ndarray, text: str, similar: list[SimilarTicket]):
+    return _predict_many(bundle, vector.reshape(1, -1), [text], [similar])[0]
+
+
+def suggest_many(
+    bundle: LoadedBundle | None,
+    knowledge: KnowledgeSearch | None,
+    encoder: Encoder,
+    drafts: Sequence[tuple[str | None, str | None, int]],
+) -> list[Suggestions | InvalidQuery]:
+    """:func:`suggest` for several (subject, body, top_k) drafts at once: one encoder batch and one call
+    per classifier for all of them. A draft without text gets its :class:`InvalidQuery` in its place."""
+    redactor = bundle.redactor if bundle else None
+    prepared: list[tuple[str, str | None] | InvalidQuery] = []
+    for subject, body, _ in drafts:
+        try:
+            prepared.append(prepare_draft(subject, body, redactor))
+        except InvalidQuery as error:
+            prepared.append(error)
+    valid = [i for i, p in enumerate(prepared) if not isinstance(p, InvalidQuery)]
+    texts = [prepared[i][0] for i in valid]
+    vectors = encoder.encode_batch(texts) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
+    similars = [_similar(bundle, vectors[n], drafts[i][2]) for n, i in enumerate(valid)] if bundle else []
+    predictions = _predict_many(bundle, vectors, texts, similars) if bundle and texts else []
+    results: list[Suggestions | InvalidQuery] = list(prepared)  # errors stay where they are
+    for n, i in enumerate(valid):
+        text, language = prepared[i]
+        top_k = drafts[i][2]
+        articles = article_hits(knowledge, vectors[n], text, top_k, language=language or "en")
+        if bundle is None:
+            unavailable = unavailable_predictions("no trained bundle is active yet")
+            results[i] = Suggestions(None, language, articles, [], unavailable)
+        else:
+            results[i] = Suggestions(bundle.version, language, articles, similars[n], predictions[n])
+    return results
 
 
 def suggest(
@@ -248,15 +299,7 @@ def suggest(
 
     With no bundle, the answer degrades: articles only, no tickets, predictions ``unavailable``.
     """
-    text, vector, language = encode_draft(encoder, subject, body, bundle.redactor if bundle else None)
-    articles = article_hits(knowledge, vector, text, top_k, language=language or "en")
-    if bundle is None:
-        return Suggestions(None, language, articles, [], unavailable_predictions("no trained bundle is active yet"))
-    similar = _similar(bundle, vector, top_k)
-    return Suggestions(
-        bundle_version=bundle.version,
-        language=language,
-        articles=articles,
-        similar_tickets=similar,
-        predictions=_predict(bundle, vector, text, similar),
-    )
+    (result,) = suggest_many(bundle, knowledge, encoder, [(subject, body, top_k)])
+    if isinstance(result, InvalidQuery):
+        raise result
+    return result

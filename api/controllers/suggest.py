@@ -12,7 +12,6 @@ from litestar.params import JSONBody
 from api.auth import actor_of, roles
 from api.schemas import SuggestIn
 from models.db import session_scope
-from triage.suggest import suggest
 from triage.tickets import audit_prediction
 
 __all__ = ("SuggestController",)
@@ -28,9 +27,7 @@ class SuggestController(Controller):
         """Articles, similar resolved tickets and category/priority/assignee predictions for a text."""
         serving = state.serving
         top_k = serving.top_k(data.top_k)
-        result = suggest(
-            serving.bundle, serving.search, serving.encoder, subject=data.subject, body=data.body, top_k=top_k
-        )
+        result = serving.suggest(data.subject, data.body, top_k)
         with session_scope(serving.sessions) as session:
             audit_prediction(session, actor_of(request), result)
         return asdict(result)

@@ -12,7 +12,6 @@ from models import Feedback, Suggestion, Ticket
 from models.audit import record_audit
 from models.db import session_scope
 from triage.lifecycle import resolve_ticket, ticket_feedback, update_ticket
-from triage.suggest import suggest
 from triage.tickets import audit_prediction, create_ticket, get_ticket, latest_suggestion, save_suggestion
 
 __all__ = ("TicketController",)
@@ -74,14 +73,7 @@ class TicketController(Controller):
                 language=data.language,
                 external_id=data.external_id,
             )
-            result = suggest(
-                serving.bundle,
-                serving.search,
-                serving.encoder,
-                subject=ticket.subject,
-                body=ticket.body,
-                top_k=serving.settings.api.default_top_k,
-            )
+            result = serving.suggest(ticket.subject, ticket.body, serving.settings.api.default_top_k)
             row = save_suggestion(session, ticket.id, result)
             audit_prediction(session, actor_of(request), result, ticket_id=ticket.id)
             return _ticket_out(ticket, row)
