@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from triage.bench import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,12 +59,6 @@ def kill_when(settings, marker: str, *args: str) -> str:
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=30) == -signal.SIGKILL
     return seen
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_ready(port: int, server: subprocess.Popen, timeout: float = 120) -> None:

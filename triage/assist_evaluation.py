@@ -15,10 +15,9 @@ from triage.assist import article_candidates, recommend_replies, resolution_cand
 from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
 from triage.index import VectorIndex
-from triage.redaction import Redactor
+from triage.redaction import DEFAULT_REDACTOR, ticket_texts
 from triage.retrieval import KnowledgeSearch
 from triage.snapshot import holdout_split, training_snapshot
-from triage.texts import ticket_text
 
 __all__ = ("evaluate_duplicates", "evaluate_replies", "render_assist_markdown")
 
@@ -82,8 +81,8 @@ def evaluate_replies(
     same category. The chance figure is what ``top_k`` resolutions drawn at random would give."""
     tickets = training_snapshot(session).tickets
     train, held = holdout_split(len(tickets), holdout)
-    redact = Redactor()
-    texts = [redact(ticket_text(t.subject, t.body)) for t in tickets]
+    redact = DEFAULT_REDACTOR
+    texts = ticket_texts(tickets, redact)
     vectors = encode_cached(encoder, texts, cache)
     index = VectorIndex(encoder.dimension)
     index.add([tickets[i].id for i in train], vectors[list(train)])

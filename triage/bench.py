@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -134,11 +133,6 @@ def start_server(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.
         time.sleep(0.1)
     process.kill()
     raise RuntimeError("the server never became ready")
-
-
-def median(values: Sequence[float]) -> float:
-    """The median, rounded to 3 places."""
-    return round(statistics.median(values), 3)
 
 
 def scratch_env(var: Path, **extra: str) -> dict[str, str]:

@@ -18,13 +18,10 @@ from sqlalchemy.orm import Session
 
 from models import PortalEvent, PortalSuggestion
 from triage.rates import rate
-from triage.redaction import Redactor
+from triage.redaction import DEFAULT_REDACTOR
 from triage.texts import snippet, ticket_text
 
 __all__ = ("deflection_report", "gap_clusters")
-
-
-DRAFT_REDACTOR = Redactor()
 
 
 def gap_clusters(
@@ -85,7 +82,7 @@ def deflection_report(
             overall["deflected"] += deflected
         if filed:
             # drafts are stored redacted; redacting again also covers drafts stored before redaction existed
-            filed_anyway.append(snippet(DRAFT_REDACTOR(ticket_text(suggestion.subject, suggestion.body)), 200))
+            filed_anyway.append(snippet(DEFAULT_REDACTOR(ticket_text(suggestion.subject, suggestion.body)), 200))
         for shown in suggestion.articles:
             slug, revision = shown["slug"], shown["revision"]
             counts = Counter({"shown": 1})

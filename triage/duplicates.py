@@ -18,8 +18,8 @@ from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
 from triage.errors import InvalidTransition
 from triage.lifecycle import OPEN_STATUSES
-from triage.redaction import Redactor
-from triage.texts import snippet, ticket_text
+from triage.redaction import Redactor, ticket_texts
+from triage.texts import snippet
 from triage.tickets import get_ticket
 
 __all__ = ("duplicate_candidates", "merge_ticket", "ticket_vectors")
@@ -29,7 +29,7 @@ def ticket_vectors(
     tickets: Sequence[Ticket], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor
 ) -> np.ndarray:
     """Embeddings of tickets' redacted texts (as training encodes them, so the cache is shared)."""
-    texts = [redactor(ticket_text(t.subject, t.body)) for t in tickets]
+    texts = ticket_texts(tickets, redactor)
     if not texts:
         return np.zeros((0, encoder.dimension), dtype=np.float32)
     return encode_cached(encoder, texts, cache)

@@ -14,7 +14,7 @@ from models.portal import EVENT_TYPES
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery, SuggestionNotFound
 from triage.nothing_fits import NothingFitsModel
-from triage.redaction import Redactor
+from triage.redaction import DEFAULT_REDACTOR, Redactor
 from triage.retrieval import ArticleHit, KnowledgeSearch
 from triage.suggest import article_hits, encode_draft
 from triage.texts import ticket_text
@@ -58,7 +58,7 @@ def portal_suggest(
     ``min_similarity`` are not shown. Either way the portal shows nothing rather than noise. The draft
     is searched and stored with personal data redacted (``redactor``, built-in kinds by default).
     """
-    redactor = redactor or Redactor()
+    redactor = redactor or DEFAULT_REDACTOR
     text, vector, language = encode_draft(encoder, subject, body, redactor)
     hits = article_hits(knowledge, vector, text, top_k, language=language or "en")
     probability = None

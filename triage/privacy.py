@@ -16,7 +16,7 @@ from models.audit import Actor, record_audit
 from models.base import utcnow
 from models.errors import InvalidInput, NotFound
 from triage.embedding_cache import EmbeddingCache
-from triage.redaction import Redactor
+from triage.redaction import Redactor, ticket_texts
 from triage.texts import ticket_text
 
 __all__ = ("ERASED", "erase_requester", "erased_ticket_ids", "erasures_stamp", "export_requester")
@@ -35,9 +35,9 @@ def _tickets(session: Session, requester: str) -> Sequence[Ticket]:
     return session.scalars(select(Ticket).where(Ticket.requester == requester).order_by(Ticket.id)).all()
 
 
-def export_requester(session: Session, requester: str) -> dict[str, Any]:
+def export_requester(session: Session, requester: str, *, actor: Actor | None = None) -> dict[str, Any]:
     """Every ticket of ``requester`` as stored (original text), with the suggestions made for them and
-    the agents' decisions on them; 404 when nothing is held."""
+    the agents' decisions on them; 404 when nothing is held. The export is audited under ``actor``."""
     tickets = _tickets(session, requester)
     if not tickets:
         raise NotFound(f"nothing is held about requester {requester!r}", field="requester_id")
@@ -45,6 +45,7 @@ def export_requester(session: Session, requester: str) -> dict[str, Any]:
     suggestions = session.scalars(select(Suggestion).where(Suggestion.ticket_id.in_(ids))).all()
     feedback = session.scalars(select(Feedback).where(Feedback.ticket_id.in_(ids))).all()
     columns = [c.key for c in Ticket.__table__.columns if c.key != "content_hash"]
+    record_audit(session, actor, "requester.exported", None, tickets=len(tickets))
     return {
         "requester": requester,
         "exported_at": utcnow(),
@@ -81,7 +82,7 @@ def erase_requester(
         return {"tickets_erased": 0, "ticket_ids": [], "already_erased": True}
     ids = [t.id for t in tickets]
     raw = [ticket_text(t.subject, t.body) for t in tickets]
-    texts = raw + [(redactor or Redactor())(text) for text in raw]  # as stored and as training encoded them
+    texts = raw + ticket_texts(tickets, redactor)  # as stored and as training encoded them
     for cache in caches:
         cache.delete([cache.key(text) for text in texts])
     now = utcnow()

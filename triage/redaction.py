@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ("BUILTIN_KINDS", "Finding", "Redactor", "bundle_redactor", "iban_valid", "luhn_valid")
+from triage.texts import ticket_text
+
+__all__ = (
+    "BUILTIN_KINDS",
+    "DEFAULT_REDACTOR",
+    "Finding",
+    "Redactor",
+    "bundle_redactor",
+    "iban_valid",
+    "luhn_valid",
+    "ticket_texts",
+)
 
 BUILTIN_KINDS = ("EMAIL", "IBAN", "CARD", "IP", "PHONE")
 
@@ -127,3 +139,13 @@ def bundle_redactor(manifest: dict) -> Redactor:
     """The redactor a bundle was trained with (its operator patterns are in the manifest), so queries
     are redacted the way its training texts were."""
     return Redactor(manifest.get("redaction", {}).get("operator_patterns"))
+
+
+DEFAULT_REDACTOR = Redactor()  # the built-in kinds only
+
+
+def ticket_texts(tickets: Sequence[Any], redactor: Redactor | None = None) -> list[str]:
+    """Tickets' subject and body as one text each, redacted (by the built-in kinds unless ``redactor``):
+    the texts training encodes, so everything that embeds tickets shares the embedding cache."""
+    redact = redactor or DEFAULT_REDACTOR
+    return [redact(ticket_text(t.subject, t.body)) for t in tickets]

@@ -17,7 +17,7 @@ from triage.errors import InvalidQuery
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
 from triage.language import detect_language
-from triage.redaction import Redactor, bundle_redactor
+from triage.redaction import DEFAULT_REDACTOR, Redactor, bundle_redactor
 from triage.retrieval import ArticleHit, KnowledgeSearch
 from triage.texts import snippet, ticket_text
 
@@ -36,7 +36,6 @@ __all__ = (
 )
 
 FIELDS = ("category", "priority", "assignee")
-DEFAULT_REDACTOR = Redactor()
 TRUSTED_TYPES = ("triage.classifiers.TriageClassifier", "triage.stacking.SharedWeightStacker")
 
 

@@ -25,10 +25,9 @@ from triage.encoder import Encoder
 from triage.index import VectorIndex
 from triage.inputs import make_inputs
 from triage.rates import accuracy
-from triage.redaction import BUILTIN_KINDS, Redactor
+from triage.redaction import BUILTIN_KINDS, Redactor, ticket_texts
 from triage.snapshot import holdout_split, training_snapshot
 from triage.suggest import FIELDS
-from triage.texts import ticket_text
 
 __all__ = (
     "KIND",
@@ -76,8 +75,7 @@ def ticket_inputs(
     tickets: Sequence[Ticket], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor | None = None
 ) -> np.ndarray:
     """Classifier inputs (redacted text and its embedding) for tickets, encoding only texts the cache lacks."""
-    redactor = redactor or Redactor()
-    texts = [redactor(ticket_text(t.subject, t.body)) for t in tickets]
+    texts = ticket_texts(tickets, redactor)
     return make_inputs(texts, encode_cached(encoder, texts, cache))
 
 
@@ -147,7 +145,7 @@ def train_bundle(
     tickets = snapshot.tickets
     cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
     redact = Redactor(redact_patterns)
-    texts = [redact(ticket_text(t.subject, t.body)) for t in tickets]
+    texts = ticket_texts(tickets, redact)
     ticket_vectors = encode_cached(encoder, texts, cache, progress=lambda done, total: progress("tickets", done, total))
     inputs = make_inputs(texts, ticket_vectors)
     train_part, held_part = holdout_split(len(tickets), holdout)

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from api.auth import actor_of, roles
 from api.schemas import OFFSET, ROW_ID
 from models import ApiKey
-from models.audit import list_audit, record_audit
+from models.audit import list_audit
 from models.db import session_scope
 from triage.access import create_key, list_keys, revoke_key
 from triage.embedding_cache import EmbeddingCache
@@ -126,9 +126,7 @@ class RequesterController(Controller):
     def export(self, request: Request, state: State, requester_id: FromPath[str]) -> dict[str, Any]:
         """Everything held about a requester (GDPR access request), original text included."""
         with session_scope(state.serving.sessions) as session:
-            data = export_requester(session, requester_id)
-            record_audit(session, actor_of(request), "requester.exported", None, tickets=len(data["tickets"]))
-            return data
+            return export_requester(session, requester_id, actor=actor_of(request))
 
     @delete("/{requester_id:str}", status_code=200)
     async def erase(self, request: Request, state: State, requester_id: FromPath[str]) -> dict[str, Any]:
