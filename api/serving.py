@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import session_scope
 from models.settings import Settings
 from triage.batching import MicroBatcher, MicroBatchingEncoder
+from triage.cli_support import configured_encoder
 from triage.embedding_cache import EmbeddingCache
-from triage.encoder import Encoder, load_encoder
+from triage.encoder import Encoder
 from triage.incidents import SpikeSettings, record_incidents, spike_candidates
 from triage.knowledge import Knowledge, kb_stamp, load_knowledge, outcomes_stamp, refit_nothing_fits
 from triage.privacy import erased_ticket_ids, erasures_stamp
@@ -153,6 +154,7 @@ class Serving:
                 log.info("erased tickets dropped from bundle %s", self.bundle.version)
                 return True
             bundle = await anyio.to_thread.run_sync(load_bundle, Path(active[1]))
+            bundle.ticket_index.ef_search = self.settings.models.ann_ef_search  # HNSW only; exact ignores it
             bundle = await anyio.to_thread.run_sync(self._without_erased, bundle)
             trained_with = bundle.manifest.get("encoder", {}).get("name")
             if self.encoder is not None and trained_with != self.encoder.name:
@@ -178,10 +180,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Load the encoder and the active bundle before serving, then poll for a newly active bundle."""
     serving: Serving = app.state.serving
     if serving.encoder is None:
-        models = serving.settings.models
-        serving.encoder = await anyio.to_thread.run_sync(
-            lambda: load_encoder(models.encoder, batch_size=models.encode_batch_size)
-        )
+        serving.encoder = await anyio.to_thread.run_sync(lambda: configured_encoder(serving.settings))
     api = serving.settings.api
     batcher = None
     if api.batch_max > 1:  # concurrent requests' texts are encoded (and drafts classified) together

@@ -43,6 +43,9 @@ class ModelSettings:
     kb_refit_seconds: float = 300.0
     promotion_tolerance: float = 0.02
     redact_patterns: Mapping[str, str] = field(default_factory=dict)  # operator's NAME -> regex, redacted as [NAME]
+    threads: int = 0  # threads per process for torch, ONNX Runtime, faiss and BLAS; 0: the cores / workers
+    ann_exact_limit: int = 100_000  # ticket indexes larger than this use HNSW instead of exact search
+    ann_ef_search: int = 128  # HNSW search breadth: higher is slower and closer to exact
 
 
 DEFAULT_RATE_LIMITS = {"portal": 1200, "agent": 600, "analyst": 300, "admin": 600}
@@ -66,6 +69,7 @@ class ApiSettings:
     batch_wait_ms: float = 2.0  # under load, how long the encoder waits to fill a micro-batch
     batch_max: int = 64  # texts per micro-batch; 1 turns micro-batching off
     key_cache_seconds: float = 5.0  # a revoked key stops working on other processes within this time
+    workers: int = 1  # server processes (`helpdesk serve`); each loads its own encoder and bundle
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,10 @@ class Settings:
     datasets_dir: Path = _ROOT.parent / "shared" / "datasets"
     data_dir: Path = _ROOT / "data"
 
+    def threads_per_worker(self) -> int:
+        """``HELPDESK_THREADS`` when set, else this machine's cores shared among the server's workers."""
+        return self.models.threads or max(1, (os.cpu_count() or 1) // max(1, self.api.workers))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read every ``HELPDESK_*`` variable, falling back to embedded defaults."""
@@ -118,6 +126,9 @@ class Settings:
                 kb_refit_seconds=float(env.get("HELPDESK_KB_REFIT_SECONDS", "300")),
                 promotion_tolerance=float(env.get("HELPDESK_PROMOTION_TOLERANCE", "0.02")),
                 redact_patterns=json.loads(env.get("HELPDESK_REDACT_PATTERNS", "{}")),
+                threads=int(env.get("HELPDESK_THREADS", "0")),
+                ann_exact_limit=int(env.get("HELPDESK_ANN_EXACT_LIMIT", "100000")),
+                ann_ef_search=int(env.get("HELPDESK_ANN_EF_SEARCH", "128")),
             ),
             api=ApiSettings(
                 host=env.get("HELPDESK_HOST", "127.0.0.1"),
@@ -130,6 +141,7 @@ class Settings:
                 key_cache_seconds=float(env.get("HELPDESK_KEY_CACHE_SECONDS", "5")),
                 batch_wait_ms=float(env.get("HELPDESK_BATCH_WAIT_MS", "2")),
                 batch_max=int(env.get("HELPDESK_BATCH_MAX", "64")),
+                workers=int(env.get("HELPDESK_WORKERS", "1")),
             ),
             assist=AssistSettings(
                 min_similarity=float(env.get("HELPDESK_ASSIST_MIN_SIMILARITY", "0.5")),

@@ -144,3 +144,32 @@ def scratch_env(var: Path, **extra: str) -> dict[str, str]:
         "HELPDESK_ARTIFACTS_DIR": str(var / "artifacts"),
         **extra,
     }
+
+
+def compare_encoders(encoders: dict[str, Any], short: Sequence[str], long: Sequence[str]) -> dict[str, Any]:
+    """Each backend on short texts (customer queries) and long ones (tickets): :func:`encoder_alone`,
+    plus each backend's short-text batch throughput as a multiple of the first backend's."""
+    report = {
+        name: {"short": encoder_alone(encoder, short), "long": encoder_alone(encoder, long)}
+        for name, encoder in encoders.items()
+    }
+    first = next(iter(report.values()))["short"]["batch_texts_per_second"]
+    for result in report.values():
+        result["short_speedup"] = round(result["short"]["batch_texts_per_second"] / first, 2)
+    return report
+
+
+def ingest_rate(ingest: Callable[[], dict[str, int]], encoder, texts: Sequence[str]) -> dict[str, Any]:
+    """Bulk ingest end to end (``ingest()`` imports and embeds ``texts``' tickets into an empty cache)
+    against the encoder alone on the same texts, in the same chunks of 256 the ingest encodes."""
+    seconds, counts = timed(ingest)
+    alone, _ = timed(lambda: [encoder.encode_batch(texts[i : i + 256]) for i in range(0, len(texts), 256)])
+    ingest_per_second, encoder_per_second = counts["created"] / seconds, len(texts) / alone
+    return {
+        "tickets": counts["created"],
+        "embedded": counts["embedded"],
+        "ingest_seconds": round(seconds, 1),
+        "ingest_per_second": round(ingest_per_second, 1),
+        "encoder_alone_per_second": round(encoder_per_second, 1),
+        "ratio": round(ingest_per_second / encoder_per_second, 2),
+    }

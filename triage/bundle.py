@@ -18,7 +18,16 @@ from typing import Any
 __all__ = ("library_versions", "new_version", "read_manifest", "remove_abandoned", "verify_bundle", "write_bundle")
 
 MANIFEST = "manifest.json"
-_LIBRARIES = ("numpy", "scikit-learn", "faiss-cpu", "sentence-transformers", "torch", "skops", "helpdesk-triage")
+_LIBRARIES = (
+    "numpy",
+    "scikit-learn",
+    "faiss-cpu",
+    "sentence-transformers",
+    "torch",
+    "onnxruntime",
+    "skops",
+    "helpdesk-triage",
+)
 
 
 def library_versions() -> dict[str, str | None]:

@@ -155,13 +155,31 @@ def tickets() -> None:
 @tickets.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="Map a ticket field to a column.")
-def tickets_import(file: Path, mapping: tuple[str, ...]) -> None:
+@click.option(
+    "--embed/--no-embed",
+    default=True,
+    show_default=True,
+    help="Also encode the tickets into the embedding cache, while the rows are written.",
+)
+def tickets_import(file: Path, mapping: tuple[str, ...], embed: bool) -> None:
     """Import tickets from a CSV or JSONL FILE; labelled rows become resolved history."""
-    from triage.ticket_import import import_tickets, parse_mapping
+    from triage.embedding_cache import EmbeddingCache
+    from triage.ingest import ingest_tickets
+    from triage.redaction import Redactor
+    from triage.ticket_import import parse_mapping, parse_tickets, store_tickets
 
-    with session_scope(sessions(get_settings())) as session:
-        counts = import_tickets(session, file, parse_mapping(mapping), progress=_bar("tickets"))
-    click.echo(f"{counts['created']} created, {counts['skipped']} already present")
+    settings = get_settings()
+    parsed = parse_tickets(file, parse_mapping(mapping))  # every row is checked before the encoder loads
+    encoder = configured_encoder(settings) if embed else None
+    with session_scope(sessions(settings)) as session:
+        if encoder is not None:
+            cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
+            redactor = Redactor(settings.models.redact_patterns)
+            counts = ingest_tickets(session, parsed, encoder, cache, redactor=redactor, progress=_bar("tickets"))
+        else:
+            counts = store_tickets(session, parsed, progress=_bar("tickets"))
+    embedded = f", {counts['embedded']} texts newly embedded" if embed else ""
+    click.echo(f"{counts['created']} created, {counts['skipped']} already present{embedded}")
 
 
 @main.command()
@@ -207,6 +225,7 @@ def _train(
         since=since,
         until=until,
         redact_patterns=models.redact_patterns,
+        ann_exact_limit=models.ann_exact_limit,
         progress=_TrainProgress(),
         actor=CLI_ACTOR,
     )
@@ -385,13 +404,23 @@ def suggest(subject: str, body: str, top_k: int) -> None:
 @main.command()
 @click.option("--host", default=None, help="Defaults to HELPDESK_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Defaults to HELPDESK_PORT (8000).")
-def serve(host: str | None, port: int | None) -> None:
-    """Serve the HTTP API with uvicorn."""
+@click.option("--workers", default=None, type=int, help="Server processes; defaults to HELPDESK_WORKERS (1).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the HTTP API with uvicorn. Each worker process loads its own encoder and bundle and pins
+    its threads to HELPDESK_THREADS (default: the cores shared among the workers)."""
+    import os
+
     import uvicorn
 
     settings = get_settings()
+    workers = workers or settings.api.workers
+    os.environ["HELPDESK_WORKERS"] = str(workers)  # the workers read their share of the cores from it
     uvicorn.run(
-        "api.app:create_app_from_env", factory=True, host=host or settings.api.host, port=port or settings.api.port
+        "api.app:create_app_from_env",
+        factory=True,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers,
     )
 
 

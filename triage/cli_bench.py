@@ -1,4 +1,4 @@
-"""``helpdesk bench``: latency, throughput and the cost split of suggestions on real data."""
+"""``helpdesk bench``: latency, throughput, ingest, scale and the cost split of suggestions on real data."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import click
 __all__ = ("bench_command",)
 
 ENDAVA_MAP = {"subject": "title", "body": "body", "category": "category", "priority": "urgency"}
+BACKENDS = ("minilm", "minilm-int8")
 
 
 def _render(report: dict[str, Any]) -> str:
@@ -24,102 +25,209 @@ def _render(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _history(source: Path, var: Path, n_history: int) -> Path:
+    """``source``, or a scratch copy of its first ``n_history`` rows inside the scratch deployment."""
+    from triage.ticket_import import read_rows
+
+    if not n_history:
+        return source
+    header, rows = read_rows(source)
+    copy = var / "history.csv"
+    with copy.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows[:n_history])
+    return copy
+
+
+def _servers(env: dict[str, str], secret: str, drafts, n_requests: int, layouts: tuple[str, ...], var: Path):
+    """HTTP latency and throughput at 1, 8 and 32 clients for each ``WORKERSxTHREADS`` server layout."""
+    from triage.bench import free_port, http_latency, start_server
+
+    results = []
+    for layout in layouts:
+        workers, _, threads = layout.partition("x")
+        extra = {"HELPDESK_WORKERS": workers, "HELPDESK_THREADS": threads or "0"}
+        port = free_port()
+        server, cold_start = start_server({**env, **extra}, port, var / f"server-{layout}.log")
+        try:
+            http_latency(port, secret, drafts[:20], 1, 20)  # warm-up
+            levels = [http_latency(port, secret, drafts, c, max(n_requests // c, 1)) for c in (1, 8, 32)]
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        results.append({"layout": layout, "cold_start_seconds": round(cold_start, 2), "levels": levels})
+    return results
+
+
 @click.command("bench")
 @click.option("--var", type=click.Path(path_type=Path), default=Path("var/bench"), show_default=True)
 @click.option("--requests", "n_requests", default=200, show_default=True, help="Requests per concurrency level.")
 @click.option("--history", "n_history", default=0, help="Use only the first N endava tickets (default: all).")
+@click.option("--scale", "sizes", multiple=True, type=int, default=(100_000, 1_000_000), show_default=True)
+@click.option("--layouts", default="1x2,2x1", show_default=True, help="Server WORKERSxTHREADS layouts to compare.")
+@click.option("--compare/--no-compare", default=True, show_default=True, help="Also time the other encoder backend.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("var/reports"), show_default=True)
-def bench_command(var: Path, n_requests: int, n_history: int, out: Path) -> None:
-    """Build a scratch deployment (demo KB, endava tickets as history) under VAR and measure suggest."""
+def bench_command(
+    var: Path, n_requests: int, n_history: int, sizes: tuple[int, ...], layouts: str, compare: bool, out: Path
+) -> None:
+    """Build a scratch deployment (demo KB, endava tickets as history) under VAR and measure it, with the
+    encoder HELPDESK_ENCODER names."""
+    import numpy as np
+
     from kb.importer import import_folder
     from models.db import session_scope
     from models.migrate import upgrade
     from models.settings import Settings
     from triage.access import create_key
-    from triage.bench import (
-        encoder_alone,
-        free_port,
-        http_latency,
-        in_process_split,
-        scratch_env,
-        start_server,
-        timed,
-    )
+    from triage.bench import compare_encoders, in_process_split, ingest_rate, scratch_env, timed
+    from triage.bench_scale import scale_section
     from triage.cli_support import configured_encoder, sessions
-    from triage.embedding_cache import EmbeddingCache
+    from triage.embedding_cache import EmbeddingCache, encode_cached
+    from triage.encoder import load_encoder
+    from triage.ingest import ingest_tickets
     from triage.knowledge import load_knowledge
+    from triage.redaction import ticket_texts
     from triage.registry import get_active
     from triage.retrain import retrain
     from triage.suggest import load_bundle
-    from triage.ticket_import import import_tickets, read_rows
+    from triage.ticket_import import parse_tickets, read_rows
     from triage.training import KIND
 
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
     env = scratch_env(var.resolve())
     settings = Settings.from_env(env)
-    source = settings.datasets_dir / "endava-it-tickets" / "tickets.csv"
-    if not source.is_file():
-        raise click.ClickException(f"{source} not found (set HELPDESK_DATASETS_DIR)")
-    if n_history:  # a scratch copy of the first rows, inside the scratch deployment
-        header, rows = read_rows(source)
-        source = var / "history.csv"
-        with source.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(rows[:n_history])
+    datasets = settings.datasets_dir
+    source = datasets / "endava-it-tickets" / "tickets.csv"
+    banking = datasets / "banking77"
+    if not source.is_file() or not banking.is_dir():
+        raise click.ClickException(f"the endava and banking77 datasets are not under {datasets}")
+    source = _history(source, var, n_history)
     upgrade(settings.database.url)
     factory = sessions(settings)
     encoder = configured_encoder(settings)
+    cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
+    report: dict[str, Any] = {"encoder": encoder.name, "threads": settings.threads_per_worker()}
+
+    texts = ticket_texts([_Row(v) for v in parse_tickets(source, ENDAVA_MAP)])
     with session_scope(factory) as session:
         import_folder(session, settings.data_dir / "kb")
-        imported = import_tickets(session, source, ENDAVA_MAP)
-    click.echo(f"history: {imported['created']} endava tickets", err=True)
+        report["ingest"] = ingest_rate(
+            lambda: ingest_tickets(session, parse_tickets(source, ENDAVA_MAP), encoder, cache), encoder, texts
+        )
+    click.echo(f"ingest: {report['ingest']}", err=True)
     retrain_seconds, _ = timed(
         lambda: retrain(factory, encoder, settings.models.artifacts_dir, promote=True, force=True)
     )
+    report["history"], report["retrain_seconds"] = report["ingest"]["tickets"], round(retrain_seconds, 1)
     click.echo(f"retrain: {retrain_seconds:.1f} s", err=True)
+
     rows = read_rows(source)[1]
     drafts = [
         (str(r["title"] or ""), str(r["body"] or "")) for r in random.Random(7).sample(rows, min(1000, len(rows)))
     ]
-    report: dict[str, Any] = {"history": imported["created"], "retrain_seconds": round(retrain_seconds, 1)}
-    report["encoder"] = encoder_alone(encoder, [f"{s}\n{b}" for s, b in drafts])
+    short = [r["text"] for r in read_rows(banking / "test.csv")[1]]
+    random.Random(7).shuffle(short)
+    if compare:
+        others = {name: load_encoder(name, artifacts_dir=settings.models.artifacts_dir) for name in BACKENDS}
+        report["encoders"] = compare_encoders(others, short[:1000], [f"{s}\n{b}" for s, b in drafts[:400]])
+        del others
     with session_scope(factory) as session:
         bundle = load_bundle(Path(get_active(session, KIND).path))
-        knowledge = load_knowledge(
-            session, encoder, EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
-        )
+        knowledge = load_knowledge(session, encoder, cache).search
         secret = create_key(session, "agent", "bench", rate_limit=1_000_000)[1]
-    report["in_process"] = in_process_split(bundle, knowledge.search, encoder, drafts[:n_requests])
-    port = free_port()
-    server, cold_start = start_server(env, port, var / "server.log")
-    try:
-        report["cold_start_seconds"] = round(cold_start, 2)
-        http_latency(port, secret, drafts[:20], 1, 20)  # warm-up
-        report["http"] = [
-            http_latency(port, secret, drafts, clients, max(n_requests // clients, 1)) for clients in (1, 8, 32)
+    report["in_process"] = in_process_split(bundle, knowledge, encoder, drafts[:n_requests])
+
+    if sizes:  # the bundle's ticket vectors and banking77's training queries, grown to each size
+        train_rows = read_rows(banking / "train.csv")[1]
+        ids = sorted(bundle.tickets)
+        vectors = np.vstack(
+            [
+                np.vstack([bundle.ticket_index.reconstruct(i) for i in ids]),
+                encode_cached(encoder, [r["text"] for r in train_rows], cache),
+            ]
+        )
+        items = [bundle.tickets[i] for i in ids] + [
+            {"subject": r["text"], "category": r["category"]} for r in train_rows
         ]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    one, many = report["http"][0], report["http"][-1]
+        queries = encode_cached(encoder, short[:300], cache)
+        report["scale"] = scale_section(
+            bundle,
+            knowledge,
+            encoder,
+            (vectors, items),
+            queries,
+            drafts[:n_requests],
+            sorted(sizes),
+            exact_limit=settings.models.ann_exact_limit,
+            ef_search=settings.models.ann_ef_search,
+        )
+        click.echo(f"scale: {report['scale']}", err=True)
+
+    report["servers"] = _servers(env, secret, drafts, n_requests, tuple(layouts.split(",")), var)
+    report["summary"] = _summary(report)
+    report["command"] = "helpdesk " + " ".join(sys.argv[1:])
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"bench-{settings.models.encoder}"
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (out / f"{name}.md").write_text(_render(report), encoding="utf-8")
+    click.echo(_render(report))
+    click.echo(f"written {out / name}.json and {out / name}.md")
+
+
+class _Row:
+    """A parsed import row with the attributes :func:`triage.redaction.ticket_texts` reads."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.subject, self.body = values["subject"], values["body"]
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures the README's table shows, with each target beside its ratio."""
+    first = report["servers"][0]["levels"]
+    one, many = first[0], first[-1]
     in_process_p50 = report["in_process"]["total"]["p50"]
-    report["summary"] = {
+    summary: dict[str, Any] = {
+        "encoder": report["encoder"],
         "suggest p50 over HTTP, 1 client (ms)": one["p50"],
         "in-process encode + search + classify p50 (ms)": in_process_p50,
         "HTTP / in-process (target <= 1.3)": round(one["p50"] / in_process_p50, 2),
-        "throughput, 1 client (req/s)": one["throughput_per_second"],
-        "throughput, 32 clients (req/s)": many["throughput_per_second"],
-        "32 clients / 1 client (target >= 3)": round(many["throughput_per_second"] / one["throughput_per_second"], 2),
-        "encoder one at a time (texts/s)": report["encoder"]["one_at_a_time_per_second"],
-        "encoder in batches (texts/s)": report["encoder"]["batch_texts_per_second"],
-        "cold start to ready (s)": report["cold_start_seconds"],
-        "retrain with promotion (s)": report["retrain_seconds"],
     }
-    report["command"] = "helpdesk " + " ".join(sys.argv[1:])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    (out / "bench.md").write_text(_render(report), encoding="utf-8")
-    click.echo(_render(report))
-    click.echo(f"written {out / 'bench.json'} and {out / 'bench.md'}")
+    for server in report["servers"]:
+        levels = {level["clients"]: level["throughput_per_second"] for level in server["levels"]}
+        summary[f"throughput {server['layout']} (workers x threads), 1 / 8 / 32 clients (req/s)"] = " / ".join(
+            str(levels[c]) for c in (1, 8, 32)
+        )
+    summary["32 clients / 1 client (target >= 3)"] = round(
+        many["throughput_per_second"] / one["throughput_per_second"], 2
+    )
+    ingest = report["ingest"]
+    summary["bulk ingest (tickets/s)"] = ingest["ingest_per_second"]
+    summary["encoder alone, same texts (texts/s)"] = ingest["encoder_alone_per_second"]
+    summary["ingest / encoder (target >= 0.8)"] = ingest["ratio"]
+    for name, result in report.get("encoders", {}).items():
+        summary[f"{name}: short texts in batches (texts/s)"] = result["short"]["batch_texts_per_second"]
+        summary[f"{name}: short texts one at a time (ms p50)"] = result["short"]["one_at_a_time"]["p50"]
+        summary[f"{name}: long texts in batches (texts/s)"] = result["long"]["batch_texts_per_second"]
+        summary[f"{name}: short-text speed-up (int8 target >= 2.5)"] = result["short_speedup"]
+    for scale in report.get("scale", []):
+        n = f"{scale['vectors']:,}"
+        summary[f"{n} vectors: index, recall@10 vs exact (target >= 0.95 at 1M)"] = (
+            f"{scale['chosen_kind']}, {scale.get('recall_at_10', 1.0)}"
+        )
+        summary[f"{n} vectors: search p50 exact / chosen (ms)"] = (
+            f"{scale['exact_search_ms']['p50']} / {scale['chosen_search_ms']['p50']}"
+        )
+        summary[f"{n} vectors: MiB per 100k exact / chosen"] = (
+            f"{scale['exact_mib_per_100k']} / {scale['chosen_mib_per_100k']}"
+        )
+        summary[f"{n} vectors: build s exact / chosen"] = (
+            f"{scale['exact_build_seconds']} / {scale['chosen_build_seconds']}"
+        )
+        summary[f"{n} vectors: suggest in-process p50 (ms; target < 30 at 1M)"] = scale["suggest_in_process"]["total"][
+            "p50"
+        ]
+    summary["cold start to ready (s)"] = report["servers"][0]["cold_start_seconds"]
+    summary["retrain with promotion, embeddings cached by the ingest (s)"] = report["retrain_seconds"]
+    return summary

@@ -21,7 +21,14 @@ def sessions(settings: Settings) -> sessionmaker[Session]:
 
 
 def configured_encoder(settings: Settings) -> Encoder:
-    """The encoder backend and batch size the settings name (loads the model)."""
+    """The encoder backend and batch size the settings name (loads the model), with this process's
+    threads pinned to the settings' count."""
     from triage.encoder import load_encoder
+    from triage.threads import pin_threads
 
-    return load_encoder(settings.models.encoder, batch_size=settings.models.encode_batch_size)
+    threads = settings.threads_per_worker()
+    pin_threads(threads)
+    models = settings.models
+    return load_encoder(
+        models.encoder, batch_size=models.encode_batch_size, threads=threads, artifacts_dir=models.artifacts_dir
+    )

@@ -7,6 +7,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,13 +117,23 @@ class MultilingualUSEEncoder(Encoder):
         }
 
 
-_BACKENDS = {"minilm": MiniLMEncoder, "use-multilingual": MultilingualUSEEncoder}
+_BACKENDS = ("minilm", "minilm-int8", "use-multilingual")
 
 
-def load_encoder(name: str = "minilm", *, batch_size: int = 16) -> Encoder:
-    """Load the encoder backend ``name`` (``minilm`` or ``use-multilingual``)."""
-    try:
-        backend = _BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"unknown encoder {name!r}; choose one of {sorted(_BACKENDS)}") from None
-    return backend(batch_size=batch_size)
+def load_encoder(
+    name: str = "minilm", *, batch_size: int = 16, threads: int | None = None, artifacts_dir: Path | None = None
+) -> Encoder:
+    """Load the encoder backend ``name``: ``minilm`` (PyTorch), ``minilm-int8`` (the same model on ONNX
+    Runtime with int8 weights, exported once into ``artifacts_dir``) or ``use-multilingual``.
+    ``threads`` caps the backend's own thread pool where it has one (ONNX Runtime, USE)."""
+    if name == "minilm":
+        return MiniLMEncoder(batch_size=batch_size)
+    if name == "minilm-int8":
+        from triage.onnx_encoder import OnnxInt8Encoder, ensure_int8_artifact
+
+        if artifacts_dir is None:
+            raise ValueError("the minilm-int8 encoder needs an artifacts folder to keep its exported model in")
+        return OnnxInt8Encoder(ensure_int8_artifact(artifacts_dir), batch_size=batch_size, threads=threads)
+    if name == "use-multilingual":
+        return MultilingualUSEEncoder(batch_size=batch_size, threads=threads or 2)
+    raise ValueError(f"unknown encoder {name!r}; choose one of {list(_BACKENDS)}")

@@ -35,6 +35,7 @@ def retrain(
     since: datetime | None = None,
     until: datetime | None = None,
     redact_patterns: Mapping[str, str] | None = None,
+    ann_exact_limit: int = 100_000,
     progress: Progress = lambda step, done, total: None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
@@ -51,6 +52,7 @@ def retrain(
             since=since,
             until=until,
             redact_patterns=redact_patterns,
+            ann_exact_limit=ann_exact_limit,
             progress=progress,
         )
     result: dict[str, Any] = {

@@ -25,9 +25,11 @@ __all__ = (
     "clean_value",
     "import_tickets",
     "parse_mapping",
+    "parse_tickets",
     "parse_time",
     "read_rows",
     "require_mapped",
+    "store_tickets",
 )
 
 LABEL_FIELDS = ("category", "priority", "assignee")
@@ -160,19 +162,11 @@ def _to_ticket_fields(row: Mapping[str, Any], mapping: Mapping[str, str], n: int
     return values
 
 
-def import_tickets(
-    session: Session,
-    path: Path,
-    mapping: Mapping[str, str] | None = None,
-    *,
-    progress: Callable[[Iterable], Iterable] = iter,
-) -> Counter[str]:
-    """Import tickets from ``path``; rows with labels become resolved history.
+def parse_tickets(path: Path, mapping: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Read and validate every row of ``path`` into ticket fields; nothing is written.
 
     ``mapping`` maps our field names to the file's columns (fields not mapped default to a column of
-    the same name when there is one). Every row is validated before anything is written, and rows
-    whose external id already exists are skipped, so importing the same file twice adds nothing.
-    Returns counts of ``created`` and ``skipped`` rows.
+    the same name when there is one).
     """
     columns, rows = read_rows(path)
     resolved = {field: column for field, column in (mapping or {}).items()}
@@ -182,8 +176,13 @@ def import_tickets(
             resolved[field] = field
     if "subject" not in resolved and "body" not in resolved:
         raise InvalidImport("map a subject or a body column (e.g. --map subject=title)", field="map.subject")
-    parsed = [_to_ticket_fields(row, resolved, n) for n, row in enumerate(rows, start=1)]
+    return [_to_ticket_fields(row, resolved, n) for n, row in enumerate(rows, start=1)]
 
+
+def store_tickets(
+    session: Session, parsed: Sequence[Mapping[str, Any]], *, progress: Callable[[Iterable], Iterable] = iter
+) -> Counter[str]:
+    """Add parsed tickets whose external id is new; returns counts of ``created`` and ``skipped`` rows."""
     counts: Counter[str] = Counter()
     existing = set(session.scalars(select(Ticket.external_id).where(Ticket.external_id.is_not(None))))
     for values in progress(parsed):
@@ -195,3 +194,19 @@ def import_tickets(
         counts["created"] += 1
     session.flush()
     return counts
+
+
+def import_tickets(
+    session: Session,
+    path: Path,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    progress: Callable[[Iterable], Iterable] = iter,
+) -> Counter[str]:
+    """Import tickets from ``path``; rows with labels become resolved history.
+
+    Every row is validated before anything is written, and rows whose external id already exists are
+    skipped, so importing the same file twice adds nothing. Returns counts of ``created`` and
+    ``skipped`` rows.
+    """
+    return store_tickets(session, parse_tickets(path, mapping), progress=progress)

@@ -126,6 +126,7 @@ def train_bundle(
     until: datetime | None = None,
     holdout: float = 0.2,
     redact_patterns: Mapping[str, str] | None = None,
+    ann_exact_limit: int = 100_000,
     progress: Progress = lambda step, done, total: None,
 ) -> TrainResult:
     """Encode the resolved tickets of a window, fit one classifier per labelled field, write an
@@ -140,6 +141,8 @@ def train_bundle(
     Personal data (e-mail addresses, phone numbers, IBANs, card numbers, IP addresses and the operator's
     ``redact_patterns``) is redacted from the texts before they are encoded, and from the subjects and
     resolutions the bundle keeps as evidence; the ticket store keeps the originals.
+
+    The similar-ticket index is exact up to ``ann_exact_limit`` tickets and HNSW above it.
     """
     snapshot = training_snapshot(session, since=since, until=until)
     tickets = snapshot.tickets
@@ -196,7 +199,7 @@ def train_bundle(
     def write_files(folder: Path) -> None:
         import skops.io as sio
 
-        index = VectorIndex(encoder.dimension)
+        index = VectorIndex.for_size(encoder.dimension, len(ticket_items), exact_limit=ann_exact_limit)
         index.add([item["id"] for item in ticket_items], ticket_vectors)
         index.save(folder / "tickets.faiss")
         (folder / "tickets.json").write_text(json.dumps(ticket_items, ensure_ascii=False), encoding="utf-8")

@@ -78,6 +78,7 @@ class ModelsController(Controller):
                 since=train.since,
                 until=train.until,
                 redact_patterns=models.redact_patterns,
+                ann_exact_limit=models.ann_exact_limit,
                 actor=caller,
             )
         )

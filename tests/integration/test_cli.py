@@ -49,9 +49,20 @@ def test_upgrade_import_and_reimport(settings, tmp_path: Path):
         "--map",
         "assignee=Queue",
     ]
-    assert "2 created" in helpdesk(settings, *args).stdout
-    assert "0 created, 2 already present" in helpdesk(settings, *args).stdout
+    first_import = helpdesk(settings, *args).stdout
+    assert "2 created" in first_import and "2 texts newly embedded" in first_import
+    assert "0 created, 2 already present, 0 texts newly embedded" in helpdesk(settings, *args).stdout
     assert count(settings, Ticket) == 2
+    # the ingest embedded the texts training encodes, so training finds every vector cached
+    from triage.embedding_cache import EmbeddingCache
+    from triage.redaction import ticket_texts
+
+    engine = make_engine(settings.database.url)
+    with session_scope(make_session_factory(engine)) as session:
+        texts = ticket_texts(session.scalars(select(Ticket)).all())
+    engine.dispose()
+    cache = EmbeddingCache(settings.models.artifacts_dir / "cache" / "embeddings.sqlite", "all-MiniLM-L6-v2", 384)
+    assert len(cache.get_many([cache.key(t) for t in texts])) == 2
 
 
 @pytest.mark.parametrize(
@@ -243,12 +254,25 @@ def test_evaluate_duplicates_and_replies_write_reports(settings, tmp_path: Path)
 
 
 def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
-    env = {**os.environ, "HELPDESK_DATASETS_DIR": str(datasets_dir)}
+    env = {
+        **os.environ,
+        "HELPDESK_DATASETS_DIR": str(datasets_dir),
+        "HELPDESK_ENCODER": "minilm-int8",
+        "HELPDESK_ANN_EXACT_LIMIT": "5000",
+    }
     args = ["bench", "--var", str(tmp_path / "bench"), "--history", "150", "--requests", "8", "--out", str(tmp_path)]
+    args += ["--scale", "8000", "--layouts", "1x2,2x1", "--no-compare"]
     command = [sys.executable, "-m", "triage.cli", *args]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((tmp_path / "bench.json").read_text())
-    assert report["history"] == 150 and [level["clients"] for level in report["http"]] == [1, 8, 32]
+    report = json.loads((tmp_path / "bench-minilm-int8.json").read_text())
+    assert report["encoder"] == "all-MiniLM-L6-v2-onnx-int8"
+    assert report["history"] == 150 and report["ingest"]["tickets"] == 150 and report["ingest"]["embedded"] > 0
+    assert report["ingest"]["ratio"] > 0
+    assert [s["layout"] for s in report["servers"]] == ["1x2", "2x1"]
+    assert all([level["clients"] for level in s["levels"]] == [1, 8, 32] for s in report["servers"])
     assert set(report["in_process"]) == {"encode", "search", "classify", "total"}
+    (scale,) = report["scale"]
+    assert scale["vectors"] == 8000 and scale["chosen_kind"] == "hnsw" and scale["recall_at_10"] >= 0.9
+    assert scale["suggest_in_process"]["total"]["p50"] > 0
     assert report["summary"]["cold start to ready (s)"] > 0
