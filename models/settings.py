@@ -45,7 +45,7 @@ class ModelSettings:
     redact_patterns: Mapping[str, str] = field(default_factory=dict)  # operator's NAME -> regex, redacted as [NAME]
     threads: int = 0  # threads per process for torch, ONNX Runtime, faiss and BLAS; 0: the cores / workers
     ann_exact_limit: int = 100_000  # ticket indexes larger than this use HNSW instead of exact search
-    ann_ef_search: int = 128  # HNSW search breadth: higher is slower and closer to exact
+    ann_ef_search: int = 256  # HNSW search breadth: higher is slower and closer to exact
 
 
 DEFAULT_RATE_LIMITS = {"portal": 1200, "agent": 600, "analyst": 300, "admin": 600}
@@ -128,7 +128,7 @@ class Settings:
                 redact_patterns=json.loads(env.get("HELPDESK_REDACT_PATTERNS", "{}")),
                 threads=int(env.get("HELPDESK_THREADS", "0")),
                 ann_exact_limit=int(env.get("HELPDESK_ANN_EXACT_LIMIT", "100000")),
-                ann_ef_search=int(env.get("HELPDESK_ANN_EF_SEARCH", "128")),
+                ann_ef_search=int(env.get("HELPDESK_ANN_EF_SEARCH", "256")),
             ),
             api=ApiSettings(
                 host=env.get("HELPDESK_HOST", "127.0.0.1"),

@@ -79,8 +79,7 @@ def scale_report(
         before = resident_bytes()
         start = time.perf_counter()
         index = VectorIndex.for_size(base.shape[1], size, exact_limit=limit, ef_search=ef_search)
-        for first in range(0, size, 100_000):
-            index.add(ids[first : first + 100_000], vectors[first : first + 100_000])
+        index.add(ids, vectors)  # in one call, as training does: HNSW built in chunks recalled 0.80, not 0.93
         report[f"{name}_build_seconds"] = round(time.perf_counter() - start, 1)
         report[f"{name}_mib_per_100k"] = round((resident_bytes() - before) / 2**20 / (size / 100_000), 1)
         report[f"{name}_kind"] = index.kind

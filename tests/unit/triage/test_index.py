@@ -153,7 +153,7 @@ def test_hnsw_save_load_roundtrip(corpus, hnsw_index, tmp_path: Path):
     index.save(tmp_path / "h.faiss")
     assert index.tombstones == 50  # saving leaves this index as it was
     loaded = VectorIndex.load(tmp_path / "h.faiss")
-    assert (loaded.kind, len(loaded), loaded.tombstones, loaded.ef_search) == ("hnsw", len(ids) - 50, 0, 128)
+    assert (loaded.kind, len(loaded), loaded.tombstones, loaded.ef_search) == ("hnsw", len(ids) - 50, 0, 256)
     loaded.ef_search = 200
     assert loaded.ef_search == 200
     removed = set(ids[:50].tolist())
@@ -169,7 +169,7 @@ def test_copy_is_independent(corpus, hnsw_index):
     clone.remove(ids[10:20])
     clone.ef_search = 300
     original.add([10**9], queries[:1])
-    assert (len(original), original.tombstones, original.ef_search) == (len(ids) - 9, 10, 128)
+    assert (len(original), original.tombstones, original.ef_search) == (len(ids) - 9, 10, 256)
     assert (len(clone), clone.tombstones) == (len(ids) - 20, 20)
     assert clone.search(queries[0], 1)[0][0] != 10**9
     assert original.search(queries[0], 1)[0][0] == 10**9
