@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import random
 import shutil
 import sys
@@ -85,10 +84,10 @@ def bench_command(
     from triage.cli_support import configured_encoder, sessions
     from triage.embedding_cache import EmbeddingCache, encode_cached
     from triage.encoder import load_encoder
-    from triage.ingest import ingest_tickets
+    from triage.ingest import ingest_texts, ingest_tickets
     from triage.knowledge import load_knowledge
-    from triage.redaction import ticket_texts
     from triage.registry import get_active
+    from triage.report import write_report
     from triage.retrain import retrain
     from triage.suggest import load_bundle
     from triage.ticket_import import parse_tickets, read_rows
@@ -110,7 +109,7 @@ def bench_command(
     cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
     report: dict[str, Any] = {"encoder": encoder.name, "threads": settings.threads_per_worker()}
 
-    texts = ticket_texts([_Row(v) for v in parse_tickets(source, ENDAVA_MAP)])
+    texts = ingest_texts(parse_tickets(source, ENDAVA_MAP))
     with session_scope(factory) as session:
         import_folder(session, settings.data_dir / "kb")
         report["ingest"] = ingest_rate(
@@ -168,19 +167,9 @@ def bench_command(
     report["servers"] = _servers(env, secret, drafts, n_requests, tuple(layouts.split(",")), var)
     report["summary"] = _summary(report)
     report["command"] = "helpdesk " + " ".join(sys.argv[1:])
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"bench-{settings.models.encoder}"
-    (out / f"{name}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    (out / f"{name}.md").write_text(_render(report), encoding="utf-8")
-    click.echo(_render(report))
-    click.echo(f"written {out / name}.json and {out / name}.md")
-
-
-class _Row:
-    """A parsed import row with the attributes :func:`triage.redaction.ticket_texts` reads."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.subject, self.body = values["subject"], values["body"]
+    json_path, md_path = write_report(report, out, f"bench-{settings.models.encoder}", render=_render)
+    click.echo(md_path.read_text(encoding="utf-8"))
+    click.echo(f"written {json_path} and {md_path}")
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:

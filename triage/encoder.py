@@ -133,7 +133,7 @@ def load_encoder(
 
         if artifacts_dir is None:
             raise ValueError("the minilm-int8 encoder needs an artifacts folder to keep its exported model in")
-        return OnnxInt8Encoder(ensure_int8_artifact(artifacts_dir), batch_size=batch_size, threads=threads)
+        return OnnxInt8Encoder(ensure_int8_artifact(artifacts_dir), threads=threads)  # one text per run, no batches
     if name == "use-multilingual":
         return MultilingualUSEEncoder(batch_size=batch_size, threads=threads or 2)
     raise ValueError(f"unknown encoder {name!r}; choose one of {list(_BACKENDS)}")

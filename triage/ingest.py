@@ -15,11 +15,15 @@ from sqlalchemy.orm import Session
 
 from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
-from triage.redaction import DEFAULT_REDACTOR, Redactor
-from triage.texts import ticket_text
+from triage.redaction import Redactor, subject_body_texts
 from triage.ticket_import import store_tickets
 
-__all__ = ("ingest_tickets",)
+__all__ = ("ingest_texts", "ingest_tickets")
+
+
+def ingest_texts(parsed: Sequence[Mapping[str, Any]], redactor: Redactor | None = None) -> list[str]:
+    """The texts :func:`ingest_tickets` embeds for parsed rows: the redacted texts training encodes."""
+    return subject_body_texts([(values["subject"], values["body"]) for values in parsed], redactor)
 
 
 def ingest_tickets(
@@ -34,8 +38,7 @@ def ingest_tickets(
     """Store tickets parsed by :func:`triage.ticket_import.parse_tickets` (see ``store_tickets``) and
     embed their redacted texts, the ones training encodes, into ``cache``. Returns the store's counts
     plus ``embedded``: how many distinct texts the cache lacked and were encoded now."""
-    redact = redactor or DEFAULT_REDACTOR
-    texts = [redact(ticket_text(values["subject"], values["body"])) for values in parsed]
+    texts = ingest_texts(parsed, redactor)
     started: list[tuple[int, int]] = []  # encode_cached's first report: (already cached, distinct texts)
 
     def note(done: int, total: int) -> None:

@@ -137,12 +137,12 @@ class OnnxInt8Encoder(Encoder):
     name = "all-MiniLM-L6-v2-onnx-int8"
     dimension = 384
 
-    def __init__(self, artifact: Path, batch_size: int = 16, threads: int | None = None) -> None:
+    def __init__(self, artifact: Path, threads: int | None = None) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
         manifest = verify_bundle(artifact)
-        self.artifact, self.batch_size = artifact, batch_size
+        self.artifact = artifact
         self._tokenizer = Tokenizer.from_file(str(artifact / TOKENIZER_FILE))
         self._tokenizer.enable_truncation(int(manifest["source"]["max_seq_length"]))
         self._tokenizer.enable_padding()

@@ -24,6 +24,7 @@ __all__ = (
     "bundle_redactor",
     "iban_valid",
     "luhn_valid",
+    "subject_body_texts",
     "ticket_texts",
 )
 
@@ -147,5 +148,10 @@ DEFAULT_REDACTOR = Redactor()  # the built-in kinds only
 def ticket_texts(tickets: Sequence[Any], redactor: Redactor | None = None) -> list[str]:
     """Tickets' subject and body as one text each, redacted (by the built-in kinds unless ``redactor``):
     the texts training encodes, so everything that embeds tickets shares the embedding cache."""
+    return subject_body_texts([(t.subject, t.body) for t in tickets], redactor)
+
+
+def subject_body_texts(pairs: Sequence[tuple[str | None, str | None]], redactor: Redactor | None = None) -> list[str]:
+    """:func:`ticket_texts` for ``(subject, body)`` pairs (rows not yet stored as tickets)."""
     redact = redactor or DEFAULT_REDACTOR
-    return [redact(ticket_text(t.subject, t.body)) for t in tickets]
+    return [redact(ticket_text(subject, body)) for subject, body in pairs]
