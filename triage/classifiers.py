@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import asdict
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -30,10 +31,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from triage.calibration import apply_temperature, expected_calibration_error, fit_confidence_temperature
 from triage.conformal import conformal_quantile, prediction_sets, threshold_for_precision
+from triage.fold_average import FoldAverage
 from triage.inputs import texts_of, vectors_of
 from triage.stacking import SharedWeightStacker
 
-__all__ = ("TriageClassifier", "knn_vote", "text_features", "usable_labels")
+__all__ = ("TriageClassifier", "knn_vote", "text_features", "usable_labels", "vote_from_similarities")
 
 
 def usable_labels(labels, min_examples: int) -> list[str]:
@@ -63,17 +65,26 @@ def knn_vote(
 ) -> np.ndarray:
     """Per class, the softmax-weighted share of the ``k`` most similar training rows (rows sum to 1)."""
     votes = np.zeros((len(query), n_classes))
-    k = min(k, len(train_vectors))
-    if k <= 0:
-        return np.full((len(query), n_classes), 1.0 / n_classes)
     for start in range(0, len(query), chunk):
         sims = query[start : start + chunk] @ train_vectors.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top_sims = np.take_along_axis(sims, top, axis=1)
-        weights = np.exp(sharpness * (top_sims - top_sims.max(axis=1, keepdims=True)))
-        weights /= weights.sum(axis=1, keepdims=True)
-        rows = np.repeat(np.arange(len(top)), k)
-        np.add.at(votes[start : start + chunk], (rows, train_y[top].ravel()), weights.ravel())
+        votes[start : start + chunk] = vote_from_similarities(sims, train_y, n_classes, k, sharpness=sharpness)
+    return votes
+
+
+def vote_from_similarities(
+    sims: np.ndarray, train_y: np.ndarray, n_classes: int, k: int, *, sharpness: float = 20.0
+) -> np.ndarray:
+    """:func:`knn_vote` from the query rows' similarities to every training row (``sims[i, j]``)."""
+    k = min(k, sims.shape[1])
+    if k <= 0:
+        return np.full((len(sims), n_classes), 1.0 / n_classes)
+    votes = np.zeros((len(sims), n_classes))
+    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    top_sims = np.take_along_axis(sims, top, axis=1)
+    weights = np.exp(sharpness * (top_sims - top_sims.max(axis=1, keepdims=True)))
+    weights /= weights.sum(axis=1, keepdims=True)
+    rows = np.repeat(np.arange(len(top)), k)
+    np.add.at(votes, (rows, train_y[top].ravel()), weights.ravel())
     return votes
 
 
@@ -235,16 +246,41 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated stacked log-probabilities, columns ordered as ``classes_``."""
         check_is_fitted(self, "meta_")
-        text_matrix = self.vectorizer_.transform(texts_of(X))
-        vectors = vectors_of(X)
-        scores = np.mean(
-            [
-                self._view_scores(models, self.train_vectors_[train], self.train_y_[train], text_matrix, vectors)
-                for models, train in self.fold_views_
-            ],
-            axis=0,
-        )
-        return self.meta_.predict_log_proba(scores)
+        return self.meta_.predict_log_proba(self.fold_view_scores(X))
+
+    def fold_view_scores(self, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
+        """The three views' scores averaged over the cross-fitted fold models (the stacker's input);
+        ``chunk`` rows at a time, which bounds the similarity matrix the neighbour vote needs."""
+        check_is_fitted(self, "meta_")
+        arranged = self._arranged_folds()
+        scores = []
+        for start in range(0, len(X), chunk):
+            rows = X[start : start + chunk]
+            texts = texts_of(rows)
+            scores.append(
+                arranged.view_scores(
+                    sparse.hstack([t.transform(texts) for _, t in self.vectorizer_.transformer_list]).tocsr(),
+                    vectors_of(rows),
+                    self.train_vectors_,
+                    self.train_y_,
+                    lambda sims, y: vote_from_similarities(sims, y, len(self.classes_), self.n_neighbors),
+                )
+            )
+        return np.vstack(scores) if scores else np.zeros((0, 3 * len(self.classes_)))
+
+    def _arranged_folds(self) -> FoldAverage:
+        """The fold models arranged for scoring, built once per fitted or loaded classifier."""
+        arranged = self.__dict__.get("_arranged")
+        if arranged is None or arranged[0] is not self.fold_views_:
+            arranged = (self.fold_views_, FoldAverage.of(self.fold_views_, len(self.classes_)))
+            self._arranged = arranged
+        return arranged[1]
+
+    def __getstate__(self) -> dict:
+        """The fitted state without the arrangement of the fold models, which is rebuilt after loading."""
+        state = dict(super().__getstate__())
+        state.pop("_arranged", None)
+        return state
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities."""

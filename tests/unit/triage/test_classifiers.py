@@ -88,3 +88,28 @@ def test_knn_vote_weights_the_nearest_rows():
     votes = knn_vote(train, np.array([0, 1, 2]), np.array([[0.9, 0.1, 0.0]], dtype=np.float32), 3, k=2)
     np.testing.assert_allclose(votes.sum(), 1.0)
     assert votes[0, 0] > 0.99 and votes[0, 2] == 0
+
+
+@pytest.mark.parametrize("labels", [3, 2])
+def test_fold_average_equals_scoring_fold_by_fold(labels, tmp_path):
+    X, y = _data()
+    keep = np.isin(y, list(WORDS)[:labels])
+    clf = TriageClassifier(min_examples=10).fit(X[keep], y[keep])
+    X_new, _ = _data(seed=3)
+    fast = clf.fold_view_scores(X_new, chunk=7)
+    text_matrix = clf.vectorizer_.transform([str(t) for t in X_new[:, 0]])
+    vectors = np.stack(X_new[:, 1])
+    slow = np.mean(
+        [
+            clf._view_scores(models, clf.train_vectors_[train], clf.train_y_[train], text_matrix, vectors)
+            for models, train in clf.fold_views_
+        ],
+        axis=0,
+    )
+    assert fast.shape == (len(X_new), 3 * labels)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+    # the arrangement is rebuilt after loading, never saved with the classifier
+    sio.dump(clf, tmp_path / "c.skops")
+    loaded = sio.load(tmp_path / "c.skops", trusted=list(TRUSTED_TYPES))
+    assert "_arranged" not in loaded.__dict__ and "_arranged" in clf.__dict__
+    np.testing.assert_allclose(loaded.fold_view_scores(X_new), fast, rtol=1e-5, atol=1e-6)
