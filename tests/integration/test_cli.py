@@ -261,7 +261,7 @@ def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
         "HELPDESK_ANN_EXACT_LIMIT": "5000",
     }
     args = ["bench", "--var", str(tmp_path / "bench"), "--history", "150", "--requests", "8", "--out", str(tmp_path)]
-    args += ["--scale", "8000", "--layouts", "1x2,2x1", "--no-compare"]
+    args += ["--scale", "8000", "--layouts", "1x2,2x1", "--rounds", "2", "--no-compare"]
     command = [sys.executable, "-m", "triage.cli", *args]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -272,7 +272,16 @@ def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
     assert [s["layout"] for s in report["servers"]] == ["1x2", "2x1"]
     assert all([level["clients"] for level in s["levels"]] == [1, 8, 32] for s in report["servers"])
     assert set(report["in_process"]) == {"encode", "search", "classify", "total"}
+    rounds = report["servers"][0]["overhead_rounds"]
+    assert len(rounds) == 2 and all(r["ratio"] == round(r["http_p50"] / r["in_process_p50"], 2) for r in rounds)
+    assert "overhead_rounds" not in report["servers"][1]
     (scale,) = report["scale"]
     assert scale["vectors"] == 8000 and scale["chosen_kind"] == "hnsw" and scale["recall_at_10"] >= 0.9
     assert scale["suggest_in_process"]["total"]["p50"] > 0
     assert report["summary"]["cold start to ready (s)"] > 0
+
+
+def test_bench_refuses_a_malformed_layout(tmp_path: Path):
+    command = [sys.executable, "-m", "triage.cli", "bench", "--var", str(tmp_path), "--layouts", "1x2,two"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "'two' is not WORKERSxTHREADS" in result.stderr
