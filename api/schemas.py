@@ -20,6 +20,7 @@ __all__ = (
     "PortalEventIn",
     "SuggestIn",
     "TicketIn",
+    "TicketPage",
     "TicketPatch",
     "TicketResolve",
     "TicketOut",
@@ -130,6 +131,16 @@ class ArticleOut:
 @dataclass
 class ArticlePage:
     """One page of articles."""
+
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass
+class TicketPage:
+    """One page of tickets (without bodies), newest first."""
 
     items: list[dict[str, Any]]
     total: int

@@ -17,13 +17,14 @@ from triage.rates import rate
 from triage.suggest import FIELDS, LoadedBundle
 from triage.texts import ticket_text
 
-__all__ = ("prediction_report",)
+__all__ = ("BUCKETS", "prediction_report", "time_bucket")
 
 BUCKETS = ("day", "week")
 UNSEEN_HEAVY = 0.3  # a ticket counts as mostly new vocabulary when this share of its words is unseen
 
 
-def _bucket(moment: datetime, size: str) -> str:
+def time_bucket(moment: datetime, size: str) -> str:
+    """The day (``2026-11-27``) or ISO week (``2026-W48``) ``moment`` falls in, in UTC."""
     moment = as_utc(moment)
     if size == "week":
         year, week, _ = moment.isocalendar()
@@ -116,7 +117,7 @@ def prediction_report(
     for row in feedback:
         by_field[row.field].append(row)
         by_version[(row.field, row.bundle_version or "none")].append(row)
-        by_time[(_bucket(row.created_at, bucket), row.field)].append(row)
+        by_time[(time_bucket(row.created_at, bucket), row.field)].append(row)
 
     abstained: Counter = Counter()
     predicted: Counter = Counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,14 @@ from triage.errors import InvalidQuery, TicketExists, TicketNotFound
 from triage.language import detect_language
 from triage.suggest import Suggestions
 
-__all__ = ("audit_prediction", "create_ticket", "get_ticket", "latest_suggestion", "save_suggestion")
+__all__ = (
+    "audit_prediction",
+    "create_ticket",
+    "get_ticket",
+    "latest_suggestion",
+    "list_tickets",
+    "save_suggestion",
+)
 
 
 def create_ticket(
@@ -52,6 +59,18 @@ def create_ticket(
     except IntegrityError:
         raise taken from None
     return ticket
+
+
+def list_tickets(
+    session: Session, *, statuses: tuple[str, ...] = (), limit: int = 50, offset: int = 0
+) -> tuple[list[Ticket], int]:
+    """A page of tickets, newest first (only ``statuses`` when given), and how many there are in all."""
+    query = select(Ticket)
+    if statuses:
+        query = query.where(Ticket.status.in_(statuses))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
 
 
 def get_ticket(session: Session, ticket_id: int) -> Ticket:

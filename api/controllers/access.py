@@ -20,9 +20,16 @@ from triage.access import create_key, list_keys, revoke_key
 from triage.embedding_cache import EmbeddingCache
 from triage.privacy import erase_requester, export_requester
 
-__all__ = ("AuditController", "KeyController", "RequesterController")
+__all__ = ("AuditController", "KeyController", "RequesterController", "whoami")
 
 ADMIN_ONLY = roles()
+
+
+@get("/v1/whoami", tags=["admin"], opt=roles("portal", "agent", "analyst"))
+async def whoami(request: Request) -> dict[str, Any]:
+    """The calling key's name and role (the pages' sign-in checks a key with it)."""
+    actor = actor_of(request)
+    return {"name": actor.name, "role": actor.role}
 
 
 class KeyIn(msgspec.Struct, forbid_unknown_fields=True):

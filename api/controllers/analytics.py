@@ -15,6 +15,7 @@ from triage.deflection import deflection_report
 from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.prediction_analytics import prediction_report
 from triage.ticket_assist import assist_report
+from triage.volume import ticket_volume
 
 __all__ = ("AnalyticsController",)
 
@@ -55,6 +56,18 @@ class AnalyticsController(Controller):
         serving = state.serving
         with session_scope(serving.sessions) as session:
             return prediction_report(session, serving.bundle, since=since, bucket=bucket, recent_days=recent_days)
+
+    @get("/volume", sync_to_thread=True)
+    def volume(
+        self,
+        state: State,
+        since: Annotated[datetime | None, Parameter(description="Only tickets created since this time.")] = None,
+        bucket: Literal["day", "week"] = Parameter(default="week", description="Time bucket of the series."),
+        top: int = Parameter(default=8, ge=1, le=50, description="How many categories to show apart."),
+    ) -> dict[str, Any]:
+        """Tickets created per day or week and category (the busiest ``top``; the rest as ``other``)."""
+        with session_scope(state.serving.sessions) as session:
+            return ticket_volume(session, since=since, bucket=bucket, top=top)
 
     @get("/assist", sync_to_thread=True)
     def assist(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -14,8 +15,9 @@ from litestar.params import JSONBody, Parameter
 
 from api.auth import actor_of, roles
 from models.db import session_scope
+from triage.curves import bundle_curves
 from triage.jobs import get_job
-from triage.promotion import diff_versions, gate, promote, rollback
+from triage.promotion import diff_versions, find_version, gate, promote, rollback
 from triage.registry import list_versions
 from triage.retrain import retrain_in_background
 from triage.shadow import shadow_evaluate
@@ -100,6 +102,14 @@ class ModelsController(Controller):
                 session, KIND, version, serving.encoder, models.artifacts_dir, tolerance=models.promotion_tolerance
             )
             return asdict(report)
+
+    @get("/{version:str}/curves", sync_to_thread=True)
+    def curves(self, state: State, version: str = Parameter(max_length=100)) -> dict[str, Any]:
+        """Calibration bins and the precision-coverage curve of each field, on the version's held-out
+        tickets, with the abstention threshold it uses."""
+        with session_scope(state.serving.sessions) as session:
+            path = Path(find_version(session, KIND, version).path)
+        return bundle_curves(path)
 
     @get("/{version:str}/shadow", sync_to_thread=True)
     def shadow(

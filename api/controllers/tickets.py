@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
-from litestar.params import JSONBody
+from litestar.params import JSONBody, Parameter
 
 from api.auth import actor_of, roles
-from api.schemas import ROW_ID, TicketIn, TicketOut, TicketPatch, TicketResolve
+from api.schemas import OFFSET, ROW_ID, TicketIn, TicketOut, TicketPage, TicketPatch, TicketResolve
 from models import Feedback, Suggestion, Ticket
 from models.audit import record_audit
 from models.db import session_scope
-from triage.lifecycle import resolve_ticket, ticket_feedback, update_ticket
-from triage.tickets import audit_prediction, create_ticket, get_ticket, latest_suggestion, save_suggestion
+from models.tickets import TICKET_STATUSES
+from triage.lifecycle import OPEN_STATUSES, resolve_ticket, ticket_feedback, update_ticket
+from triage.tickets import (
+    audit_prediction,
+    create_ticket,
+    get_ticket,
+    latest_suggestion,
+    list_tickets,
+    save_suggestion,
+)
 
 __all__ = ("TicketController",)
 
@@ -77,6 +85,38 @@ class TicketController(Controller):
             row = save_suggestion(session, ticket.id, result)
             audit_prediction(session, actor_of(request), result, ticket_id=ticket.id)
             return _ticket_out(ticket, row)
+
+    @get("/", sync_to_thread=True)
+    def index(
+        self,
+        state: State,
+        status: str | None = Parameter(
+            default=None,
+            required=False,
+            pattern="^(open|" + "|".join(TICKET_STATUSES) + ")$",
+            description="Only tickets in this status; ``open`` means new, open or pending.",
+        ),
+        limit: int = Parameter(default=50, ge=1, le=200),
+        offset: int = OFFSET,
+    ) -> TicketPage:
+        """A page of tickets, newest first, without bodies."""
+        statuses = OPEN_STATUSES if status == "open" else ((status,) if status else ())
+        with session_scope(state.serving.sessions) as session:
+            rows, total = list_tickets(session, statuses=statuses, limit=limit, offset=offset)
+            items = [
+                {
+                    "id": t.id,
+                    "external_id": t.external_id,
+                    "subject": t.subject,
+                    "status": t.status,
+                    "category": t.category,
+                    "priority": t.priority,
+                    "assignee": t.assignee,
+                    "created_at": t.created_at,
+                }
+                for t in rows
+            ]
+            return TicketPage(items=items, total=total, limit=limit, offset=offset)
 
     @get("/{ticket_id:int}", sync_to_thread=True)
     def read(self, state: State, ticket_id: int = ROW_ID) -> TicketOut:
