@@ -30,7 +30,7 @@ def markdown_table(app: Litestar) -> str:
     """The role x endpoint table as Markdown."""
     lines = ["| Endpoint | " + " | ".join(ROLES) + " |", "|---|" + "---|" * len(ROLES)]
     for method, path, allowed in route_roles(app):
-        shown = path.replace(":int}", "}").replace(":str}", "}")
+        shown = path.replace(":int}", "}").replace(":str}", "}").replace(":path}", "}")
         cells = ["public" if allowed is None else ("yes" if role in allowed else "") for role in ROLES]
         lines.append(f"| `{method} {shown}` | " + " | ".join(cells) + " |")
     lines.append(f"| `GET {app.openapi_config.path}` (OpenAPI page and schema) | " + " | ".join(["public"] * 4) + " |")

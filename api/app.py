@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 
 from api.auth import PUBLIC, Access, authorize, rate_limit_headers
-from api.controllers.access import AuditController, KeyController, RequesterController
+from api.controllers.access import AuditController, KeyController, RequesterController, whoami
 from api.controllers.analytics import AnalyticsController
 from api.controllers.articles import ArticleController
 from api.controllers.assist import IncidentController, MacroController, TicketAssistController
 from api.controllers.health import health, ready
 from api.controllers.kb_search import KbSearchController
 from api.controllers.models import AdminController, JobsController, ModelsController
+from api.controllers.pages import PagesController, static_files
 from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
@@ -45,7 +50,10 @@ ROUTE_HANDLERS = (
     TicketAssistController,
     MacroController,
     IncidentController,
+    PagesController,
+    whoami,
 )
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def _openapi() -> OpenAPIConfig:
@@ -67,7 +75,8 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
     engine = make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
     serving = Serving(settings=settings, sessions=make_session_factory(engine), encoder=encoder)
     app = Litestar(
-        route_handlers=list(ROUTE_HANDLERS),
+        route_handlers=[*ROUTE_HANDLERS, static_files()],
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[serving_lifespan],
         openapi_config=_openapi(),
