@@ -44,7 +44,7 @@ class ModelSettings:
     promotion_tolerance: float = 0.02
     redact_patterns: Mapping[str, str] = field(default_factory=dict)  # operator's NAME -> regex, redacted as [NAME]
     threads: int = 0  # threads per process for torch, ONNX Runtime, faiss and BLAS; 0: the cores / workers
-    ann_exact_limit: int = 100_000  # ticket indexes larger than this use HNSW instead of exact search
+    ann_exact_limit: int = 50_000  # ticket indexes larger than this use HNSW instead of exact search
     ann_ef_search: int = 256  # HNSW search breadth: higher is slower and closer to exact
 
 
@@ -127,7 +127,7 @@ class Settings:
                 promotion_tolerance=float(env.get("HELPDESK_PROMOTION_TOLERANCE", "0.02")),
                 redact_patterns=json.loads(env.get("HELPDESK_REDACT_PATTERNS", "{}")),
                 threads=int(env.get("HELPDESK_THREADS", "0")),
-                ann_exact_limit=int(env.get("HELPDESK_ANN_EXACT_LIMIT", "100000")),
+                ann_exact_limit=int(env.get("HELPDESK_ANN_EXACT_LIMIT", "50000")),
                 ann_ef_search=int(env.get("HELPDESK_ANN_EF_SEARCH", "256")),
             ),
             api=ApiSettings(

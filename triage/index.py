@@ -57,7 +57,7 @@ class VectorIndex:
         dimension: int,
         size: int,
         *,
-        exact_limit: int = 100_000,
+        exact_limit: int = 50_000,
         hnsw_m: int = 32,
         ef_construction: int = 80,
         ef_search: int = 256,
@@ -67,8 +67,9 @@ class VectorIndex:
         Args:
             dimension: Vector length.
             size: Expected number of vectors.
-            exact_limit: Up to this many vectors the index is exact (O(n) per query, about 5.7 ms
-                at 100k); above it, HNSW (well under a millisecond, approximate).
+            exact_limit: Up to this many vectors the index is exact (O(n) per query: at 100k, 6.75 ms
+                on one of our 2-core machines and 23 ms on an AVX2-only one); above it, HNSW (under a
+                millisecond, approximate).
             hnsw_m: HNSW links per node.
             ef_construction: HNSW candidate list size while adding.
             ef_search: HNSW candidate list size while searching.
