@@ -120,18 +120,24 @@ def load_demo_data(session: Session) -> None:
         import_tickets(session, file)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def demo_settings(request: pytest.FixtureRequest, databases: _Databases, encoder, tmp_path_factory) -> Settings:
-    """A database on each backend with the demo articles and tickets loaded and a bundle trained."""
+def trained_demo(url: str, root: Path, encoder) -> Settings:
+    """Settings for the database at ``url`` with the demo articles and tickets loaded and a bundle trained
+    into ``root``."""
     from triage.training import train_bundle
 
-    settings = make_settings(databases.new(request.param), tmp_path_factory.mktemp(f"demo-{request.param}"))
+    settings = make_settings(url, root)
     engine = make_engine(settings.database.url)
     with session_scope(make_session_factory(engine)) as session:
         load_demo_data(session)
         train_bundle(session, encoder, settings.models.artifacts_dir)
     engine.dispose()
     return settings
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def demo_settings(request: pytest.FixtureRequest, databases: _Databases, encoder, tmp_path_factory) -> Settings:
+    """A database on each backend with the demo articles and tickets loaded and a bundle trained."""
+    return trained_demo(databases.new(request.param), tmp_path_factory.mktemp(f"demo-{request.param}"), encoder)
 
 
 @pytest.fixture(scope="session")

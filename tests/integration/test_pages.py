@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import BACKENDS, IN_CI, key_for, load_demo_data, make_settings
+from tests.conftest import BACKENDS, IN_CI, key_for, trained_demo
 from tests.processes import settings_env, start_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,14 +37,7 @@ def browser():
 @pytest.fixture(scope="module", params=BACKENDS)
 def site(request, databases, encoder, tmp_path_factory) -> Iterator[dict]:
     """A demo deployment of its own (its events must not leak into other tests), served for real."""
-    from triage.training import train_bundle
-
-    settings = make_settings(databases.new(request.param), tmp_path_factory.mktemp(f"pages-{request.param}"))
-    engine = make_engine(settings.database.url)
-    with session_scope(make_session_factory(engine)) as session:
-        load_demo_data(session)
-        train_bundle(session, encoder, settings.models.artifacts_dir)
-    engine.dispose()
+    settings = trained_demo(databases.new(request.param), tmp_path_factory.mktemp(f"pages-{request.param}"), encoder)
     log = settings.models.artifacts_dir.parent / "server.log"
     server, port = start_server(settings_env(settings, HELPDESK_INCIDENT_POLL_SECONDS="3600"), log)
     try:
