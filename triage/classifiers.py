@@ -272,7 +272,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """The fold models arranged for scoring, built once per fitted or loaded classifier."""
         arranged = self.__dict__.get("_arranged")
         if arranged is None or arranged[0] is not self.fold_views_:
-            arranged = (self.fold_views_, FoldAverage.of(self.fold_views_, len(self.classes_)))
+            arranged = (self.fold_views_, FoldAverage.of(self.fold_views_))
             self._arranged = arranged
         return arranged[1]
 

@@ -40,10 +40,9 @@ class FoldAverage:
     embedding_weights: np.ndarray  # (dimension, folds * outputs)
     embedding_intercept: np.ndarray
     train_rows: tuple[np.ndarray, ...]  # each fold's training rows
-    n_classes: int
 
     @classmethod
-    def of(cls, fold_views, n_classes: int) -> FoldAverage:
+    def of(cls, fold_views) -> FoldAverage:
         """Arrange ``fold_views`` (``[((svm, logistic_regression), train_rows), ...]``)."""
         text = [_linear(svm) for (svm, _), _ in fold_views]
         embedding = [_linear(lr) for (_, lr), _ in fold_views]
@@ -53,7 +52,6 @@ class FoldAverage:
             embedding_weights=np.hstack([w for w, _ in embedding]),
             embedding_intercept=np.concatenate([b for _, b in embedding]),
             train_rows=tuple(train for _, train in fold_views),
-            n_classes=n_classes,
         )
 
     def view_scores(self, text_matrix, vectors: np.ndarray, train_vectors, train_y, vote) -> np.ndarray:
