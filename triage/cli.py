@@ -170,13 +170,13 @@ def tickets_import(file: Path, mapping: tuple[str, ...], embed: bool) -> None:
 
     settings = get_settings()
     parsed = parse_tickets(file, parse_mapping(mapping))  # every row is checked before the encoder loads
-    encoder = configured_encoder(settings) if embed else None
-    with session_scope(sessions(settings)) as session:
-        if encoder is not None:
-            cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
-            redactor = Redactor(settings.models.redact_patterns)
-            counts = ingest_tickets(session, parsed, encoder, cache, redactor=redactor, progress=_bar("tickets"))
-        else:
+    if embed:
+        encoder = configured_encoder(settings)
+        cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
+        redactor = Redactor(settings.models.redact_patterns)
+        counts = ingest_tickets(sessions(settings), parsed, encoder, cache, redactor=redactor, progress=_bar("tickets"))
+    else:
+        with session_scope(sessions(settings)) as session:
             counts = store_tickets(session, parsed, progress=_bar("tickets"))
     embedded = f", {counts['embedded']} texts newly embedded" if embed else ""
     click.echo(f"{counts['created']} created, {counts['skipped']} already present{embedded}")

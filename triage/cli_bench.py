@@ -144,9 +144,9 @@ def bench_command(
     texts = ingest_texts(parse_tickets(source, ENDAVA_MAP))
     with session_scope(factory) as session:
         import_folder(session, settings.data_dir / "kb")
-        report["ingest"] = ingest_rate(
-            lambda: ingest_tickets(session, parse_tickets(source, ENDAVA_MAP), encoder, cache), encoder, texts
-        )
+    report["ingest"] = ingest_rate(
+        lambda: ingest_tickets(factory, parse_tickets(source, ENDAVA_MAP), encoder, cache), encoder, texts
+    )
     click.echo(f"ingest: {report['ingest']}", err=True)
     retrain_seconds, _ = timed(
         lambda: retrain(factory, encoder, settings.models.artifacts_dir, promote=True, force=True)

@@ -1,8 +1,9 @@
 """Bulk ingest: import a ticket history and embed it in the same run, the encoder never waiting on the
 database. Rows are validated first (all or none); then one thread encodes the tickets' texts into the
 embedding cache while this one writes the rows, so training, duplicate detection and incident
-baselines find every vector ready. ``helpdesk bench`` compares the end-to-end rate with the encoder's
-own rate on the same texts."""
+baselines find every vector ready. The rows are committed as soon as they are written, before waiting
+for the encoder: a SQLite write lock held while a slow encoder runs would lock out every other writer.
+``helpdesk bench`` compares the end-to-end rate with the encoder's own rate on the same texts."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from models.db import session_scope
 from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
 from triage.redaction import Redactor, subject_body_texts
@@ -27,7 +29,7 @@ def ingest_texts(parsed: Sequence[Mapping[str, Any]], redactor: Redactor | None 
 
 
 def ingest_tickets(
-    session: Session,
+    sessions: sessionmaker[Session],
     parsed: Sequence[Mapping[str, Any]],
     encoder: Encoder,
     cache: EmbeddingCache,
@@ -35,9 +37,11 @@ def ingest_tickets(
     redactor: Redactor | None = None,
     progress: Callable[[Iterable], Iterable] = iter,
 ) -> Counter[str]:
-    """Store tickets parsed by :func:`triage.ticket_import.parse_tickets` (see ``store_tickets``) and
-    embed their redacted texts, the ones training encodes, into ``cache``. Returns the store's counts
-    plus ``embedded``: how many distinct texts the cache lacked and were encoded now."""
+    """Store tickets parsed by :func:`triage.ticket_import.parse_tickets` (see ``store_tickets``) in one
+    transaction of its own, and embed their redacted texts, the ones training encodes, into ``cache``.
+    Returns the store's counts plus ``embedded``: how many distinct texts the cache lacked and were
+    encoded now. A failure of the encoder after the commit leaves the rows stored; the cache only misses
+    vectors, which training encodes when it needs them."""
     texts = ingest_texts(parsed, redactor)
     started: list[tuple[int, int]] = []  # encode_cached's first report: (already cached, distinct texts)
 
@@ -47,7 +51,8 @@ def ingest_tickets(
 
     with ThreadPoolExecutor(1, thread_name_prefix="ingest-encoder") as pool:
         encoding = pool.submit(encode_cached, encoder, texts, cache, progress=note)
-        counts = store_tickets(session, parsed, progress=progress)
+        with session_scope(sessions) as session:
+            counts = store_tickets(session, parsed, progress=progress)
         encoding.result()
     cached, distinct = started[0] if started else (0, 0)
     counts["embedded"] = distinct - cached
