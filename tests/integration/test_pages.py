@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +45,11 @@ def site(request, databases, encoder, tmp_path_factory) -> Iterator[dict]:
         yield {"url": f"http://127.0.0.1:{port}", "db": settings.database.url, "backend": request.param}
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a request still hanging keeps uvicorn from shutting down
+            server.kill()
+            server.wait(timeout=30)
 
 
 def _events(db_url: str) -> list[tuple[str, str | None]]:
