@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from triage.curves import calibration_bins
+
 __all__ = ("plot_calibration", "plot_confusion", "plot_counts", "plot_precision_coverage")
 
 
@@ -45,11 +47,9 @@ def plot_confusion(true: np.ndarray, predicted: np.ndarray, *, top: int = 12, ax
 def plot_calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10, ax: Any = None) -> Any:
     """Reliability diagram: accuracy against mean confidence per confidence bin; the diagonal is perfect."""
     ax = _axes(ax, (5, 5))
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    points = [(confidence[which == b].mean(), correct[which == b].mean()) for b in range(bins) if (which == b).any()]
+    points = calibration_bins(np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float), bins)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
-    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+    ax.plot([p["confidence"] for p in points], [p["accuracy"] for p in points], marker="o")
     ax.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title="calibration")
     return ax
 
