@@ -115,6 +115,11 @@ def test_article_lifecycle_renders_safe_html(client):
         ("post", "/v1/articles", {"slug": "ok-slug", "title": "t"}, 422, "body"),
         ("post", "/v1/articles", {"slug": "i-forgot-my-vpn-password", "title": "t", "body": "b"}, 409, "slug"),
         ("get", "/v1/articles?limit=0", None, 422, "limit"),
+        ("get", "/v1/tickets?status=lost", None, 422, "status"),
+        ("get", "/v1/tickets?limit=500", None, 422, "limit"),
+        ("get", "/v1/analytics/volume?bucket=month", None, 422, "bucket"),
+        ("get", "/v1/analytics/volume?top=0", None, 422, "top"),
+        ("get", "/v1/models/no-such-version/curves", None, 404, "version"),
     ],
 )
 def test_bad_input_gets_problem_details_naming_the_field(client, method, url, payload, status, field):
