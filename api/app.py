@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 from pathlib import Path
 
 from litestar import Litestar, Router
@@ -94,5 +96,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
 
 
 def create_app_from_env() -> Litestar:
-    """The app on the process's ``HELPDESK_*`` settings (used by ``helpdesk serve``)."""
+    """The app on the process's ``HELPDESK_*`` settings (used by ``helpdesk serve``). ``kill -USR1`` on a
+    server process writes every thread's stack to its stderr: what a stuck request is waiting on."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     return create_app(get_settings())

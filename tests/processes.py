@@ -94,3 +94,18 @@ def start_server(env: dict[str, str], log: Path | None = None) -> tuple[subproce
         server.kill()
         raise
     return server, port
+
+
+def stop_server(server: subprocess.Popen, log: Path, grace: float = 30) -> None:
+    """Stop a server started with ``log``. One that is still busy ``grace`` seconds after SIGTERM (a request
+    hanging) is asked for every thread's stack (SIGUSR1), killed, and reported with the end of its log."""
+    server.terminate()
+    try:
+        server.wait(timeout=grace)
+        return
+    except subprocess.TimeoutExpired:
+        server.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        server.kill()
+        server.wait(timeout=30)
+    raise AssertionError(f"the server did not stop within {grace:.0f} s; its log ends:\n{log.read_text()[-20_000:]}")

@@ -148,15 +148,17 @@
     var button = listNode.querySelector('[data-id="' + id + '"]');
     if (button) button.setAttribute("aria-current", "true");
     view.replaceChildren(el("p", {class: "muted"}, "Loading ticket #" + id + "…"));
+    // similar tickets and replies are asked for at once but drawn when each arrives: a slow one never
+    // holds back the predictions
+    var similar = api("/v1/tickets/" + id + "/similar"), assist = api("/v1/tickets/" + id + "/assist");
+    [similar, assist].forEach(function (p) { p.catch(function () {}); }); // drawn by pending(), or dropped
     try {
-      var results = await Promise.all([
-        api("/v1/tickets/" + id), api("/v1/tickets/" + id + "/feedback"),
-        api("/v1/tickets/" + id + "/similar"), api("/v1/tickets/" + id + "/assist"),
-      ]);
+      var results = await Promise.all([api("/v1/tickets/" + id), api("/v1/tickets/" + id + "/feedback")]);
     } catch (error) {
-      view.replaceChildren(el("p", {class: "notice"}, "Could not load ticket #" + id + ": " + error.message));
+      if (current === id) view.replaceChildren(el("p", {class: "notice"}, "Could not load ticket #" + id + ": " + error.message));
       return;
     }
+    if (current !== id) return; // the agent opened another ticket meanwhile
     var ticket = results[0], feedback = results[1];
     var predictions = (ticket.suggestion && ticket.suggestion.predictions) || {};
     var grid = el("div", {class: "predictions"});
@@ -170,7 +172,18 @@
         (ticket.suggestion && ticket.suggestion.bundle_version ? " · bundle " + ticket.suggestion.bundle_version : "")),
       el("pre", {class: "body"}, ticket.body || ""),
       el("h2", null, "Predictions"), grid,
-      similarSection(results[2]), repliesSection(ticket, results[3]));
+      pending(similar, "Similar tickets", similarSection),
+      pending(assist, "Recommended replies", function (result) { return repliesSection(ticket, result); }));
+  }
+
+  /* A section that says it is loading until ``promise`` settles, then shows ``draw(result)`` or the error. */
+  function pending(promise, title, draw) {
+    var slot = el("section", {class: "loading", "aria-busy": "true"}, el("h2", null, title), el("p", {class: "muted"}, "Loading…"));
+    promise.then(function (result) { slot.replaceWith(draw(result)); }, function (error) {
+      slot.removeAttribute("aria-busy");
+      slot.replaceChildren(el("h2", null, title), el("p", {class: "notice"}, "Could not load: " + error.message));
+    });
+    return slot;
   }
 
   async function searchKb(event) {

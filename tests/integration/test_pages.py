@@ -3,9 +3,11 @@ real server started here on a demo deployment of its own (trained on the demo da
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-import subprocess
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import BACKENDS, IN_CI, key_for, trained_demo
-from tests.processes import settings_env, start_server
+from tests.processes import settings_env, start_server, stop_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -42,14 +44,28 @@ def site(request, databases, encoder, tmp_path_factory) -> Iterator[dict]:
     log = settings.models.artifacts_dir.parent / "server.log"
     server, port = start_server(settings_env(settings, HELPDESK_INCIDENT_POLL_SECONDS="3600"), log)
     try:
-        yield {"url": f"http://127.0.0.1:{port}", "db": settings.database.url, "backend": request.param}
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "db": settings.database.url,
+            "backend": request.param,
+            "server": server,
+            "log": log,
+        }
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a request still hanging keeps uvicorn from shutting down
-            server.kill()
-            server.wait(timeout=30)
+        stop_server(server, log)
+
+
+@contextlib.contextmanager
+def stacks_on_timeout(site: dict) -> Iterator[None]:
+    """A wait that times out fails with the server's threads' stacks (what the page was waiting on)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        yield
+    except PlaywrightTimeout as error:
+        site["server"].send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        raise AssertionError(f"{error}\nthe server's log ends:\n{site['log'].read_text()[-20_000:]}") from error
 
 
 def _events(db_url: str) -> list[tuple[str, str | None]]:
@@ -181,15 +197,17 @@ def test_the_console_shows_predictions_with_evidence_and_records_an_accepted_one
     page, errors = _sign_in(browser, site, agent, "/console")
     page.locator(f'.ticket-link[data-id="{ticket["id"]}"]').click()
     card = page.locator('.prediction[data-field="category"]')
-    card.wait_for(timeout=20_000)
+    with stacks_on_timeout(site):
+        card.wait_for(timeout=20_000)
     assert page.locator(".ticket-subject").inner_text().endswith("VPN keeps dropping")
     if category["status"] == "ok":
         assert card.locator(".value").inner_text() == category["label"]
     assert card.locator(".confidence .pct").inner_text().endswith("%")
     assert card.locator(".chip").count() == len(category["prediction_set"])
     assert "most similar resolved tickets" in card.locator(".evidence summary").inner_text()
-    page.locator(".similar li").first.wait_for(timeout=10_000)
-    page.locator(".replies").wait_for(timeout=10_000)
+    with stacks_on_timeout(site):
+        page.locator(".similar li").first.wait_for(timeout=20_000)
+        page.locator(".replies").wait_for(timeout=20_000)
     if site["backend"] == "sqlite":
         page.screenshot(path=str(SHOTS / "console.png"), full_page=True)
 
