@@ -11,6 +11,7 @@ from litestar.params import Parameter
 
 __all__ = (
     "MAX_ROW_ID",
+    "LIMIT",
     "OFFSET",
     "ROW_ID",
     "ArticleIn",
@@ -29,6 +30,7 @@ __all__ = (
 MAX_ROW_ID = 2_147_483_647  # the largest id a 32-bit integer column holds (PostgreSQL's "integer")
 ROW_ID = Parameter(ge=1, le=MAX_ROW_ID, description="A row id.")
 OFFSET = Parameter(default=0, ge=0, le=10_000_000, description="How many items to skip.")
+LIMIT = Parameter(default=50, ge=1, le=200, description="How many items a page holds.")
 
 Text = Annotated[str, msgspec.Meta(max_length=20_000)]
 Short = Annotated[str, msgspec.Meta(max_length=1_000)]

@@ -51,6 +51,7 @@ class Serving:
     _kb_lock: threading.Lock = field(default_factory=threading.Lock)
     _fitted_at: float = 0.0  # time.monotonic() of the last "nothing fits" fit
     _erasures: int = -1  # the erasures stamp the held bundle reflects
+    _embeddings: EmbeddingCache | None = None  # see _cache()
     suggest_batcher: MicroBatcher | None = None  # set by the lifespan when micro-batching is on
 
     def suggest(self, subject: str | None, body: str | None, top_k: int) -> Suggestions:
@@ -80,7 +81,11 @@ class Serving:
         return self.knowledge.search if self.knowledge else None
 
     def _cache(self) -> EmbeddingCache:
-        return EmbeddingCache.in_artifacts(self.settings.models.artifacts_dir, self.encoder)
+        """The embedding cache of the encoder served (opened once, not per request)."""
+        cache = self._embeddings
+        if cache is None or cache.encoder_name != self.encoder.name:
+            cache = self._embeddings = EmbeddingCache.in_artifacts(self.settings.models.artifacts_dir, self.encoder)
+        return cache
 
     def assistant(self) -> Assistant:
         """Agent assist over the bundle and KB index held now."""

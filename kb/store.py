@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb.errors import ArticleExists, ArticleNotFound, InvalidArticle
 from kb.parsing import ARTICLE_STATUSES, ArticleDraft
 from kb.rendering import split_sections
 from models import Article, ArticleChunk, ArticleRevision
+from models.db import page
 from models.hashing import content_hash
 
 __all__ = (
@@ -83,9 +84,7 @@ def list_articles(
     query = select(Article)
     if status:
         query = query.where(Article.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Article.slug).limit(limit).offset(offset)).all()
-    return list(rows), total
+    return page(session, query, Article.slug, limit=limit, offset=offset)
 
 
 def create_article(session: Session, draft: ArticleDraft) -> Article:

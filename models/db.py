@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Select, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ("make_engine", "make_session_factory", "session_scope")
+__all__ = ("make_engine", "make_session_factory", "page", "session_scope")
+
+Row = TypeVar("Row")
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
@@ -54,3 +57,9 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def page(session: Session, query: Select[tuple[Row]], *order_by: Any, limit: int, offset: int) -> tuple[list[Row], int]:
+    """One page of ``query``'s rows in ``order_by`` order, and how many rows it has in all."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return list(session.scalars(query.order_by(*order_by).limit(limit).offset(offset))), total

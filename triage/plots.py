@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from triage.curves import calibration_bins
+from triage.curves import calibration_bins, precision_coverage
 
 __all__ = ("plot_calibration", "plot_confusion", "plot_counts", "plot_precision_coverage")
 
@@ -57,8 +57,8 @@ def plot_calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int =
 def plot_precision_coverage(confidence: np.ndarray, correct: np.ndarray, *, ax: Any = None) -> Any:
     """Precision of the answers kept against the share kept, as the confidence threshold rises."""
     ax = _axes(ax)
-    order = np.argsort(-confidence)
-    kept = np.arange(1, len(order) + 1)
-    ax.plot(kept / len(order), np.cumsum(correct[order]) / kept)
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
+    curve = precision_coverage(confidence, correct, points=len(confidence))  # every threshold
+    ax.plot([p["coverage"] for p in curve], [p["precision"] for p in curve])
     ax.set(xlabel="coverage (share answered)", ylabel="precision", ylim=(0, 1.02), title="precision vs coverage")
     return ax

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Suggestion, Ticket
 from models.audit import Actor, record_audit
+from models.db import page
 from models.hashing import content_hash
 from triage.errors import InvalidQuery, TicketExists, TicketNotFound
 from triage.language import detect_language
@@ -68,9 +69,7 @@ def list_tickets(
     query = select(Ticket)
     if statuses:
         query = query.where(Ticket.status.in_(statuses))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return page(session, query, Ticket.created_at.desc(), Ticket.id.desc(), limit=limit, offset=offset)
 
 
 def get_ticket(session: Session, ticket_id: int) -> Ticket:

@@ -13,7 +13,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import actor_of, roles
-from api.schemas import OFFSET, ROW_ID, ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
+from api.schemas import LIMIT, OFFSET, ROW_ID, ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
 from kb.parsing import ARTICLE_STATUSES, validate_draft
 from kb.rendering import render_html
 from kb.store import (
@@ -58,7 +58,7 @@ class ArticleController(Controller):
         self,
         state: State,
         status: str | None = Parameter(default=None, required=False, pattern="^(" + "|".join(ARTICLE_STATUSES) + ")$"),
-        limit: int = Parameter(default=50, ge=1, le=200),
+        limit: int = LIMIT,
         offset: int = OFFSET,
     ) -> ArticlePage:
         """A page of articles (without bodies), ordered by slug."""

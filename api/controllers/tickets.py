@@ -7,7 +7,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
 from api.auth import actor_of, roles
-from api.schemas import OFFSET, ROW_ID, TicketIn, TicketOut, TicketPage, TicketPatch, TicketResolve
+from api.schemas import LIMIT, OFFSET, ROW_ID, TicketIn, TicketOut, TicketPage, TicketPatch, TicketResolve
 from models import Feedback, Suggestion, Ticket
 from models.audit import record_audit
 from models.db import session_scope
@@ -96,7 +96,7 @@ class TicketController(Controller):
             pattern="^(open|" + "|".join(TICKET_STATUSES) + ")$",
             description="Only tickets in this status; ``open`` means new, open or pending.",
         ),
-        limit: int = Parameter(default=50, ge=1, le=200),
+        limit: int = LIMIT,
         offset: int = OFFSET,
     ) -> TicketPage:
         """A page of tickets, newest first, without bodies."""
