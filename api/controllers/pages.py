@@ -10,6 +10,7 @@ from pathlib import Path
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 
@@ -52,7 +53,7 @@ class PagesController(Controller):
     response_headers = PAGE_HEADERS
 
     @get("/demo/portal")
-    async def demo_portal(self, request: Request, key: str | None = None) -> Template:
+    async def demo_portal(self, request: Request, key: FromQuery[str | None] = None) -> Template:
         """A customer portal's ticket form with the widget; ``?key=`` gives it the portal key to use."""
         usable = key if key and KEY_PATTERN.match(key) else None
         origin = f"{request.url.scheme}://{request.url.netloc}"
@@ -79,7 +80,7 @@ class PagesController(Controller):
         return Template("dashboard.html", context={"page": "dashboard"})
 
     @get("/help/{slug:str}", sync_to_thread=True)
-    def help_article(self, slug: str, state: State) -> Template:
+    def help_article(self, slug: FromPath[str], state: State) -> Template:
         """A published article as a page (404 for drafts, archived and unknown articles)."""
         with session_scope(state.serving.sessions) as session:
             article = get_article(session, slug)
