@@ -189,10 +189,12 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     api = serving.settings.api
     batcher = None
     if api.batch_max > 1:  # concurrent requests' texts are encoded (and drafts classified) together
-        wait = api.batch_wait_ms / 1000
-        batcher = MicroBatchingEncoder(serving.encoder, max_wait=wait, max_batch=api.batch_max)
+        wait, timeout = api.batch_wait_ms / 1000, api.batch_timeout_seconds
+        batcher = MicroBatchingEncoder(serving.encoder, max_wait=wait, max_batch=api.batch_max, timeout=timeout)
         serving.encoder = batcher
-        serving.suggest_batcher = MicroBatcher(serving._suggest_batch, max_wait=wait, max_batch=api.batch_max)
+        serving.suggest_batcher = MicroBatcher(
+            serving._suggest_batch, max_wait=wait, max_batch=api.batch_max, timeout=timeout, name="suggestions"
+        )
     try:
         await serving.refresh()
     except Exception:  # a damaged bundle must not stop intake; /ready stays 503

@@ -68,6 +68,7 @@ class ApiSettings:
     rate_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))  # per key, a minute
     batch_wait_ms: float = 2.0  # under load, how long the encoder waits to fill a micro-batch
     batch_max: int = 64  # texts per micro-batch; 1 turns micro-batching off
+    batch_timeout_seconds: float = 60.0  # a request waits this long for the encoder's worker, then gets 503
     key_cache_seconds: float = 5.0  # a revoked key stops working on other processes within this time
     workers: int = 1  # server processes (`helpdesk serve`); each loads its own encoder and bundle
 
@@ -141,6 +142,7 @@ class Settings:
                 key_cache_seconds=float(env.get("HELPDESK_KEY_CACHE_SECONDS", "5")),
                 batch_wait_ms=float(env.get("HELPDESK_BATCH_WAIT_MS", "2")),
                 batch_max=int(env.get("HELPDESK_BATCH_MAX", "64")),
+                batch_timeout_seconds=float(env.get("HELPDESK_BATCH_TIMEOUT_SECONDS", "60")),
                 workers=int(env.get("HELPDESK_WORKERS", "1")),
             ),
             assist=AssistSettings(

@@ -3,23 +3,31 @@ thread, so throughput under load approaches batch throughput (the encoder's, and
 
 The worker takes whatever is queued. Under load (the previous batch served several calls, or more are
 queued) it also waits up to ``max_wait`` seconds for more, up to ``max_batch`` items; a lone call is
-served at once, so one client pays no waiting.
+served at once, so one client pays no waiting. A caller waits at most ``timeout`` seconds: then it gets
+:class:`WorkerTimeout` (503), and the log shows where the worker is.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from triage.encoder import Encoder
+from triage.errors import WorkerTimeout
 
 __all__ = ("MicroBatcher", "MicroBatchingEncoder")
+
+log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 _Job = tuple[list[Any], Future]
@@ -30,14 +38,20 @@ class MicroBatcher(Generic[Item]):
     that is an exception is raised to the caller of that item only."""
 
     def __init__(
-        self, work: Callable[[list[Item]], Sequence[Any]], *, max_wait: float = 0.002, max_batch: int = 64
+        self,
+        work: Callable[[list[Item]], Sequence[Any]],
+        *,
+        max_wait: float = 0.002,
+        max_batch: int = 64,
+        timeout: float | None = None,
+        name: str = "micro-batcher",
     ) -> None:
-        self.work, self.max_wait, self.max_batch = work, max_wait, max_batch
+        self.work, self.max_wait, self.max_batch, self.timeout = work, max_wait, max_batch, timeout
         self.batches = 0  # how many batches were done
         self.calls = 0  # how many calls they served
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._busy = False  # whether the last batch served more than one call
-        self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def call(self, items: Sequence[Item]) -> list[Any]:
@@ -46,7 +60,17 @@ class MicroBatcher(Generic[Item]):
             return self._raise(list(self.work(list(items))))
         future: Future = Future()
         self._queue.put((list(items), future))
-        return self._raise(future.result())
+        try:
+            return self._raise(future.result(timeout=self.timeout))
+        except FutureTimeout:
+            name, waited = self._thread.name, self.timeout
+            log.error("the %s worker did not answer within %s s; it is at:\n%s", name, waited, self.where())
+            raise WorkerTimeout(f"the {name} worker did not answer within {waited:g} s; retry later") from None
+
+    def where(self) -> str:
+        """The worker thread's current stack (what it is busy with)."""
+        frame = sys._current_frames().get(self._thread.ident or -1)
+        return "".join(traceback.format_stack(frame)) if frame else "(not running)"
 
     @staticmethod
     def _raise(results: list[Any]) -> list[Any]:
@@ -101,11 +125,17 @@ class MicroBatcher(Generic[Item]):
 class MicroBatchingEncoder(Encoder):
     """An :class:`Encoder` whose calls from concurrent threads are encoded in shared batches."""
 
-    def __init__(self, inner: Encoder, *, max_wait: float = 0.002, max_batch: int = 64) -> None:
+    def __init__(
+        self, inner: Encoder, *, max_wait: float = 0.002, max_batch: int = 64, timeout: float | None = None
+    ) -> None:
         self.inner = inner
         self.name, self.dimension = inner.name, inner.dimension
         self.batcher: MicroBatcher[str] = MicroBatcher(
-            lambda texts: list(inner.encode_batch(texts)), max_wait=max_wait, max_batch=max_batch
+            lambda texts: list(inner.encode_batch(texts)),
+            max_wait=max_wait,
+            max_batch=max_batch,
+            timeout=timeout,
+            name="encoder",
         )
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:

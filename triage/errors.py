@@ -16,6 +16,7 @@ __all__ = (
     "TicketExists",
     "TicketNotFound",
     "VersionNotFound",
+    "WorkerTimeout",
 )
 
 
@@ -69,3 +70,7 @@ class JobNotFound(NotFound):
 
 class JobConflict(Conflict):
     """A job of that kind is already queued or running."""
+
+
+class WorkerTimeout(Unavailable):
+    """A shared worker (the encoder's, the classifiers') did not answer in time: overloaded or stuck."""

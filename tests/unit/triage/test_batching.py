@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
-from triage.batching import MicroBatchingEncoder
+from models.errors import Unavailable
+from triage.batching import MicroBatcher, MicroBatchingEncoder
+from triage.errors import WorkerTimeout
 
 TEXTS = [f"ticket {n}: the VPN drops every {n} minutes" for n in range(32)]
 
@@ -23,3 +28,24 @@ def test_concurrent_calls_are_encoded_together_with_the_same_vectors(encoder):
     finally:
         batcher.close()
     assert batcher.encode_batch(TEXTS[:2]).shape == (2, encoder.dimension)  # after close: direct
+
+
+def test_a_caller_waits_at_most_the_timeout_and_the_log_shows_where_the_worker_is(caplog):
+    release = threading.Event()
+
+    def stuck_then_double(items: list[int]) -> list[int]:
+        release.wait(timeout=30)  # a worker stuck in a library call, until released
+        return [2 * i for i in items]
+
+    batcher = MicroBatcher(stuck_then_double, timeout=0.3, name="encoder")
+    try:
+        with caplog.at_level(logging.ERROR, logger="triage.batching"), pytest.raises(WorkerTimeout) as error:
+            batcher.call([1])
+        assert "encoder worker did not answer within 0.3 s" in str(error.value)
+        assert isinstance(error.value, Unavailable)  # the API answers 503 with problem details
+        assert "in stuck_then_double" in caplog.text and "release.wait" in caplog.text
+        release.set()
+        assert batcher.call([2, 3]) == [4, 6]  # once the worker is free, it serves again
+    finally:
+        release.set()
+        batcher.close()
