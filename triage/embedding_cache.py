@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +22,27 @@ class EmbeddingCache:
         self.path = path
         self.encoder_name = encoder_name
         self.dimension = dimension
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        with self._connect():
+            pass
 
     @classmethod
     def in_artifacts(cls, artifacts_dir: Path, encoder: Encoder) -> EmbeddingCache:
         """The deployment's cache for ``encoder``: ``<artifacts>/cache/embeddings.sqlite``."""
         return cls(artifacts_dir / "cache" / "embeddings.sqlite", encoder.name, encoder.dimension)
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction (committed, or rolled back on error), then closed. The table is
+        made on every connect, so a cache file deleted under a running server is simply started again."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            with conn:
+                yield conn
+        finally:
+            conn.close()
 
     def key(self, text: str) -> str:
         """The cache key of ``text`` for this encoder."""

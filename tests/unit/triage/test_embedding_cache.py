@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 
 from triage.embedding_cache import EmbeddingCache, encode_cached
@@ -27,3 +29,17 @@ def test_only_new_texts_are_encoded(encoder, tmp_path):
     np.testing.assert_allclose(second[0], first[1])
     np.testing.assert_allclose(second[1], first[0])
     np.testing.assert_allclose(second[2], encoder.encode("new text"), atol=1e-5)
+
+
+def test_a_cache_deleted_under_a_running_process_is_started_again(encoder, tmp_path):
+    counting = CountingEncoder(encoder)
+    cache = EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite", counting.name, counting.dimension)
+    encode_cached(counting, ["vpn down"], cache)
+    shutil.rmtree(tmp_path / "cache")  # an operator frees disk space; the server keeps its cache object
+    again = encode_cached(counting, ["vpn down", "printer jam"], cache)
+    assert counting.calls == 3  # both encoded again, nothing failed
+    np.testing.assert_allclose(again[0], encoder.encode("vpn down"), atol=1e-5)
+    assert set(cache.get_many([cache.key("vpn down"), cache.key("printer jam")])) == {
+        cache.key("vpn down"),
+        cache.key("printer jam"),
+    }
