@@ -96,16 +96,23 @@ def start_server(env: dict[str, str], log: Path | None = None) -> tuple[subproce
     return server, port
 
 
+def server_stacks(server: subprocess.Popen, log: Path) -> str:
+    """Ask a running server started with ``log`` for every thread's stack (SIGUSR1, see
+    ``api.app.create_app_from_env``); returns the end of its log, stacks included."""
+    server.send_signal(signal.SIGUSR1)
+    time.sleep(2)
+    return f"the server's log ends:\n{log.read_text()[-20_000:]}"
+
+
 def stop_server(server: subprocess.Popen, log: Path, grace: float = 30) -> None:
     """Stop a server started with ``log``. One that is still busy ``grace`` seconds after SIGTERM (a request
-    hanging) is asked for every thread's stack (SIGUSR1), killed, and reported with the end of its log."""
+    hanging) is asked for every thread's stack, killed, and reported with the end of its log."""
     server.terminate()
     try:
         server.wait(timeout=grace)
         return
     except subprocess.TimeoutExpired:
-        server.send_signal(signal.SIGUSR1)
-        time.sleep(2)
+        stacks = server_stacks(server, log)
         server.kill()
         server.wait(timeout=30)
-    raise AssertionError(f"the server did not stop within {grace:.0f} s; its log ends:\n{log.read_text()[-20_000:]}")
+    raise AssertionError(f"the server did not stop within {grace:.0f} s; {stacks}")

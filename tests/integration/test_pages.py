@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import BACKENDS, IN_CI, key_for, trained_demo
-from tests.processes import settings_env, start_server, stop_server
+from tests.processes import server_stacks, settings_env, start_server, stop_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -63,9 +61,7 @@ def stacks_on_timeout(site: dict) -> Iterator[None]:
     try:
         yield
     except PlaywrightTimeout as error:
-        site["server"].send_signal(signal.SIGUSR1)
-        time.sleep(2)
-        raise AssertionError(f"{error}\nthe server's log ends:\n{site['log'].read_text()[-20_000:]}") from error
+        raise AssertionError(f"{error}\n{server_stacks(site['server'], site['log'])}") from error
 
 
 def _events(db_url: str) -> list[tuple[str, str | None]]:
