@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import faulthandler
-import signal
 from pathlib import Path
 
 from litestar import Litestar, Router
@@ -31,6 +29,7 @@ from api.serving import Serving, serving_lifespan
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
 from triage.encoder import Encoder
+from triage.threads import dump_stacks_on_signal
 
 __all__ = ("ROUTE_HANDLERS", "create_app", "create_app_from_env")
 
@@ -98,5 +97,5 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
 def create_app_from_env() -> Litestar:
     """The app on the process's ``HELPDESK_*`` settings (used by ``helpdesk serve``). ``kill -USR1`` on a
     server process writes every thread's stack to its stderr: what a stuck request is waiting on."""
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    dump_stacks_on_signal()
     return create_app(get_settings())

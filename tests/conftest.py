@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import os
-import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_session_factory, session_scope
-from models.migrate import upgrade
 from models.settings import DatabaseSettings, ModelSettings, Settings
+from tests.deployments import Databases, demo_snapshots, drop_run_databases
+from tests.processes import live_servers, server_stacks
+
+pytest_plugins = ["tests.timing"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data"
 POSTGRES_URL = os.environ.get("HELPDESK_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-BACKENDS = ["sqlite", "postgresql"]
+# HELPDESK_TEST_BACKENDS=sqlite runs the database tests on SQLite alone (make test-quick)
+BACKENDS = [b for b in os.environ.get("HELPDESK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
 def _postgres_or_skip() -> str:
@@ -33,44 +35,18 @@ def _postgres_or_skip() -> str:
     pytest.skip("set HELPDESK_TEST_POSTGRES_URL to run the database tests against PostgreSQL")
 
 
-class _Databases:
-    """Creates a fresh, migrated database per request and drops it afterwards."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.created: list[str] = []
-
-    def new(self, backend: str) -> str:
-        name = f"helpdesk_t_{secrets.token_hex(4)}"
-        if backend == "sqlite":
-            url = f"sqlite:///{self.tmp / name}.db"
-        else:
-            admin = make_url(_postgres_or_skip()).set(drivername="postgresql+psycopg")
-            engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-            with engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            engine.dispose()
-            self.created.append(name)
-            url = admin.set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        return url
-
-    def drop_all(self) -> None:
-        if not self.created:
-            return
-        admin = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for name in self.created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's last process (the only one, or xdist's controller) drops the run's PostgreSQL databases."""
+    if POSTGRES_URL and not hasattr(session.config, "workerinput"):
+        drop_run_databases(POSTGRES_URL)
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Databases]:
-    dbs = _Databases(tmp_path_factory.mktemp("db"))
-    yield dbs
-    dbs.drop_all()
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Databases:
+    """Fresh databases, copied from templates built once per run (shared by xdist workers)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return Databases(tmp_path_factory.mktemp("db"), shared, _postgres_or_skip)
 
 
 def make_settings(url: str, root: Path) -> Settings:
@@ -85,9 +61,15 @@ def make_settings(url: str, root: Path) -> Settings:
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, databases: _Databases) -> str:
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each database backend in turn."""
+    return request.param
+
+
+@pytest.fixture
+def db_url(backend: str, databases: Databases) -> str:
     """A fresh, migrated database on each backend."""
-    return databases.new(request.param)
+    return databases.new(backend)
 
 
 @pytest.fixture
@@ -120,24 +102,41 @@ def load_demo_data(session: Session) -> None:
         import_tickets(session, file)
 
 
-def trained_demo(url: str, root: Path, encoder) -> Settings:
-    """Settings for the database at ``url`` with the demo articles and tickets loaded and a bundle trained
-    into ``root``."""
-    from triage.training import train_bundle
+class DemoDeployments:
+    """Copies of the demo deployment (see :mod:`tests.deployments`), built once per backend and run."""
 
-    settings = make_settings(url, root)
-    engine = make_engine(settings.database.url)
-    with session_scope(make_session_factory(engine)) as session:
-        load_demo_data(session)
-        train_bundle(session, encoder, settings.models.artifacts_dir)
-    engine.dispose()
-    return settings
+    def __init__(self, databases: Databases, encoder, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.databases = databases
+        self.encoder = encoder
+        self.tmp_path_factory = tmp_path_factory
+
+    def copy(self, backend: str, stage: str = "active", root: Path | None = None) -> Settings:
+        """Settings for a fresh copy of the demo deployment on ``backend`` at ``stage``: ``loaded`` (the demo
+        articles and tickets, a warm embedding cache, no bundle), ``candidate`` (a bundle trained on them,
+        not active) or ``active`` (that bundle active); artifacts under ``root``."""
+        snapshot = demo_snapshots(self.databases, backend, self.encoder, load_demo_data)[stage]
+        root = root or self.tmp_path_factory.mktemp(f"demo-{backend}-{stage}")
+        artifacts = root / "artifacts"
+        return make_settings(snapshot.clone(self.databases, artifacts), root)
+
+    def warm_cache(self, backend: str, settings: Settings) -> None:
+        """Give ``settings``' artifacts folder the demo texts' embeddings (work this run has done already),
+        for tests of other things than embedding that import the demo data themselves."""
+        snapshot = demo_snapshots(self.databases, backend, self.encoder, load_demo_data)["loaded"]
+        shutil.copytree(snapshot.artifacts / "cache", settings.models.artifacts_dir / "cache", dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def deployments(databases: Databases, encoder, tmp_path_factory: pytest.TempPathFactory) -> DemoDeployments:
+    """Fresh copies of the demo deployment on either backend, at any stage."""
+    return DemoDeployments(databases, encoder, tmp_path_factory)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def demo_settings(request: pytest.FixtureRequest, databases: _Databases, encoder, tmp_path_factory) -> Settings:
-    """A database on each backend with the demo articles and tickets loaded and a bundle trained."""
-    return trained_demo(databases.new(request.param), tmp_path_factory.mktemp(f"demo-{request.param}"), encoder)
+def demo_settings(request: pytest.FixtureRequest, deployments: DemoDeployments) -> Settings:
+    """A database on each backend with the demo articles and tickets loaded and a bundle trained (one copy
+    shared by the tests that only add to it)."""
+    return deployments.copy(request.param)
 
 
 @pytest.fixture(scope="session")
@@ -177,3 +176,21 @@ def keyed_client(app, role: str = "admin"):
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {new_key(app.state.serving.sessions, role)}"
         yield client
+
+
+def _timed_out(excinfo: pytest.ExceptionInfo) -> bool:
+    """Whether a test failed because a wait ran out (a socket, a subprocess, a page, pytest-timeout)."""
+    error = excinfo.value
+    return "timeout" in type(error).__name__.lower() or "Timeout" in str(error)[:300]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A test that failed on a deadline reports what every server it started was doing (their threads'
+    stacks), so a hang names where it hangs."""
+    report = yield
+    if report.failed and call.excinfo is not None and _timed_out(call.excinfo):
+        for server in live_servers():
+            if "the server's log" not in str(report.longrepr):  # the test reported the stacks itself
+                report.sections.append((f"threads of server pid {server.pid}", server_stacks(server)))
+    return report

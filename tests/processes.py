@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -25,21 +27,46 @@ def settings_env(settings, **extra: str) -> dict[str, str]:
     }
 
 
-def helpdesk(settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``helpdesk ARGS`` against ``settings``' database and artifacts."""
-    return subprocess.run(
+def launch(settings, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``helpdesk ARGS`` against ``settings``' database and artifacts (or with ``env``); collect it
+    with :func:`finish`."""
+    return subprocess.Popen(
         [sys.executable, "-m", "triage.cli", *args],
         cwd=ROOT,
-        env=settings_env(settings),
-        capture_output=True,
+        env=env if env is not None else settings_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
     )
 
 
-def kill_when(settings, marker: str, *args: str) -> str:
+def finish(process: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Wait for a command started by :func:`launch`. One still running after ``timeout`` seconds is asked
+    for its threads' stacks, killed, and reported."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)  # the CLI writes every thread's stack to its stderr
+        time.sleep(2)
+        process.kill()
+        out, err = process.communicate()
+        command = " ".join(process.args[3:])
+        message = f"helpdesk {command} still ran after {timeout:.0f} s; its stderr ends:\n{err[-20_000:]}"
+        raise AssertionError(message) from None
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def helpdesk(
+    settings, *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``helpdesk ARGS`` to the end (see :func:`launch` and :func:`finish`)."""
+    return finish(launch(settings, *args, env=env), timeout)
+
+
+def kill_when(settings, marker: str, *args: str, timeout: float = 300) -> str:
     """Start ``helpdesk ARGS`` and kill -9 it as soon as ``marker`` shows on its stderr (a progress bar's
-    label, say); returns the stderr seen. Fails if the command ends before the marker appears."""
+    label, say); returns the stderr seen. Fails if the command ends before the marker appears, and with its
+    threads' stacks if the marker has not appeared within ``timeout`` seconds."""
     process = subprocess.Popen(
         [sys.executable, "-m", "triage.cli", *args],
         cwd=ROOT,
@@ -49,70 +76,107 @@ def kill_when(settings, marker: str, *args: str) -> str:
         text=True,
         bufsize=1,
     )
-    seen = ""
-    while marker not in seen:
-        chunk = process.stderr.read(1)
-        if not chunk:
-            process.wait(timeout=30)
-            raise AssertionError(f"helpdesk {' '.join(args)} ended before {marker!r}: {seen[-2000:]}")
-        seen += chunk
-    process.send_signal(signal.SIGKILL)
+    seen: list[str] = []
+
+    def watch() -> None:  # reads stderr and kills the moment the marker shows
+        while marker not in "".join(seen[-len(marker) - 1 :]):
+            chunk = process.stderr.read(1)
+            if not chunk:
+                return
+            seen.append(chunk)
+        process.send_signal(signal.SIGKILL)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    watcher.join(timeout)
+    if watcher.is_alive():
+        process.send_signal(signal.SIGUSR1)  # its threads' stacks, onto the stderr being read
+        time.sleep(2)
+        process.kill()
+        watcher.join(30)
+        raise AssertionError(
+            f"helpdesk {' '.join(args)} showed no {marker!r} in {timeout:.0f} s: {''.join(seen)[-20_000:]}"
+        )
+    text = "".join(seen)
+    if marker not in text:
+        process.wait(timeout=30)
+        raise AssertionError(f"helpdesk {' '.join(args)} ended before {marker!r}: {text[-2000:]}")
     assert process.wait(timeout=30) == -signal.SIGKILL
-    return seen
+    return text
+
+
+_LOGS: dict[subprocess.Popen, Path] = {}  # the servers started here and still running, with their logs
+
+
+def live_servers() -> dict[subprocess.Popen, Path]:
+    """The servers started by :func:`start_server` and not yet stopped, with their logs."""
+    return {server: log for server, log in _LOGS.items() if server.poll() is None}
 
 
 def wait_ready(port: int, server: subprocess.Popen, timeout: float = 120) -> None:
-    """Wait until ``/ready`` answers 200; fail with the server's output if it exits first."""
+    """Wait until ``/ready`` answers 200; fail with the server's log if it exits first, and with its threads'
+    stacks if it is not ready within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"server exited: {server.stdout.read() if server.stdout else ''}")
+            raise AssertionError(f"server exited: {_LOGS[server].read_text()[-20_000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    raise AssertionError("server never became ready")
+    raise AssertionError(f"server not ready after {timeout:.0f} s; {server_stacks(server)}")
 
 
 def start_server(env: dict[str, str], log: Path | None = None) -> tuple[subprocess.Popen, int]:
-    """``helpdesk serve`` with ``env`` on a free port, once it is ready; terminate it when done. Its
-    output goes to ``log`` when given (for servers that answer more requests than a pipe holds)."""
+    """``helpdesk serve`` with ``env`` on a free port, once it is ready; stop it with :func:`stop_server`. Its
+    output goes to ``log`` (a temp file when not given), which :func:`server_stacks` reads."""
     port = free_port()
+    if log is None:
+        handle, name = tempfile.mkstemp(prefix="helpdesk-server-", suffix=".log")
+        os.close(handle)
+        log = Path(name)
     server = subprocess.Popen(
         [sys.executable, "-m", "triage.cli", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
-        stdout=log.open("w") if log else subprocess.PIPE,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _LOGS[server] = log
     try:
         wait_ready(port, server)
     except BaseException:
         server.kill()
+        server.wait(timeout=30)
+        _LOGS.pop(server, None)
         raise
     return server, port
 
 
-def server_stacks(server: subprocess.Popen, log: Path) -> str:
-    """Ask a running server started with ``log`` for every thread's stack (SIGUSR1, see
-    ``api.app.create_app_from_env``); returns the end of its log, stacks included."""
-    server.send_signal(signal.SIGUSR1)
-    time.sleep(2)
-    return f"the server's log ends:\n{log.read_text()[-20_000:]}"
+def server_stacks(server: subprocess.Popen) -> str:
+    """Ask a running server for every thread's stack (SIGUSR1, see ``api.app.create_app_from_env``);
+    returns the end of its log, stacks included."""
+    log = _LOGS[server]
+    if server.poll() is None:
+        server.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+    return f"the server's log ({log}) ends:\n{log.read_text()[-20_000:]}"
 
 
-def stop_server(server: subprocess.Popen, log: Path, grace: float = 30) -> None:
-    """Stop a server started with ``log``. One that is still busy ``grace`` seconds after SIGTERM (a request
-    hanging) is asked for every thread's stack, killed, and reported with the end of its log."""
+def stop_server(server: subprocess.Popen, grace: float = 30) -> None:
+    """Stop a server started by :func:`start_server`. One that is still busy ``grace`` seconds after SIGTERM
+    (a request hanging) is asked for every thread's stack, killed, and reported with the end of its log."""
     server.terminate()
     try:
         server.wait(timeout=grace)
+        _LOGS.pop(server, None)
         return
     except subprocess.TimeoutExpired:
-        stacks = server_stacks(server, log)
+        stacks = server_stacks(server)
         server.kill()
         server.wait(timeout=30)
+        _LOGS.pop(server, None)
     raise AssertionError(f"the server did not stop within {grace:.0f} s; {stacks}")

@@ -22,6 +22,7 @@ from triage.cli_bench import bench_command
 from triage.cli_keys import demo_keys, keys_group
 from triage.cli_models import models_group
 from triage.cli_support import CLI_ACTOR, configured_encoder, sessions
+from triage.threads import dump_stacks_on_signal
 
 __all__ = ("main",)
 
@@ -68,6 +69,7 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 def main() -> None:
     """helpdesk-triage: AI triage and knowledge-base suggestions for helpdesks."""
+    dump_stacks_on_signal()  # kill -USR1 <pid>: every thread's stack to stderr
 
 
 @main.group()

@@ -29,6 +29,7 @@ __all__ = (
     "SimilarTicket",
     "Suggestions",
     "load_bundle",
+    "load_classifier",
     "prepare_draft",
     "suggest",
     "suggest_many",
@@ -111,18 +112,24 @@ def _load_items(path: Path) -> dict[int, dict[str, Any]]:
     return {item["id"]: item for item in json.loads(path.read_text(encoding="utf-8"))}
 
 
+def load_classifier(file: Path) -> Any:
+    """A classifier saved with skops, loaded with skops' default trusted types and :data:`TRUSTED_TYPES`
+    only; a file holding any other type is refused (ValueError) before anything in it is built."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    try:  # one audit of the file's tree: load checks every type against the trusted list itself
+        return sio.load(file, trusted=list(TRUSTED_TYPES))
+    except UntrustedTypesFoundException as error:
+        raise ValueError(f"{file} holds types that are not trusted: {error}") from error
+
+
 def load_bundle(path: Path) -> LoadedBundle:
     """Load and checksum-verify a triage bundle; classifiers are loaded with skops, trusted types only."""
-    import skops.io as sio
-
     manifest = verify_bundle(path)
-    classifiers = {}
-    for name in manifest.get("classifiers", {}):
-        file = path / "classifiers" / f"{name}.skops"
-        untrusted = set(sio.get_untrusted_types(file=file)) - set(TRUSTED_TYPES)
-        if untrusted:
-            raise ValueError(f"{file} holds types that are not trusted: {sorted(untrusted)}")
-        classifiers[name] = sio.load(file, trusted=list(TRUSTED_TYPES))
+    classifiers = {
+        name: load_classifier(path / "classifiers" / f"{name}.skops") for name in manifest.get("classifiers", {})
+    }
     return LoadedBundle(
         version=manifest["version"],
         path=path,

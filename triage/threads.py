@@ -1,4 +1,5 @@
-"""Thread pools pinned deliberately: one number for torch, faiss (OpenMP) and BLAS in this process.
+"""A process's threads: pools pinned deliberately (one number for torch, faiss (OpenMP) and BLAS), and
+every thread's stack on request (SIGUSR1), to see where a stuck process waits.
 
 On a machine with few cores, several server workers that each start one thread per core fight over
 the cores; ``helpdesk bench --workers`` measures the split. ONNX Runtime takes the same number through
@@ -7,9 +8,19 @@ its session options (see :func:`triage.encoder.load_encoder`).
 
 from __future__ import annotations
 
+import faulthandler
 import importlib.util
+import signal
+import sys
+from typing import TextIO
 
-__all__ = ("pin_threads",)
+__all__ = ("dump_stacks_on_signal", "pin_threads")
+
+
+def dump_stacks_on_signal(file: TextIO | None = None) -> None:
+    """From now on ``kill -USR1 <pid>`` writes every thread's stack to ``file`` (stderr by default) and
+    the process carries on."""
+    faulthandler.register(signal.SIGUSR1, file=file or sys.stderr, all_threads=True)
 
 
 def pin_threads(threads: int) -> dict[str, int]:

@@ -10,8 +10,9 @@ from tests.conftest import keyed_client
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(demo_settings, encoder):
+    """One app per module and backend over the shared demo deployment (the tests only add to it)."""
     with keyed_client(create_app(demo_settings, encoder=encoder)) as client:
         yield client
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from api.app import create_app
 from models import Ticket
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import keyed_client, load_demo_data
+from tests.conftest import keyed_client
 from triage.duplicates import ticket_vectors
 from triage.embedding_cache import EmbeddingCache
 from triage.incidents import SpikeSettings, record_incidents, spike_candidates
@@ -22,8 +22,9 @@ from triage.redaction import Redactor
 VPN = {"subject": "VPN keeps disconnecting", "body": "GlobalProtect drops every 10 minutes since this morning"}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(demo_settings, encoder):
+    """One app per module and backend over the shared demo deployment (the tests only add to it)."""
     with keyed_client(create_app(demo_settings, encoder=encoder), "agent") as client:
         yield client
 
@@ -141,15 +142,15 @@ BURST = [
 ]
 
 
-def test_a_burst_of_similar_tickets_is_flagged_and_a_normal_replay_is_not(settings, encoder):
+def test_a_burst_of_similar_tickets_is_flagged_and_a_normal_replay_is_not(backend, deployments, tmp_path, encoder):
     """Replay the demo history hour by hour: nothing is flagged. Inject 15 similar tickets within an
     hour: that group is flagged, and recorded as an event once."""
+    settings = deployments.copy(backend, "loaded", tmp_path)  # the demo history, its embeddings cached
     engine = make_engine(settings.database.url)
     sessions = make_session_factory(engine)
     cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
     spike = SpikeSettings()
     with session_scope(sessions) as session:
-        load_demo_data(session)
         tickets = session.scalars(select(Ticket).order_by(Ticket.created_at)).all()
         vectors = lambda ts: ticket_vectors(ts, encoder, cache, Redactor())  # noqa: E731
         hours = sorted({t.created_at.replace(minute=0, second=0, microsecond=0) for t in tickets})

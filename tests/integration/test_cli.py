@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,8 @@ from models import Article, Ticket
 from models.audit import list_audit
 from models.db import make_engine, make_session_factory, session_scope
 from tests.processes import helpdesk
+
+pytestmark = pytest.mark.slow  # real helpdesk processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,9 +115,7 @@ def test_evaluate_writes_json_and_markdown_reports(tmp_path: Path):
         "--out",
         str(tmp_path / "reports"),
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "triage.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
+    result = helpdesk(None, *args, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| triage classifier (" in result.stdout and "perfectly calibrated" in result.stdout
     report = json.loads((tmp_path / "reports" / "history.json").read_text())
@@ -129,24 +127,7 @@ def test_evaluate_writes_json_and_markdown_reports(tmp_path: Path):
     assert set(report["fields"]) == {"category"}
     assert (tmp_path / "artifacts" / "cache" / "embeddings.sqlite").is_file()
 
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "triage.cli",
-            "evaluate",
-            str(history),
-            "--map",
-            "subject=subject",
-            "--field",
-            "category",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    bad = helpdesk(None, "evaluate", str(history), "--map", "subject=subject", "--field", "category", env=env)
     assert bad.returncode == 2 and bad.stderr.startswith("error [map.category]")
 
 
@@ -179,7 +160,8 @@ def test_kb_status_commands_and_evaluate_kb(settings, tmp_path: Path):
     assert bad.returncode == 2 and "error [map.topic]" in bad.stderr
 
 
-def test_models_commands_gate_shadow_promote_rollback_and_diff(settings):
+def test_models_commands_gate_shadow_promote_rollback_and_diff(settings, backend, deployments):
+    deployments.warm_cache(backend, settings)
     assert helpdesk(settings, "kb", "import", str(ROOT / "data" / "kb")).returncode == 0
     for file in sorted((ROOT / "data" / "tickets").glob("*.jsonl")):
         assert helpdesk(settings, "tickets", "import", str(file)).returncode == 0
@@ -227,7 +209,8 @@ def test_keys_create_list_and_revoke(settings):
     assert bad.returncode == 2 and "root" in bad.stderr
 
 
-def test_evaluate_duplicates_and_replies_write_reports(settings, tmp_path: Path):
+def test_evaluate_duplicates_and_replies_write_reports(settings, backend, deployments, tmp_path: Path):
+    deployments.warm_cache(backend, settings)
     rows = [
         ("my card has not arrived", "card_arrival"),
         ("where is my new card", "card_arrival"),
@@ -262,8 +245,7 @@ def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
     }
     args = ["bench", "--var", str(tmp_path / "bench"), "--history", "150", "--requests", "8", "--out", str(tmp_path)]
     args += ["--scale", "8000", "--layouts", "1x2,2x1", "--rounds", "2", "--no-compare"]
-    command = [sys.executable, "-m", "triage.cli", *args]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    result = helpdesk(None, *args, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "bench-minilm-int8.json").read_text())
     assert report["encoder"] == "all-MiniLM-L6-v2-onnx-int8"
@@ -282,6 +264,5 @@ def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
 
 
 def test_bench_refuses_a_malformed_layout(tmp_path: Path):
-    command = [sys.executable, "-m", "triage.cli", "bench", "--var", str(tmp_path), "--layouts", "1x2,two"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = helpdesk(None, "bench", "--var", str(tmp_path), "--layouts", "1x2,two", env=dict(os.environ), timeout=120)
     assert result.returncode == 2 and "'two' is not WORKERSxTHREADS" in result.stderr

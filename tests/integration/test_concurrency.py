@@ -4,8 +4,6 @@ half-imported, and a killed import simply runs again."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,9 @@ import pytest
 from models import Ticket
 from tests.conftest import make_settings
 from tests.integration.test_cli import count
-from tests.processes import ROOT, helpdesk, kill_when, settings_env
+from tests.processes import finish, helpdesk, kill_when, launch
+
+pytestmark = pytest.mark.slow  # real helpdesk processes
 
 
 @pytest.fixture
@@ -42,14 +42,10 @@ def _write_tickets(path: Path, prefix: str, n: int) -> Path:
 
 def test_four_processes_import_at_once_without_locking_errors(sqlite_settings, tmp_path: Path):
     files = [_write_tickets(tmp_path / f"batch-{p}.jsonl", f"P{p}", 300) for p in range(4)]
-    env = settings_env(sqlite_settings)
-    command = [sys.executable, "-m", "triage.cli", "tickets", "import"]
-    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    processes = [subprocess.Popen([*command, str(f)], cwd=ROOT, env=env, **pipes) for f in files]
-    results = [(p.wait(timeout=300), *p.communicate()) for p in processes]
-    for code, out, err in results:
-        assert code == 0 and "300 created" in out, err[-2000:]
-        assert "locked" not in err
+    processes = [launch(sqlite_settings, "tickets", "import", str(f)) for f in files]
+    for result in [finish(p, timeout=300) for p in processes]:
+        assert result.returncode == 0 and "300 created" in result.stdout, result.stderr[-2000:]
+        assert "locked" not in result.stderr
     assert count(sqlite_settings, Ticket) == 1200
 
 

@@ -15,10 +15,8 @@ from hypothesis.errors import Unsatisfiable
 
 from models import ApiKey
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import load_demo_data
-from tests.processes import settings_env, start_server
+from tests.processes import settings_env, start_server, stop_server
 from triage.access import hash_key
-from triage.training import train_bundle
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis import GenerationMode  # noqa: E402
@@ -28,6 +26,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     response_schema_conformance,
     status_code_conformance,
 )
+
+pytestmark = pytest.mark.slow  # a real server
 
 EXAMPLES = int(os.environ.get("HELPDESK_FUZZ_EXAMPLES", "20"))  # per operation and mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -43,11 +43,10 @@ class Tally:
 
 
 @pytest.fixture
-def server(settings, encoder, tmp_path):
+def server(backend, deployments, tmp_path):
+    settings = deployments.copy(backend, root=tmp_path)
     engine = make_engine(settings.database.url)
     with session_scope(make_session_factory(engine)) as session:
-        load_demo_data(session)
-        train_bundle(session, encoder, settings.models.artifacts_dir)
         # a high id, so fuzzed DELETE /v1/keys/{key_id} calls do not revoke the key doing the fuzzing
         session.add(
             ApiKey(
@@ -64,8 +63,7 @@ def server(settings, encoder, tmp_path):
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
 
 
 def _fuzz(operation, mode: GenerationMode, base_url: str, tally: Tally) -> None:

@@ -8,9 +8,10 @@ import pytest
 
 from api.app import create_app
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import keyed_client, load_demo_data
+from tests.conftest import keyed_client
 from triage.promotion import SAME_SPLIT
-from triage.training import train_bundle
+from triage.registry import list_versions
+from triage.training import KIND, train_bundle
 
 VPN_TICKETS = [  # the network team now owns VPN tickets: agents resolve them with the new assignee
     ("VPN drops every few minutes", "The GlobalProtect VPN disconnects from home, site {n}"),
@@ -20,13 +21,14 @@ VPN_TICKETS = [  # the network team now owns VPN tickets: agents resolve them wi
 
 
 @pytest.fixture
-def world(settings, encoder):
+def world(backend, deployments, tmp_path):
     """A database with the demo history and a first bundle, written but not yet active."""
+    settings = deployments.copy(backend, "candidate", tmp_path)
     engine = make_engine(settings.database.url)
     sessions = make_session_factory(engine)
     with session_scope(sessions) as session:
-        load_demo_data(session)
-        first = train_bundle(session, encoder, settings.models.artifacts_dir, activate=False)
+        (first,) = list_versions(session, KIND)
+        assert first.state == "candidate"
     yield settings, sessions, first.version
     engine.dispose()
 

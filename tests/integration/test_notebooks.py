@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import ROOT, load_demo_data, make_settings
+from tests.conftest import ROOT
 from triage.registry import get_active, list_versions
 from triage.retrain import retrain
 from triage.training import KIND
+
+pytestmark = pytest.mark.slow  # notebook kernels
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -30,12 +32,10 @@ def test_notebooks_are_stored_without_outputs():
 
 
 @pytest.fixture
-def demo_world(databases, encoder, tmp_path: Path, monkeypatch):
-    settings = make_settings(databases.new("sqlite"), tmp_path)
+def demo_world(deployments, encoder, tmp_path: Path, monkeypatch):
+    settings = deployments.copy("sqlite", "loaded", tmp_path)  # the demo data, no bundle yet
     engine = make_engine(settings.database.url)
     sessions = make_session_factory(engine)
-    with session_scope(sessions) as session:
-        load_demo_data(session)
     first = retrain(sessions, encoder, settings.models.artifacts_dir, promote=True)
     assert first["promoted"]
     monkeypatch.setenv("HELPDESK_DATABASE_URL", settings.database.url)

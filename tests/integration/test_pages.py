@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import BACKENDS, IN_CI, key_for, trained_demo
+from tests.conftest import BACKENDS, IN_CI, key_for
 from tests.processes import server_stacks, settings_env, start_server, stop_server
+
+pytestmark = pytest.mark.slow  # a real server and Chromium
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -36,9 +38,9 @@ def browser():
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def site(request, databases, encoder, tmp_path_factory) -> Iterator[dict]:
+def site(request, deployments, tmp_path_factory) -> Iterator[dict]:
     """A demo deployment of its own (its events must not leak into other tests), served for real."""
-    settings = trained_demo(databases.new(request.param), tmp_path_factory.mktemp(f"pages-{request.param}"), encoder)
+    settings = deployments.copy(request.param, root=tmp_path_factory.mktemp(f"pages-{request.param}"))
     log = settings.models.artifacts_dir.parent / "server.log"
     server, port = start_server(settings_env(settings, HELPDESK_INCIDENT_POLL_SECONDS="3600"), log)
     try:
@@ -50,7 +52,7 @@ def site(request, databases, encoder, tmp_path_factory) -> Iterator[dict]:
             "log": log,
         }
     finally:
-        stop_server(server, log)
+        stop_server(server)
 
 
 @contextlib.contextmanager
@@ -61,7 +63,7 @@ def stacks_on_timeout(site: dict) -> Iterator[None]:
     try:
         yield
     except PlaywrightTimeout as error:
-        raise AssertionError(f"{error}\n{server_stacks(site['server'], site['log'])}") from error
+        raise AssertionError(f"{error}\n{server_stacks(site['server'])}") from error
 
 
 def _events(db_url: str) -> list[tuple[str, str | None]]:

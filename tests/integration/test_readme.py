@@ -7,12 +7,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.processes import start_server
+from tests.processes import helpdesk, start_server, stop_server
+
+pytestmark = pytest.mark.slow  # the demo command and a real server
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -44,8 +45,7 @@ def demo_server(tmp_path_factory):
     var = tmp_path_factory.mktemp("readme-var")
     env = {**os.environ, "HELPDESK_VAR_DIR": str(var), "HELPDESK_DATABASE_URL": f"sqlite:///{var / 'helpdesk.db'}"}
     env.pop("HELPDESK_ARTIFACTS_DIR", None)
-    cli = [sys.executable, "-m", "triage.cli"]
-    demo = subprocess.run([*cli, "demo", "--no-serve"], cwd=ROOT, env=env, capture_output=True, text=True)
+    demo = helpdesk(None, "demo", "--no-serve", env=env, timeout=600)
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert "is active" in demo.stdout
     keys = dict(re.findall(r"export (\w+_KEY)=(\S+)", demo.stdout))
@@ -54,8 +54,7 @@ def demo_server(tmp_path_factory):
     try:
         yield port, {**os.environ, **keys}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
 
 
 def test_readme_curl_session_runs(demo_server):

@@ -14,10 +14,12 @@ import pytest
 
 from models import ArtifactVersion
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import BACKENDS, DEMO, key_for, make_settings
-from tests.processes import helpdesk, kill_when, settings_env, start_server
+from tests.conftest import BACKENDS, key_for
+from tests.processes import helpdesk, kill_when, settings_env, start_server, stop_server
 from triage.registry import get_active
 from triage.training import KIND
+
+pytestmark = pytest.mark.slow  # real servers and killed processes
 
 SUBJECTS = ["I forgot my VPN password", "Printer jammed on floor 2", "Invoice for my order", "Outlook will not sync"]
 
@@ -38,16 +40,10 @@ def _call(key: str, port: int, method: str, path: str, payload: dict | None = No
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def two_bundles(request, databases, tmp_path_factory):
-    """The demo history with one active bundle and one candidate, through the CLI (shared by the tests
-    of this module, which each read the state they start from)."""
-    settings = make_settings(databases.new(request.param), tmp_path_factory.mktemp(f"swap-{request.param}"))
-    for args in (("db", "upgrade"), ("kb", "import", str(DEMO / "kb"))):
-        assert helpdesk(settings, *args).returncode == 0
-    for file in sorted((DEMO / "tickets").glob("*.jsonl")):
-        assert helpdesk(settings, "tickets", "import", str(file)).returncode == 0
-    first = helpdesk(settings, "train", "--promote")
-    assert first.returncode == 0, first.stderr[-2000:]
+def two_bundles(request, deployments, tmp_path_factory):
+    """The demo history with one active bundle (a copy of the demo deployment) and one candidate trained
+    through the CLI (shared by the tests of this module, which each read the state they start from)."""
+    settings = deployments.copy(request.param, root=tmp_path_factory.mktemp(f"swap-{request.param}"))
     second = helpdesk(settings, "train")
     assert second.returncode == 0, second.stderr[-2000:]
     assert len(_versions(settings)) == 2
@@ -123,8 +119,7 @@ def test_concurrent_suggests_while_promoting_and_rolling_back(two_bundles, admin
         assert _call(admin_key, port_b, "GET", "/ready")[1]["bundle_version"] == second
     finally:
         for server in (a, b):
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
 
 
 @pytest.mark.parametrize("moment", ["classifiers", "bundle"])
@@ -145,8 +140,7 @@ def test_training_killed_half_way_leaves_the_active_bundle_serving(two_bundles, 
         status, body = _call(admin_key, port, "POST", "/v1/suggest", {"subject": "I forgot my VPN password"})
         assert status == 200 and body["bundle_version"] == active
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     rerun = helpdesk(settings, "train")  # and training can simply be run again
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert not any(p.name.startswith(".tmp-") for p in Path(folder).iterdir())  # the next write cleans up
@@ -171,5 +165,4 @@ def test_two_hundred_concurrent_suggests_during_a_promotion_all_succeed(two_bund
         assert {b["bundle_version"] for _, b in answers} <= {active, other}
         assert _call(admin_key, port, "GET", "/ready")[1]["bundle_version"] == other
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)

@@ -18,13 +18,15 @@ from api.access_table import markdown_table, route_roles
 from api.app import create_app
 from models import ApiKey, PortalSuggestion, Ticket
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import ROOT, keyed_client, load_demo_data, new_key
+from tests.conftest import BACKENDS, ROOT, keyed_client, make_settings, new_key
+from tests.deployments import Snapshot
 from triage.embedding_cache import EmbeddingCache
 from triage.snapshot import training_snapshot
 from triage.texts import ticket_text
 from triage.training import train_bundle
 
 ROLES = ("portal", "agent", "analyst", "admin")
+PATTERNS = {"contract": r"\bCT-\d{6}\b"}  # an operator's own redaction pattern
 PATH_VALUES = {
     "ticket_id": "999999",
     "slug": "no-such-article",
@@ -129,23 +131,31 @@ def test_pagination_is_capped(app):
             assert answer.status_code == 422 and answer.json()["field"] == field
 
 
-@pytest.fixture
-def deployment(settings, encoder):
-    """The demo data with an operator pattern, a requester whose tickets hold personal data, a bundle."""
-    settings = replace(settings, models=replace(settings.models, redact_patterns={"contract": r"\bCT-\d{6}\b"}))
+@pytest.fixture(scope="module", params=BACKENDS)
+def personal_data(request, deployments, encoder, tmp_path_factory) -> tuple[Snapshot, list[int]]:
+    """The demo data with an operator pattern, a requester whose tickets hold personal data, a bundle: built
+    once per backend, copied for each test (erasure changes it)."""
+    settings = deployments.copy(request.param, "loaded", tmp_path_factory.mktemp(f"personal-{request.param}"))
     engine = make_engine(settings.database.url)
     sessions = make_session_factory(engine)
     with session_scope(sessions) as session:
-        load_demo_data(session)
         tickets = session.scalars(select(Ticket).where(Ticket.category == "Network & VPN").limit(3)).all()
         for t in tickets:
             t.requester = "jan.jansen@example.nl"
             t.body += " Bel me op +31 6 1234 5678 of mail jan.jansen@example.nl, contract CT-123456."
             t.resolution = (t.resolution or "") + " Refund to NL91ABNA0417164300."
         ids = [t.id for t in tickets]
-        train_bundle(session, encoder, settings.models.artifacts_dir, redact_patterns=settings.models.redact_patterns)
+        train_bundle(session, encoder, settings.models.artifacts_dir, redact_patterns=PATTERNS)
     engine.dispose()
-    return settings, ids
+    return Snapshot(settings.database.url, settings.models.artifacts_dir), ids
+
+
+@pytest.fixture
+def deployment(personal_data, databases, tmp_path):
+    """A fresh copy of :func:`personal_data`, served with its operator pattern."""
+    snapshot, ids = personal_data
+    settings = make_settings(snapshot.clone(databases, tmp_path / "artifacts"), tmp_path)
+    return replace(settings, models=replace(settings.models, redact_patterns=PATTERNS)), ids
 
 
 def test_personal_data_never_enters_a_bundle_an_evidence_snippet_or_a_stored_draft(deployment, encoder):

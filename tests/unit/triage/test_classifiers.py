@@ -7,7 +7,7 @@ from sklearn.base import clone
 
 from triage.classifiers import TriageClassifier, knn_vote
 from triage.inputs import make_inputs
-from triage.suggest import TRUSTED_TYPES
+from triage.suggest import TRUSTED_TYPES, load_classifier
 
 WORDS = {"Network": "vpn gateway wifi", "Billing": "invoice refund vat", "Printing": "toner printer jam"}
 
@@ -69,6 +69,20 @@ def test_round_trips_through_skops_with_only_our_type_to_trust(tmp_path):
         assert set(sio.get_untrusted_types(file=tmp_path / "c.skops")) <= set(TRUSTED_TYPES)
         loaded = sio.load(tmp_path / "c.skops", trusted=list(TRUSTED_TYPES))
         np.testing.assert_allclose(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+
+
+class _Foreign:
+    """A type no bundle may hold."""
+
+
+def test_a_classifier_file_with_an_untrusted_type_is_refused_before_anything_is_built(tmp_path):
+    X, y = _data()
+    clf = TriageClassifier(min_examples=10).fit(X, y)
+    sio.dump(clf, tmp_path / "ours.skops")
+    assert load_classifier(tmp_path / "ours.skops").classes_.tolist() == clf.classes_.tolist()
+    sio.dump({"model": _Foreign()}, tmp_path / "foreign.skops")
+    with pytest.raises(ValueError, match=r"foreign\.skops holds types that are not trusted: .*_Foreign"):
+        load_classifier(tmp_path / "foreign.skops")
 
 
 def test_an_unknown_stacker_is_an_error():
