@@ -185,7 +185,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Load the encoder and the active bundle before serving, then poll for a newly active bundle."""
     serving: Serving = app.state.serving
     if serving.encoder is None:
-        serving.encoder = await anyio.to_thread.run_sync(lambda: configured_encoder(serving.settings))
+        serving.encoder = await anyio.to_thread.run_sync(lambda: configured_encoder(serving.settings).load())
     api = serving.settings.api
     batcher = None
     if api.batch_max > 1:  # concurrent requests' texts are encoded (and drafts classified) together

@@ -21,8 +21,9 @@ def sessions(settings: Settings) -> sessionmaker[Session]:
 
 
 def configured_encoder(settings: Settings) -> Encoder:
-    """The encoder backend and batch size the settings name (loads the model), with this process's
-    threads pinned to the settings' count."""
+    """The encoder backend and batch size the settings name, with this process's threads pinned to the
+    settings' count. The PyTorch model loads on its first texts (a command whose texts are all cached
+    never loads it); call ``.load()`` to load it now."""
     from triage.encoder import load_encoder
     from triage.threads import pin_threads
 
@@ -30,5 +31,9 @@ def configured_encoder(settings: Settings) -> Encoder:
     pin_threads(threads)
     models = settings.models
     return load_encoder(
-        models.encoder, batch_size=models.encode_batch_size, threads=threads, artifacts_dir=models.artifacts_dir
+        models.encoder,
+        batch_size=models.encode_batch_size,
+        threads=threads,
+        artifacts_dir=models.artifacts_dir,
+        lazy=True,
     )

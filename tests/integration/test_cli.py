@@ -115,7 +115,7 @@ def test_evaluate_writes_json_and_markdown_reports(tmp_path: Path):
         "--out",
         str(tmp_path / "reports"),
     ]
-    result = helpdesk(None, *args, env=env, timeout=600)
+    result = helpdesk(None, *args, env=env, timeout=500)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| triage classifier (" in result.stdout and "perfectly calibrated" in result.stdout
     report = json.loads((tmp_path / "reports" / "history.json").read_text())
@@ -245,7 +245,7 @@ def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
     }
     args = ["bench", "--var", str(tmp_path / "bench"), "--history", "150", "--requests", "8", "--out", str(tmp_path)]
     args += ["--scale", "8000", "--layouts", "1x2,2x1", "--rounds", "2", "--no-compare"]
-    result = helpdesk(None, *args, env=env, timeout=900)
+    result = helpdesk(None, *args, env=env, timeout=500)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "bench-minilm-int8.json").read_text())
     assert report["encoder"] == "all-MiniLM-L6-v2-onnx-int8"

@@ -53,7 +53,7 @@ def test_notebooks_run_on_the_demo_data(demo_world):
     for path in NOTEBOOKS:
         notebook = nbformat.read(path, as_version=4)
         where = {"metadata": {"path": str(ROOT)}}
-        NotebookClient(notebook, timeout=600, kernel_name="python3", resources=where).execute()
+        NotebookClient(notebook, timeout=300, kernel_name="python3", resources=where).execute()
         text = []
         for cell in notebook.cells:
             for output in cell.get("outputs", []):

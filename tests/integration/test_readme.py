@@ -45,7 +45,7 @@ def demo_server(tmp_path_factory):
     var = tmp_path_factory.mktemp("readme-var")
     env = {**os.environ, "HELPDESK_VAR_DIR": str(var), "HELPDESK_DATABASE_URL": f"sqlite:///{var / 'helpdesk.db'}"}
     env.pop("HELPDESK_ARTIFACTS_DIR", None)
-    demo = helpdesk(None, "demo", "--no-serve", env=env, timeout=600)
+    demo = helpdesk(None, "demo", "--no-serve", env=env, timeout=500)
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert "is active" in demo.stdout
     keys = dict(re.findall(r"export (\w+_KEY)=(\S+)", demo.stdout))
@@ -93,7 +93,7 @@ def test_readme_learning_loop_runs(demo_server):
     port, env = demo_server
     script = script.replace("localhost:8000", f"127.0.0.1:{port}")
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=900, env=env
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=500, env=env
     )
     assert result.returncode == 0, result.stderr[-3000:]
     documents, text, decoder = [], result.stdout.strip(), json.JSONDecoder()
