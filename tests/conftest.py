@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_session_factory, session_scope
 from models.settings import DatabaseSettings, ModelSettings, Settings
-from tests.deployments import Databases, demo_snapshots, drop_run_databases
+from tests.deployments import Databases, Snapshot, demo_snapshots, drop_run_databases
 from tests.processes import live_servers, server_stacks
 
 pytest_plugins = ["tests.timing"]
@@ -110,11 +110,14 @@ class DemoDeployments:
         self.encoder = encoder
         self.tmp_path_factory = tmp_path_factory
 
+    def _snapshot(self, backend: str, stage: str) -> Snapshot:
+        return demo_snapshots(self.databases, backend, self.encoder, load_demo_data)[stage]
+
     def copy(self, backend: str, stage: str = "active", root: Path | None = None) -> Settings:
         """Settings for a fresh copy of the demo deployment on ``backend`` at ``stage``: ``loaded`` (the demo
         articles and tickets, a warm embedding cache, no bundle), ``candidate`` (a bundle trained on them,
         not active) or ``active`` (that bundle active); artifacts under ``root``."""
-        snapshot = demo_snapshots(self.databases, backend, self.encoder, load_demo_data)[stage]
+        snapshot = self._snapshot(backend, stage)
         root = root or self.tmp_path_factory.mktemp(f"demo-{backend}-{stage}")
         artifacts = root / "artifacts"
         return make_settings(snapshot.clone(self.databases, artifacts), root)
@@ -122,7 +125,7 @@ class DemoDeployments:
     def warm_cache(self, backend: str, settings: Settings) -> None:
         """Give ``settings``' artifacts folder the demo texts' embeddings (work this run has done already),
         for tests of other things than embedding that import the demo data themselves."""
-        snapshot = demo_snapshots(self.databases, backend, self.encoder, load_demo_data)["loaded"]
+        snapshot = self._snapshot(backend, "loaded")
         shutil.copytree(snapshot.artifacts / "cache", settings.models.artifacts_dir / "cache", dirs_exist_ok=True)
 
 
@@ -189,8 +192,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A test that failed on a deadline reports what every server it started was doing (their threads'
     stacks), so a hang names where it hangs."""
     report = yield
-    if report.failed and call.excinfo is not None and _timed_out(call.excinfo):
+    if (
+        report.failed
+        and call.excinfo is not None
+        and _timed_out(call.excinfo)
+        and "the server's log" not in str(report.longrepr)  # the test reported the stacks itself
+    ):
         for server in live_servers():
-            if "the server's log" not in str(report.longrepr):  # the test reported the stacks itself
-                report.sections.append((f"threads of server pid {server.pid}", server_stacks(server)))
+            report.sections.append((f"threads of server pid {server.pid}", server_stacks(server)))
     return report
