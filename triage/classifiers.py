@@ -34,6 +34,7 @@ from triage.conformal import conformal_quantile, prediction_sets, threshold_for_
 from triage.fold_average import FoldAverage
 from triage.inputs import texts_of, vectors_of
 from triage.stacking import SharedWeightStacker
+from triage.vocabularies import pack_vocabularies, unpack_vocabularies
 
 __all__ = ("TriageClassifier", "knn_vote", "text_features", "usable_labels", "vote_from_similarities")
 
@@ -277,10 +278,21 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         return arranged[1]
 
     def __getstate__(self) -> dict:
-        """The fitted state without the arrangement of the fold models, which is rebuilt after loading."""
+        """The fitted state without the arrangement of the fold models, which is rebuilt after loading, and
+        with the TF-IDF vocabularies as arrays (see :mod:`triage.vocabularies`)."""
         state = dict(super().__getstate__())
         state.pop("_arranged", None)
+        if "vectorizer_" in state:
+            state["vectorizer_"], state["vocabularies_"] = pack_vocabularies(state["vectorizer_"])
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        """The state :meth:`__getstate__` gave (or that of a classifier saved before vocabularies were packed)."""
+        state = dict(state)
+        packed = state.pop("vocabularies_", None)
+        if packed is not None:
+            state["vectorizer_"] = unpack_vocabularies(state["vectorizer_"], packed)
+        super().__setstate__(state)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities."""

@@ -171,8 +171,9 @@ def bench_command(
     report["in_process"] = in_process_split(bundle, knowledge, encoder, drafts[:n_requests])
 
     if sizes:  # the bundle's ticket vectors and banking77's training queries, grown to each size
-        train_rows = read_rows(banking / "train.csv")[1]
         ids = sorted(bundle.tickets)
+        # the largest size uses the first max(sizes) base vectors only (then perturbed copies): encode no more
+        train_rows = read_rows(banking / "train.csv")[1][: max(0, max(sizes) - len(ids))]
         vectors = np.vstack(
             [
                 np.vstack([bundle.ticket_index.reconstruct(i) for i in ids]),

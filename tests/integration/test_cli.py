@@ -90,7 +90,8 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(settings, tmp_path: Path
     assert count(settings, Ticket) == 0 and count(settings, Article) == 0
 
 
-def test_train_with_articles_only_says_predictions_are_unavailable(settings):
+def test_train_with_articles_only_says_predictions_are_unavailable(settings, backend, deployments):
+    deployments.warm_cache(backend, settings.models.artifacts_dir)  # the demo KB's passages, embedded once per run
     helpdesk(settings, "kb", "import", str(ROOT / "data" / "kb"))
     result = helpdesk(settings, "train", "--promote")
     assert result.returncode == 0, result.stderr[-2000:]

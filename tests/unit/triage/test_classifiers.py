@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 import skops.io as sio
@@ -69,6 +71,31 @@ def test_round_trips_through_skops_with_only_our_type_to_trust(tmp_path):
         assert set(sio.get_untrusted_types(file=tmp_path / "c.skops")) <= set(TRUSTED_TYPES)
         loaded = sio.load(tmp_path / "c.skops", trusted=list(TRUSTED_TYPES))
         np.testing.assert_allclose(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+
+
+def test_the_tfidf_vocabularies_are_saved_as_arrays_and_come_back_whole(tmp_path):
+    X, y = _data()
+    texts = [f"café naïve 東京 {t}" if i % 4 == 0 else t for i, t in enumerate(X[:, 0])]
+    X = make_inputs(texts, np.vstack(X[:, 1]).astype(np.float32))
+    clf = TriageClassifier(min_examples=10).fit(X, y)
+    vocabularies = {name: dict(v.vocabulary_) for name, v in clf.vectorizer_.transformer_list}
+    assert any(len(term) > len(term.encode("ascii", "ignore")) for term in vocabularies["word"])
+    sio.dump(clf, tmp_path / "c.skops")
+    # the fitted classifier keeps its vocabularies; the schema names no vocabulary entry by entry
+    assert {name: v.vocabulary_ for name, v in clf.vectorizer_.transformer_list} == vocabularies
+    with zipfile.ZipFile(tmp_path / "c.skops") as archive:
+        schema = archive.read("schema.json").decode()
+    assert '"vocabulary_"' not in schema and "naïve" not in schema
+    loaded = load_classifier(tmp_path / "c.skops")
+    assert {name: v.vocabulary_ for name, v in loaded.vectorizer_.transformer_list} == vocabularies
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
+    # a classifier saved before the vocabularies were packed (its state holds them as dicts) still loads
+    state = clf.__getstate__()
+    state["vectorizer_"] = clf.vectorizer_
+    del state["vocabularies_"]
+    old = TriageClassifier.__new__(TriageClassifier)
+    old.__setstate__(state)
+    np.testing.assert_allclose(old.predict_proba(X), clf.predict_proba(X))
 
 
 class _Foreign:

@@ -13,7 +13,8 @@ from triage.training import KIND, train_bundle
 DEMO = Path(__file__).resolve().parents[3] / "data"
 
 
-def test_articles_only_still_builds_a_bundle(sessions, encoder, tmp_path: Path):
+def test_articles_only_still_builds_a_bundle(sessions, encoder, backend, deployments, tmp_path: Path):
+    deployments.warm_cache(backend, tmp_path)  # the demo KB's passages, embedded once per run
     with session_scope(sessions) as session:
         import_folder(session, DEMO / "kb")
         result = train_bundle(session, encoder, tmp_path)
