@@ -121,7 +121,14 @@ def _field_of(key: str | None, source: str | None, message: str) -> str:
     return "body" if key in {"", "data"} else key
 
 
+_MISSING_PARAMETER = re.compile(r"Missing required (?:query|path|header|cookie) parameter '([^']+)'")
+
+
 def _validation(request: Request, exc: ValidationException) -> Response:
+    missing = _MISSING_PARAMETER.match(str(exc.detail))
+    if missing:  # name the parameter, not the body (and leave the request's query out of the detail)
+        detail = f"the required parameter {missing.group(1)!r} is missing"
+        return problem(request, 400, "missing-parameter", detail, [{"field": missing.group(1), "detail": detail}])
     items = exc.extra if isinstance(exc.extra, list) else []
     errors = [
         {
@@ -139,6 +146,7 @@ def _validation(request: Request, exc: ValidationException) -> Response:
 _HTTP_KINDS = {  # status -> (problem kind, the field at fault)
     401: ("unauthenticated", "authorization"),
     403: ("forbidden", "authorization"),
+    413: ("too-large", "body"),
     429: ("rate-limited", None),
 }
 

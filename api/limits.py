@@ -1,16 +1,49 @@
-"""Request checks that apply to every route: JSON bodies only (415), and the CORS allow-list."""
+"""Request checks that apply to every route: JSON bodies only (415), nested at most ``MAX_JSON_DEPTH``
+levels (400), and the CORS allow-list."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from litestar import Request
 from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException
+from litestar.types import Empty
 
 from models.settings import ApiSettings
 
-__all__ = ("cors_config", "require_json_body")
+__all__ = ("MAX_JSON_DEPTH", "BoundedJSONRequest", "cors_config", "json_depth", "require_json_body")
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
+MAX_JSON_DEPTH = 32  # no request of this API nests deeper than 3; the decoder recurses per level
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENING = frozenset(b"[{")
+
+
+def json_depth(body: bytes, stop_after: int | None = None) -> int:
+    """How deep arrays and objects nest in the JSON text ``body`` (brackets inside strings are text); the
+    count stops once it passes ``stop_after``. Malformed JSON is the decoder's to report."""
+    depth = deepest = 0
+    for byte in _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS):
+        depth = depth + 1 if byte in _OPENING else depth - 1
+        if depth > deepest:
+            deepest = depth
+            if stop_after is not None and deepest > stop_after:
+                break
+    return deepest
+
+
+class BoundedJSONRequest(Request):
+    """A request whose JSON body is refused (400) when it nests deeper than :data:`MAX_JSON_DEPTH`, before
+    the decoder would recurse into it (a RecursionError, a 500 and a traceback before)."""
+
+    async def json(self) -> Any:
+        unread = self._json is Empty and self._connection_state.json is Empty
+        if unread and json_depth(await self.body(), stop_after=MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+            raise HTTPException(status_code=400, detail=f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        return await super().json()
 
 
 async def require_json_body(request: Request) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from api.app import create_app
+from api.limits import MAX_JSON_DEPTH, json_depth
 from tests.conftest import keyed_client
 
 PROBLEM = "application/problem+json"
@@ -121,6 +124,8 @@ def test_article_lifecycle_renders_safe_html(client):
         ("get", "/v1/analytics/volume?bucket=month", None, 422, "bucket"),
         ("get", "/v1/analytics/volume?top=0", None, 422, "top"),
         ("get", "/v1/models/no-such-version/curves", None, 404, "version"),
+        ("get", "/v1/kb/search", None, 400, "q"),  # a missing query parameter is named, not "body"
+        ("get", "/v1/models/diff?old=x", None, 400, "new"),
     ],
 )
 def test_bad_input_gets_problem_details_naming_the_field(client, method, url, payload, status, field):
@@ -137,6 +142,39 @@ def test_malformed_json_is_a_400_about_the_body(client):
     assert response.status_code == 400
     assert response.headers["content-type"].startswith(PROBLEM)
     assert response.json()["field"] == "body"
+
+
+NESTED = b'{"subject": ' + b"[" * 1000 + b"]" * 1000 + b"}"  # 2 KB that made the JSON decoder recurse
+
+
+@pytest.mark.parametrize("path", ["/v1/suggest", "/v1/portal/suggest", "/v1/tickets/1/assist/feedback"])
+def test_deeply_nested_json_is_a_400_about_the_body_and_logs_no_traceback(client, path, caplog):
+    with caplog.at_level(logging.WARNING):
+        response = client.post(path, content=NESTED, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.headers["content-type"].startswith(PROBLEM)
+    problem = response.json()
+    assert problem["field"] == "body" and f"deeper than {MAX_JSON_DEPTH} levels" in problem["detail"]
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    # brackets inside strings are text, not nesting
+    assert client.post("/v1/suggest", json={"subject": "[[{{" * 40 + " vpn"}).status_code == 200
+
+
+def test_json_depth_counts_arrays_and_objects_but_not_strings():
+    assert json_depth(b"") == 0 and json_depth(b'"[[["') == 0 and json_depth(b"[]") == 1
+    assert json_depth(rb'{"a": [1, {"b": "x]]}} \"quoted\" ends in a backslash \\"}, 2], "c": {}}') == 3
+    assert json_depth(b"[" * 40 + b"]" * 40) == 40
+    assert json_depth(b"[" * 1000, stop_after=32) == 33  # stops counting past the limit
+
+
+def test_help_pages_answer_alike_for_draft_archived_and_unknown_articles(client):
+    for slug in ("help-draft-page", "help-archived-page"):
+        created = client.post("/v1/articles", json={"slug": slug, "title": "Secret plans", "body": "Not yet."})
+        assert created.status_code == 201, created.text
+    assert client.post("/v1/articles/help-archived-page/archive").status_code == 200
+    answers = [client.get(f"/help/{slug}") for slug in ("help-draft-page", "help-archived-page", "help-unknown-page")]
+    assert {a.status_code for a in answers} == {404}
+    bodies = [{k: v for k, v in a.json().items() if k != "instance"} for a in answers]
+    assert bodies[0] == bodies[1] == bodies[2]  # nothing tells an unpublished article from none
 
 
 def test_without_a_bundle_intake_works_and_predictions_are_unavailable(empty_client):
@@ -163,6 +201,7 @@ def test_oversized_body_is_refused_with_problem_details(client):
     )
     assert response.status_code == 413
     assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["field"] == "body"
 
 
 def test_bodies_must_be_json_and_cors_is_off_by_default(empty_client):
