@@ -24,7 +24,7 @@ from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
 from api.errors import EXCEPTION_HANDLERS, document_problems
-from api.limits import BoundedJSONRequest, cors_config, require_json_body
+from api.limits import BoundedJSONRequest, check_request, cors_config
 from api.serving import Serving, serving_lifespan
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
@@ -84,7 +84,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
         request_max_body_size=1_048_576,
         request_class=BoundedJSONRequest,
         guards=[authorize],
-        before_request=require_json_body,
+        before_request=check_request,
         before_send=[rate_limit_headers],
         cors_config=cors_config(settings.api),
     )

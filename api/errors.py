@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from api.logs import escape_controls
 from models.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, Unavailable
 
 __all__ = ("EXCEPTION_HANDLERS", "PROBLEM_RESPONSES", "Problem", "document_problems", "problem")
@@ -164,7 +165,7 @@ def _http(request: Request, exc: HTTPException) -> Response:
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception("unhandled error on %s %s", request.method, escape_controls(request.url.path), exc_info=exc)
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal", "an unexpected error occurred")
 
 

@@ -1,5 +1,5 @@
-"""Request checks that apply to every route: JSON bodies only (415), nested at most ``MAX_JSON_DEPTH``
-levels (400), and the CORS allow-list."""
+"""Request checks that apply to every route: no control characters in the path (404), JSON bodies only
+(415), nested at most ``MAX_JSON_DEPTH`` levels (400), and the CORS allow-list."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from typing import Any
 
 from litestar import Request
 from litestar.config.cors import CORSConfig
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.types import Empty
 
 from models.settings import ApiSettings
 
-__all__ = ("MAX_JSON_DEPTH", "BoundedJSONRequest", "cors_config", "json_depth", "require_json_body")
+__all__ = ("MAX_JSON_DEPTH", "BoundedJSONRequest", "check_request", "cors_config", "json_depth", "require_json_body")
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 MAX_JSON_DEPTH = 32  # no request of this API nests deeper than 3; the decoder recurses per level
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPENING = frozenset(b"[{")
+_PATH_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def json_depth(body: bytes, stop_after: int | None = None) -> int:
@@ -44,6 +45,14 @@ class BoundedJSONRequest(Request):
         if unread and json_depth(await self.body(), stop_after=MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
             raise HTTPException(status_code=400, detail=f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
         return await super().json()
+
+
+async def check_request(request: Request) -> None:
+    """Every route's first check: a path with a control character names no resource (404: a NUL byte
+    reached the file system as a 500 before), then :func:`require_json_body`."""
+    if _PATH_CONTROLS.search(request.url.path):
+        raise NotFoundException("no resource has a control character in its path")
+    await require_json_body(request)
 
 
 async def require_json_body(request: Request) -> None:

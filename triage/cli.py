@@ -410,6 +410,7 @@ def suggest(subject: str, body: str, top_k: int) -> None:
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API with uvicorn. Each worker process loads its own encoder and bundle and pins
     its threads to HELPDESK_THREADS (default: the cores shared among the workers)."""
+    import copy
     import os
 
     import uvicorn
@@ -417,9 +418,17 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     settings = get_settings()
     workers = workers or settings.api.workers
     os.environ["HELPDESK_WORKERS"] = str(workers)  # the workers read their share of the cores from it
+    from uvicorn.config import LOGGING_CONFIG
+
+    # the app's formatters, named as the app is (the CLI does not import api): paths without query
+    # strings in the access log, control characters escaped
+    logging_config = copy.deepcopy(LOGGING_CONFIG)
+    logging_config["formatters"]["default"]["()"] = "api.logs.SafeFormatter"
+    logging_config["formatters"]["access"]["()"] = "api.logs.SafeAccessFormatter"
     uvicorn.run(
         "api.app:create_app_from_env",
         factory=True,
+        log_config=logging_config,
         host=host or settings.api.host,
         port=port or settings.api.port,
         workers=workers,

@@ -158,6 +158,30 @@ def test_pages_without_a_key_or_for_unpublished_articles(browser, site):
     page.close()
 
 
+def test_the_server_log_holds_no_query_string_and_no_raw_control_character(site):
+    import time
+    import urllib.error
+    import urllib.request
+
+    secret = "hdt_" + "NotARealKey" * 4
+    forged = "/help/forged%0aINFO:%20%20%20%20%20FORGED%20line"
+    statuses = {}
+    for path in (f"/demo/portal?key={secret}", "/static/pages.css%00.js", forged):
+        try:
+            with urllib.request.urlopen(site["url"] + path, timeout=30) as response:
+                statuses[path] = response.status
+        except urllib.error.HTTPError as error:
+            statuses[path] = error.code
+    assert statuses["/static/pages.css%00.js"] == 404  # not a 500 from a NUL byte in a file name
+    assert statuses[forged] == 404
+    time.sleep(1)  # the access log's line follows the response
+    log = site["log"].read_text()
+    assert secret not in log and "\x00" not in log
+    forged_lines = [line for line in log.splitlines() if "FORGED" in line]
+    assert len(forged_lines) == 1 and forged_lines[0].startswith("INFO:     127.0.0.1")  # one access line, no forgery
+    assert '"GET /demo/portal HTTP/1.1" 200' in log  # the path alone, never the query string
+
+
 def _call(site: dict, key: str, method: str, path: str, body: dict | None = None) -> dict:
     import urllib.request
 
