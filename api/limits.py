@@ -16,7 +16,7 @@ from models.settings import ApiSettings
 __all__ = ("MAX_JSON_DEPTH", "BoundedJSONRequest", "check_request", "cors_config", "json_depth", "require_json_body")
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
-MAX_JSON_DEPTH = 32  # no request of this API nests deeper than 3; the decoder recurses per level
+MAX_JSON_DEPTH = 32  # far beyond any body of this API; the JSON decoder recurses once per level
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPENING = frozenset(b"[{")

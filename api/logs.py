@@ -1,10 +1,10 @@
 """What the server writes to its log: one line per record, no query strings, no raw control characters.
 
-A request path arrives percent-decoded, so ``%0a`` in a URL became a line break in the access log (a
-forged log line) and a query string carried whatever the client put there (``?key=<an API key>``). The
-access log now names the path alone, uvicorn's messages have their control characters escaped (``\\n``,
-``\\x00``), and the application escapes the request paths it logs itself (:func:`escape_controls`).
-``helpdesk serve`` names these formatters in uvicorn's logging configuration.
+uvicorn's access log wrote each request's full URL, query string included, so ``/demo/portal?key=...``
+put an API key in the log. The access log now names the path alone; uvicorn's lines have their control
+characters escaped (``\\n``, ``\\x00``) whether or not the uvicorn version quotes paths itself; and the
+application escapes the request paths it logs (:func:`escape_controls`). ``helpdesk serve`` names these
+formatters in uvicorn's logging configuration.
 """
 
 from __future__ import annotations

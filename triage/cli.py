@@ -414,12 +414,11 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     import os
 
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     settings = get_settings()
     workers = workers or settings.api.workers
     os.environ["HELPDESK_WORKERS"] = str(workers)  # the workers read their share of the cores from it
-    from uvicorn.config import LOGGING_CONFIG
-
     # the app's formatters, named as the app is (the CLI does not import api): paths without query
     # strings in the access log, control characters escaped
     logging_config = copy.deepcopy(LOGGING_CONFIG)
