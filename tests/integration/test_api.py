@@ -7,8 +7,7 @@ import logging
 import pytest
 
 from api.app import create_app
-from api.limits import MAX_JSON_DEPTH, json_depth
-from api.logs import SafeAccessFormatter, SafeFormatter, escape_controls
+from api.limits import MAX_JSON_DEPTH
 from tests.conftest import keyed_client
 
 PROBLEM = "application/problem+json"
@@ -158,26 +157,6 @@ def test_deeply_nested_json_is_a_400_about_the_body_and_logs_no_traceback(client
     assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
     # brackets inside strings are text, not nesting
     assert client.post("/v1/suggest", json={"subject": "[[{{" * 40 + " vpn"}).status_code == 200
-
-
-def test_json_depth_counts_arrays_and_objects_but_not_strings():
-    assert json_depth(b"") == 0 and json_depth(b'"[[["') == 0 and json_depth(b"[]") == 1
-    assert json_depth(rb'{"a": [1, {"b": "x]]}} \"quoted\" ends in a backslash \\"}, 2], "c": {}}') == 3
-    assert json_depth(b"[" * 40 + b"]" * 40) == 40
-    assert json_depth(b"[" * 1000, stop_after=32) == 33  # stops counting past the limit
-
-
-def test_log_lines_escape_control_characters_and_leave_out_query_strings():
-    access = SafeAccessFormatter(
-        '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False
-    )
-    args = ("127.0.0.1:1", "GET", "/help/x\nINFO: forged\x00?key=hdt_secret", "1.1", 404)
-    line = access.format(logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s %s %s %s %d", args, None))
-    assert "\n" not in line and "\x00" not in line and "hdt_secret" not in line
-    assert '"GET /help/x\\nINFO: forged\\x00 HTTP/1.1" 404' in line
-    plain = SafeFormatter("%(message)s", use_colors=False)
-    message = plain.format(logging.LogRecord("api", logging.ERROR, __file__, 1, "on %s", ("/a\u2028b\r",), None))
-    assert message == "on /a\\u2028b\\r" and escape_controls("tab\there") == "tab\\there"
 
 
 def test_help_pages_answer_alike_for_draft_archived_and_unknown_articles(client):
