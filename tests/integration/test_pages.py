@@ -165,14 +165,15 @@ def test_the_server_log_holds_no_query_string_and_no_raw_control_character(site)
 
     secret = "hdt_" + "NotARealKey" * 4
     forged = "/help/forged%0aINFO:%20%20%20%20%20FORGED%20line"
-    statuses = {}
+    statuses, types = {}, {}
     for path in (f"/demo/portal?key={secret}", "/static/pages.css%00.js", forged):
         try:
             with urllib.request.urlopen(site["url"] + path, timeout=30) as response:
                 statuses[path] = response.status
         except urllib.error.HTTPError as error:
-            statuses[path] = error.code
+            statuses[path], types[path] = error.code, error.headers.get("content-type", "")
     assert statuses["/static/pages.css%00.js"] == 404  # not a 500 from a NUL byte in a file name
+    assert types["/static/pages.css%00.js"].startswith("application/problem+json")
     assert statuses[forged] == 404
     time.sleep(1)  # the access log's line follows the response
     log = site["log"].read_text()
