@@ -51,7 +51,7 @@ class Access:
     role_limits: Mapping[str, int]
     cache_seconds: float = 5.0
     _cache: dict[str, tuple[float, Caller]] = field(default_factory=dict)
-    _windows: dict[int, tuple[int, int]] = field(default_factory=dict)
+    _windows: dict[int, tuple[float, int]] = field(default_factory=dict)
 
     def _lookup(self, secret: str) -> Caller | None:
         with session_scope(self.sessions) as session:
@@ -84,14 +84,17 @@ class Access:
 
     def count(self, caller: Caller) -> tuple[int, int, int]:
         """Count one request in the key's current one-minute window: (limit, remaining, seconds to reset);
-        ``remaining`` below zero means over the limit."""
-        now = time.time()
-        window = int(now // WINDOW_SECONDS)
+        ``remaining`` below zero means over the limit. A window opens at the key's first request after the
+        last one closed (not on the clock's minute), so a burst cannot straddle a minute boundary and
+        get its limit twice within a second."""
+        now = time.monotonic()
         key_id = caller.actor.key_id or 0
-        start, used = self._windows.get(key_id, (window, 0))
-        used = used + 1 if start == window else 1
-        self._windows[key_id] = (window, used)
-        reset = math.ceil((window + 1) * WINDOW_SECONDS - now)
+        start, used = self._windows.get(key_id, (now, 0))
+        if now - start >= WINDOW_SECONDS:
+            start, used = now, 0
+        used += 1
+        self._windows[key_id] = (start, used)
+        reset = max(1, math.ceil(start + WINDOW_SECONDS - now))
         return caller.rate_limit, caller.rate_limit - used, reset
 
 

@@ -108,6 +108,7 @@ def test_rate_limits_answer_429_with_ratelimit_headers(app):
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
         assert [a.headers["ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
         assert answers[0].headers["ratelimit-limit"] == "3" and answers[0].headers["ratelimit-policy"] == "3;w=60"
+        assert answers[0].headers["ratelimit-reset"] == "60"  # the window opens at the key's first request
         limited = answers[-1]
         assert 0 < int(limited.headers["retry-after"]) <= 60
         assert limited.json()["type"].endswith("rate-limited")
