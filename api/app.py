@@ -90,7 +90,12 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
     )
     document_problems(app)
     app.state.serving = serving
-    app.state.access = Access(serving.sessions, settings.api.rate_limits, settings.api.key_cache_seconds)
+    app.state.access = Access(
+        serving.sessions,
+        settings.api.rate_limits,
+        settings.api.key_cache_seconds,
+        unknown_key_limit=settings.api.unknown_key_rate_limit,
+    )
     app.on_shutdown.append(lambda: engine.dispose())
     return app
 

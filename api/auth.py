@@ -23,10 +23,11 @@ from models.audit import Actor
 from models.db import session_scope
 from triage.access import find_key, hash_key
 
-__all__ = ("PUBLIC", "Access", "actor_of", "authorize", "rate_limit_headers", "roles")
+__all__ = ("PUBLIC", "Access", "actor_of", "authorize", "client_address", "rate_limit_headers", "roles")
 
 PUBLIC: dict[str, Any] = {"public": True}
 WINDOW_SECONDS = 60
+Bucket = tuple[str, int | str]  # ("key", key id) or ("address", client address)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="helpdesk-triage"'}
 
 
@@ -45,13 +46,15 @@ class Caller:
 
 @dataclass
 class Access:
-    """One app's key cache and rate-limit windows (per process: a key gets its limit on each worker)."""
+    """One app's key cache and rate-limit windows (per process: a key gets its limit on each worker), per
+    key and, for unknown keys, per client address."""
 
     sessions: sessionmaker[Session]
     role_limits: Mapping[str, int]
     cache_seconds: float = 5.0
     _cache: dict[str, tuple[float, Caller]] = field(default_factory=dict)
-    _windows: dict[int, tuple[float, int]] = field(default_factory=dict)
+    unknown_key_limit: int = 30
+    _windows: dict[Bucket, tuple[float, int]] = field(default_factory=dict)
 
     def _lookup(self, secret: str) -> Caller | None:
         with session_scope(self.sessions) as session:
@@ -61,17 +64,26 @@ class Access:
             limit = key.rate_limit or self.role_limits.get(key.role, 600)
             return Caller(Actor(key.name, key.role, key.id), limit)
 
-    async def authenticate(self, secret: str) -> Caller | None:
+    async def authenticate(self, secret: str, address: str) -> Caller | None:
         """The caller holding ``secret``, or ``None``; a found key is remembered for ``cache_seconds``,
-        so a revocation on another process takes effect within that time."""
+        so a revocation on another process takes effect within that time. A key that is not remembered
+        costs a database lookup, so unknown keys are throttled by client ``address``: past
+        ``unknown_key_limit`` of them a minute, the address gets 429 before any lookup."""
         digest = hash_key(secret)
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached and cached[0] > now:
             return cached[1]
+        reset = self._over(("address", address), self.unknown_key_limit)
+        if reset:
+            raise TooManyRequestsException(
+                detail=f"too many unknown API keys from this address; retry in {reset} s",
+                headers={"Retry-After": str(reset)},
+            )
         caller = await anyio.to_thread.run_sync(self._lookup, secret)
         if caller is None:
             self._cache.pop(digest, None)
+            self._hit(("address", address), self.unknown_key_limit)
             return None
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -83,19 +95,31 @@ class Access:
         self._cache = {d: entry for d, entry in self._cache.items() if entry[1].actor.key_id != key_id}
 
     def count(self, caller: Caller) -> tuple[int, int, int]:
-        """Count one request in the key's current one-minute window: (limit, remaining, seconds to reset);
-        ``remaining`` below zero means over the limit. A window opens at the key's first request after the
-        last one closed (not on the clock's minute), so a burst cannot straddle a minute boundary and
-        get its limit twice within a second."""
+        """Count one request of ``caller``'s key: (limit, remaining, seconds to reset); ``remaining``
+        below zero means over the limit."""
+        return self._hit(("key", caller.actor.key_id or 0), caller.rate_limit)
+
+    def _window(self, bucket: Bucket, now: float) -> tuple[float, int]:
+        """``bucket``'s current window: (when it opened, requests in it). A window opens at the bucket's
+        first request after the last one closed (not on the clock's minute), so a burst cannot straddle a
+        minute boundary and get its limit twice within a second."""
+        start, used = self._windows.get(bucket, (now, 0))
+        return (now, 0) if now - start >= WINDOW_SECONDS else (start, used)
+
+    def _over(self, bucket: Bucket, limit: int) -> int:
+        """Seconds until ``bucket`` may send again when its window is full, else 0 (counts nothing)."""
         now = time.monotonic()
-        key_id = caller.actor.key_id or 0
-        start, used = self._windows.get(key_id, (now, 0))
-        if now - start >= WINDOW_SECONDS:
-            start, used = now, 0
-        used += 1
-        self._windows[key_id] = (start, used)
-        reset = max(1, math.ceil(start + WINDOW_SECONDS - now))
-        return caller.rate_limit, caller.rate_limit - used, reset
+        start, used = self._window(bucket, now)
+        return max(1, math.ceil(start + WINDOW_SECONDS - now)) if used >= limit else 0
+
+    def _hit(self, bucket: Bucket, limit: int) -> tuple[int, int, int]:
+        """Count one request in ``bucket``'s window: (limit, remaining, seconds to reset)."""
+        now = time.monotonic()
+        start, used = self._window(bucket, now)
+        if len(self._windows) > 100_000:  # many client addresses: forget the closed windows
+            self._windows = {b: w for b, w in self._windows.items() if now - w[0] < WINDOW_SECONDS}
+        self._windows[bucket] = (start, used + 1)
+        return limit, limit - used - 1, max(1, math.ceil(start + WINDOW_SECONDS - now))
 
 
 def _rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
@@ -124,23 +148,28 @@ async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> No
     if opt.get("public") or connection.scope.get("method") == "OPTIONS":
         return  # OPTIONS answers only which methods exist (and CORS preflights never carry a key)
     access: Access = connection.app.state.access
-    caller = await access.authenticate(_bearer(connection))
+    caller = await access.authenticate(_bearer(connection), client_address(connection))
     if caller is None:
         raise NotAuthorizedException(detail="the API key is unknown or revoked", headers=_CHALLENGE)
-    allowed = opt.get("roles", ())
-    role = caller.actor.role
-    if role != "admin" and role not in allowed:
-        needs = " or ".join((*allowed, "admin"))
-        raise PermissionDeniedException(detail=f"a {role} key may not call this endpoint; it needs {needs}")
-    limit, remaining, reset = access.count(caller)
+    limit, remaining, reset = access.count(caller)  # every answer to a known key counts, 403s included
     headers = _rate_headers(limit, remaining, reset)
     connection.state.rate_limit_headers = headers
-    connection.state.actor = caller.actor
     if remaining < 0:
         raise TooManyRequestsException(
             detail=f"over this key's limit of {limit} requests a minute; retry in {reset} s",
             headers={**headers, "Retry-After": str(reset)},
         )
+    allowed = opt.get("roles", ())
+    role = caller.actor.role
+    if role != "admin" and role not in allowed:
+        needs = " or ".join((*allowed, "admin"))
+        raise PermissionDeniedException(detail=f"a {role} key may not call this endpoint; it needs {needs}")
+    connection.state.actor = caller.actor
+
+
+def client_address(connection: ASGIConnection) -> str:
+    """The client's address as the server saw it (behind a proxy, run uvicorn with --forwarded-allow-ips)."""
+    return connection.client.host if connection.client else "unknown"
 
 
 async def rate_limit_headers(message: Message, scope: Scope) -> None:

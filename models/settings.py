@@ -66,11 +66,21 @@ class ApiSettings:
     reload_poll_seconds: float = 10.0
     cors_origins: tuple[str, ...] = ()  # browsers on these origins may call the API; none by default
     rate_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))  # per key, a minute
+    unknown_key_rate_limit: int = 30  # unknown or revoked keys a client address may send a minute
+    public_url: str = ""  # where users reach the server (pages' embed snippets); default http://host:port
     batch_wait_ms: float = 2.0  # under load, how long the encoder waits to fill a micro-batch
     batch_max: int = 64  # texts per micro-batch; 1 turns micro-batching off
     batch_timeout_seconds: float = 60.0  # a request waits this long for the encoder's worker, then gets 503
     key_cache_seconds: float = 5.0  # a revoked key stops working on other processes within this time
     workers: int = 1  # server processes (`helpdesk serve`); each loads its own encoder and bundle
+
+    def base_url(self) -> str:
+        """The public base URL users reach this server on: ``public_url``, else ``http://host:port``
+        (never a request's ``Host`` header, which a client chooses)."""
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in {"0.0.0.0", "::"} else self.host
+        return f"http://{host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,8 @@ class Settings:
                 reload_poll_seconds=float(env.get("HELPDESK_RELOAD_POLL_SECONDS", "10")),
                 cors_origins=tuple(o.strip() for o in env.get("HELPDESK_CORS_ORIGINS", "").split(",") if o.strip()),
                 rate_limits=_rate_limits(env),
+                unknown_key_rate_limit=int(env.get("HELPDESK_UNKNOWN_KEY_RATE_LIMIT", "30")),
+                public_url=env.get("HELPDESK_PUBLIC_URL", "").rstrip("/"),
                 key_cache_seconds=float(env.get("HELPDESK_KEY_CACHE_SECONDS", "5")),
                 batch_wait_ms=float(env.get("HELPDESK_BATCH_WAIT_MS", "2")),
                 batch_max=int(env.get("HELPDESK_BATCH_MAX", "64")),

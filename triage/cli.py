@@ -419,6 +419,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     settings = get_settings()
     workers = workers or settings.api.workers
     os.environ["HELPDESK_WORKERS"] = str(workers)  # the workers read their share of the cores from it
+    host, port = host or settings.api.host, port or settings.api.port
+    os.environ["HELPDESK_HOST"], os.environ["HELPDESK_PORT"] = host, str(port)  # the pages' default base URL
     # the app's formatters, named as the app is (the CLI does not import api): paths without query
     # strings in the access log, control characters escaped
     logging_config = copy.deepcopy(LOGGING_CONFIG)
@@ -428,8 +430,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         "api.app:create_app_from_env",
         factory=True,
         log_config=logging_config,
-        host=host or settings.api.host,
-        port=port or settings.api.port,
+        host=host,
+        port=port,
         workers=workers,
     )
 

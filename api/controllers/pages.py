@@ -10,11 +10,12 @@ from pathlib import Path
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
+from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 
-from api.auth import PUBLIC
+from api.auth import PUBLIC, Access, client_address
 from kb.errors import ArticleNotFound
 from kb.rendering import render_html
 from kb.store import get_article
@@ -37,6 +38,16 @@ async def _accept_form(_request: Request) -> None:
     """The demo form posts form data, which the API's JSON-only check would refuse; nothing reads it."""
 
 
+async def _is_portal_key(request: Request, key: str) -> bool:
+    """Whether ``key`` is a live portal key (unknown keys count against the client's address)."""
+    access: Access = request.app.state.access
+    try:
+        caller = await access.authenticate(key, client_address(request))
+    except TooManyRequestsException:
+        return False
+    return caller is not None and caller.actor.role == "portal"
+
+
 def static_files():
     """``/static/*``: the portal widget, the pages' CSS and scripts (public, cached for an hour)."""
     from litestar.datastructures import CacheControlHeader
@@ -53,10 +64,11 @@ class PagesController(Controller):
     response_headers = PAGE_HEADERS
 
     @get("/demo/portal")
-    async def demo_portal(self, request: Request, key: FromQuery[str | None] = None) -> Template:
-        """A customer portal's ticket form with the widget; ``?key=`` gives it the portal key to use."""
-        usable = key if key and KEY_PATTERN.match(key) else None
-        origin = f"{request.url.scheme}://{request.url.netloc}"
+    async def demo_portal(self, request: Request, state: State, key: FromQuery[str | None] = None) -> Template:
+        """A customer portal's ticket form with the widget; ``?key=`` gives it the portal key to use. Only a
+        live portal key is put into the page (it is public); any other key, an admin's included, is not."""
+        usable = key if key and KEY_PATTERN.fullmatch(key) and await _is_portal_key(request, key) else None
+        origin = state.serving.settings.api.base_url()  # configured, never the request's Host header
         return Template("demo_portal.html", context={"key": usable, "origin": origin})
 
     @post("/demo/portal/sent", status_code=200, before_request=_accept_form)

@@ -115,6 +115,39 @@ def test_rate_limits_answer_429_with_ratelimit_headers(app):
         assert client.get("/health").status_code == 200  # public routes are not limited
 
 
+def test_unknown_keys_are_throttled_by_address_and_a_403_counts_against_the_key(settings, encoder):
+    app = create_app(replace(settings, api=replace(settings.api, unknown_key_rate_limit=3)), encoder=encoder)
+    with TestClient(app) as client:
+        agent = {"authorization": f"Bearer {new_key(app.state.serving.sessions, 'agent', rate_limit=2)}"}
+        answers = [client.get("/v1/keys", headers=agent) for _ in range(3)]
+        assert [a.status_code for a in answers] == [403, 403, 429]
+        assert [a.headers["ratelimit-remaining"] for a in answers] == ["1", "0", "0"]
+        known = {"authorization": f"Bearer {new_key(app.state.serving.sessions, 'portal')}"}
+        assert client.post("/v1/portal/suggest", json={"subject": "vpn"}, headers=known).status_code == 200
+        guesses = [client.get("/v1/keys", headers={"authorization": f"Bearer hdt_guess{i}"}) for i in range(5)]
+        assert [g.status_code for g in guesses] == [401, 401, 401, 429, 429]  # the last two are not looked up
+        assert 0 < int(guesses[-1].headers["retry-after"]) <= 60 and guesses[-1].json()["type"].endswith("rate-limited")
+        assert client.post("/v1/portal/suggest", json={"subject": "vpn"}, headers=known).status_code == 200  # cached
+
+
+def test_the_demo_page_puts_only_a_live_portal_key_into_the_page_and_ignores_the_host_header(app):
+    with TestClient(app) as client:
+        keys = {role: new_key(app.state.serving.sessions, role) for role in ROLES}
+
+        def page(key: str, **headers: str) -> str:
+            answer = client.get("/demo/portal", params={"key": key}, headers=headers)
+            assert answer.status_code == 200
+            return answer.text
+
+        assert f'data-key="{keys["portal"]}" data-form' in page(keys["portal"])
+        for role in ("agent", "analyst", "admin"):  # a public page never holds another role's key
+            assert keys[role] not in page(keys[role])
+        assert "data-form" not in page(keys["portal"] + "\n")
+        hosted = page(keys["portal"], host="evil.example")
+        assert "evil.example" not in hosted
+        assert f"{app.state.serving.settings.api.base_url()}/static/portal-widget.js" in hosted
+
+
 def test_what_the_fuzzer_found_stays_fixed(app):
     with keyed_client(app) as client:
         first = client.post("/v1/tickets", json={"subject": "a", "external_id": ""})

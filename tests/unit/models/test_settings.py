@@ -35,3 +35,13 @@ def test_var_dir_moves_database_and_artifacts(tmp_path: Path):
     settings = Settings.from_env({"HELPDESK_VAR_DIR": str(tmp_path)})
     assert settings.database.url == f"sqlite:///{tmp_path / 'helpdesk.db'}"
     assert settings.models.artifacts_dir == tmp_path / "artifacts"
+
+
+def test_the_public_base_url_is_configured_never_taken_from_a_request():
+    assert Settings.from_env({}).api.base_url() == "http://127.0.0.1:8000"
+    assert (
+        Settings.from_env({"HELPDESK_HOST": "0.0.0.0", "HELPDESK_PORT": "9000"}).api.base_url()
+        == "http://localhost:9000"
+    )
+    public = Settings.from_env({"HELPDESK_PUBLIC_URL": "https://help.example.com/"})
+    assert public.api.base_url() == "https://help.example.com"
