@@ -158,6 +158,30 @@ def test_what_the_fuzzer_found_stays_fixed(app):
         assert too_big.status_code == 422 and too_big.json()["field"] == "ticket_id"
 
 
+def test_strict_json_no_coercion_no_duplicate_keys_no_control_characters(app):
+    with keyed_client(app) as client:
+
+        def post(path: str, raw: bytes):
+            return client.post(path, content=raw, headers={"content-type": "application/json"})
+
+        coerced = post("/v1/suggest", b'{"subject": "vpn", "top_k": "5"}')
+        assert coerced.status_code == 422 and coerced.json()["field"] == "top_k"
+        twice = post("/v1/suggest", b'{"subject": "vpn", "subject": "printer"}')
+        assert twice.status_code == 400 and "'subject' twice" in twice.json()["detail"]
+        before = client.get("/v1/tickets").json()["total"]
+        for raw, field in (
+            (b'{"subject": "a\\u0000b"}', "subject"),
+            (b'{"subject": "a", "body": "\\u001b[2J"}', "body"),
+        ):
+            refused = post("/v1/tickets", raw)  # the same 422 on SQLite and PostgreSQL, and nothing stored
+            assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
+        assert client.get("/v1/tickets").json()["total"] == before
+        kept = post("/v1/tickets", b'{"subject": "tabs\\tand\\r\\nlines", "body": "caf\\u00e9 \\u2603"}')
+        assert kept.status_code == 201 and kept.json()["subject"] == "tabs\tand\r\nlines"
+        query = client.get("/v1/kb/search", params={"q": "vpn\x00"})
+        assert query.status_code == 422 and query.json()["field"] == "q"
+
+
 def test_pagination_is_capped(app):
     with keyed_client(app) as client:
         for url, field in (("/v1/audit?limit=501", "limit"), ("/v1/articles?limit=201", "limit")):
