@@ -6,7 +6,6 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
@@ -19,12 +18,13 @@ from api.controllers.assist import IncidentController, MacroController, TicketAs
 from api.controllers.health import health, ready
 from api.controllers.kb_search import KbSearchController
 from api.controllers.models import AdminController, JobsController, ModelsController
-from api.controllers.pages import PagesController, static_files
+from api.controllers.pages import PAGE_HEADERS, PagesController, static_files
 from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
 from api.errors import EXCEPTION_HANDLERS, document_problems
 from api.limits import BoundedJSONRequest, check_request, cors_config
+from api.openapi_ui import SwaggerUIPlugin
 from api.serving import Serving, serving_lifespan
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
@@ -58,16 +58,20 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def _openapi() -> OpenAPIConfig:
+    """The schema at ``/schema/openapi.json`` and Swagger UI at ``/schema`` (and ``/schema/swagger``) from
+    installed files, public and under the pages' headers (their strict CSP)."""
     return OpenAPIConfig(
         title="helpdesk-triage",
         version="0.1.0",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[SwaggerUIPlugin()],
         components=Components(
             security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="an API key")}
         ),
         security=[{"apiKey": []}],
-        openapi_router=Router("/schema", route_handlers=[], include_in_schema=False, opt=PUBLIC),
+        openapi_router=Router(
+            "/schema", route_handlers=[], include_in_schema=False, opt=PUBLIC, response_headers=PAGE_HEADERS
+        ),
     )
 
 
