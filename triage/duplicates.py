@@ -18,7 +18,7 @@ from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
 from triage.errors import InvalidTransition
 from triage.lifecycle import OPEN_STATUSES
-from triage.redaction import Redactor, ticket_texts
+from triage.redaction import DEFAULT_REDACTOR, Redactor, ticket_texts
 from triage.texts import snippet
 from triage.tickets import get_ticket
 
@@ -44,9 +44,12 @@ def duplicate_candidates(
     window_days: float = 7.0,
     threshold: float = 0.8,
     top_k: int = 5,
+    redactor: Redactor | None = None,
 ) -> list[dict[str, Any]]:
     """Open tickets created within ``window_days`` of ``ticket`` whose text is at least ``threshold``
-    similar to it, most similar first (merged and erased tickets are never candidates)."""
+    similar to it, most similar first (merged and erased tickets are never candidates). They are other
+    requesters' tickets: their subjects are shown redacted (``redactor``, built-in kinds by default)."""
+    redact = redactor or DEFAULT_REDACTOR
     created = as_utc(ticket.created_at)
     window = timedelta(days=window_days)
     others = session.scalars(
@@ -66,7 +69,7 @@ def duplicate_candidates(
     return [
         {
             "id": t.id,
-            "subject": snippet(t.subject, 200),
+            "subject": snippet(redact(t.subject), 200),
             "status": t.status,
             "created_at": t.created_at,
             "similarity": round(float(score), 4),

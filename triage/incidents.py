@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models import IncidentEvent, Ticket
 from models.base import utcnow
+from triage.redaction import DEFAULT_REDACTOR
 
 __all__ = ("SpikeSettings", "incident_out", "list_incidents", "record_incidents", "spike_candidates")
 
@@ -102,10 +103,15 @@ def spike_candidates(
 
 
 def record_incidents(
-    session: Session, candidates: Sequence[dict[str, Any]], *, now: datetime | None = None, redact=lambda t: t
+    session: Session,
+    candidates: Sequence[dict[str, Any]],
+    *,
+    now: datetime | None = None,
+    redact: Callable[[str], str] = DEFAULT_REDACTOR,
 ) -> list[IncidentEvent]:
     """Record an event for each candidate that has not crossed the threshold yet: one whose members are
-    mostly new to the events of the last day. Returns the new events."""
+    mostly new to the events of the last day. Returns the new events; their subjects are stored redacted
+    (``redact``: the deployment's redactor; built-in kinds by default)."""
     now = now or utcnow()
     known = session.scalars(select(IncidentEvent).where(IncidentEvent.at >= now - timedelta(days=1))).all()
     seen = [set(e.member_ids) for e in known]
