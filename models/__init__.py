@@ -10,6 +10,7 @@ from models.erasure import Erasure
 from models.feedback import Feedback
 from models.jobs import Job
 from models.portal import PortalEvent, PortalSuggestion
+from models.secrets import DeploymentSecret
 from models.tickets import Suggestion, Ticket
 
 __all__ = (
@@ -21,6 +22,7 @@ __all__ = (
     "AssistFeedback",
     "AuditEvent",
     "Base",
+    "DeploymentSecret",
     "Erasure",
     "Feedback",
     "IncidentEvent",

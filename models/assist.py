@@ -40,7 +40,8 @@ class AssistFeedback(Base):
     macro_id: Mapped[int | None] = mapped_column(ForeignKey("macros.id", ondelete="SET NULL"))
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     action: Mapped[str] = mapped_column(String(20))
-    actor: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(200))  # the API key's name: who is authenticated
+    on_behalf_of: Mapped[str | None] = mapped_column(String(200))  # the person the request body names
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

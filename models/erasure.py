@@ -14,8 +14,8 @@ __all__ = ("Erasure",)
 
 
 class Erasure(Base):
-    """One erasure request. The requester is kept only as a hash, so the erasure itself holds no
-    personal data but a repeated request can be recognised."""
+    """One erasure request. The requester is kept only as a keyed hash (:func:`models.secrets.keyed_identity`),
+    so the erasure itself holds no personal data but a repeated request can be recognised."""
 
     __tablename__ = "erasures"
 

@@ -33,5 +33,6 @@ class Feedback(Base):
     value: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(20))  # "update" (PATCH) or "resolve"
-    actor: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(200))  # the API key's name: who is authenticated
+    on_behalf_of: Mapped[str | None] = mapped_column(String(200))  # the person the request body names
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONType, utcnow
@@ -29,9 +29,30 @@ class PortalSuggestion(Base):
 
 
 class PortalEvent(Base):
-    """A customer's action on a suggestion; ``article_slug``/``article_revision`` name the article involved."""
+    """A customer's action on a suggestion; ``article_slug``/``article_revision`` name the article involved.
+    One event of each type per suggestion and article: a replay is not counted again (the portal key is
+    public)."""
 
     __tablename__ = "portal_events"
+    __table_args__ = (
+        Index(
+            "uq_portal_events_once_per_article",
+            "suggestion_id",
+            "type",
+            "article_slug",
+            unique=True,
+            sqlite_where=text("article_slug IS NOT NULL"),
+            postgresql_where=text("article_slug IS NOT NULL"),
+        ),
+        Index(
+            "uq_portal_events_once",
+            "suggestion_id",
+            "type",
+            unique=True,
+            sqlite_where=text("article_slug IS NULL"),
+            postgresql_where=text("article_slug IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     suggestion_id: Mapped[str] = mapped_column(

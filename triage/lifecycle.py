@@ -50,9 +50,15 @@ def _check_labels(labels: Mapping[str, str | None]) -> dict[str, str]:
 
 
 def _record_feedback(
-    session: Session, ticket: Ticket, labels: Mapping[str, str], source: str, actor: str | None
+    session: Session,
+    ticket: Ticket,
+    labels: Mapping[str, str],
+    source: str,
+    actor: str | None,
+    on_behalf_of: str | None = None,
 ) -> None:
-    """Set the labels and record each one that changes as feedback on the latest suggestion."""
+    """Set the labels and record each one that changes as feedback on the latest suggestion, by ``actor``
+    (who is authenticated) on behalf of ``on_behalf_of`` (the person a request names, unverified)."""
     suggestion = latest_suggestion(session, ticket.id)
     predictions = suggestion.predictions if suggestion else {}
     for name, value in labels.items():
@@ -72,6 +78,7 @@ def _record_feedback(
                 action="accepted" if predicted == value else "overridden",
                 source=source,
                 actor=actor,
+                on_behalf_of=on_behalf_of,
             )
         )
         setattr(ticket, name, value)
@@ -84,6 +91,7 @@ def update_ticket(
     labels: Mapping[str, str | None],
     status: str | None = None,
     actor: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Ticket:
     """Set or override labels and/or move the status (409 for a move :data:`TRANSITIONS` forbids).
 
@@ -105,7 +113,7 @@ def update_ticket(
         if ticket.status == "resolved":
             ticket.resolved_at = None  # reopened
         ticket.status = status
-    _record_feedback(session, ticket, clean, "update", actor)
+    _record_feedback(session, ticket, clean, "update", actor, on_behalf_of)
     ticket.updated_at = utcnow()
     session.flush()
     return ticket
@@ -119,6 +127,7 @@ def resolve_ticket(
     labels: Mapping[str, str | None],
     helped_articles: Sequence[str] = (),
     actor: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Ticket:
     """Resolve an open ticket with its resolution text, final labels and the articles that helped.
 
@@ -137,7 +146,7 @@ def resolve_ticket(
     if unknown:
         raise InvalidQuery(f"no article {unknown[0]!r}", field="helped_articles")
     final = {name: clean.get(name) or getattr(ticket, name) for name in FIELDS}
-    _record_feedback(session, ticket, {k: v for k, v in final.items() if v}, "resolve", actor)
+    _record_feedback(session, ticket, {k: v for k, v in final.items() if v}, "resolve", actor, on_behalf_of)
     ticket.resolution = resolution
     ticket.helped_articles = slugs
     ticket.status = "resolved"

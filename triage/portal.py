@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import PortalEvent, PortalSuggestion
@@ -128,8 +129,12 @@ def portal_outcomes(session: Session, *, limit: int) -> list[tuple[str, str | No
     return outcomes
 
 
-def record_event(session: Session, suggestion_id: str, event_type: str, article: str | None = None) -> PortalEvent:
-    """Record a customer's action on a suggestion; the error names the field at fault."""
+def record_event(
+    session: Session, suggestion_id: str, event_type: str, article: str | None = None
+) -> tuple[PortalEvent, bool]:
+    """Record a customer's action on a suggestion: the event and whether it is new. One event of each type
+    per suggestion and article counts; a repeat (a replay, a double click, a retry) returns the first
+    one (the portal key is public, so anyone could replay). The error names the field at fault."""
     if event_type not in EVENT_TYPES:
         raise InvalidQuery(f"type must be one of {', '.join(EVENT_TYPES)}", field="type")
     suggestion = session.get(PortalSuggestion, suggestion_id)
@@ -140,12 +145,26 @@ def record_event(session: Session, suggestion_id: str, event_type: str, article:
         raise InvalidQuery(f"a {event_type} event names the article it is about", field="article")
     if article is not None and article not in shown:
         raise InvalidQuery(f"article {article!r} was not shown in suggestion {suggestion_id}", field="article")
+    earlier = _earlier_event(session, suggestion_id, event_type, article)
+    if earlier is not None:
+        return earlier, False
     event = PortalEvent(
         suggestion_id=suggestion_id,
         type=event_type,
         article_slug=article,
         article_revision=shown.get(article) if article else None,
     )
-    session.add(event)
-    session.flush()
-    return event
+    try:
+        with session.begin_nested():  # two copies of one event at once: the unique index keeps one
+            session.add(event)
+    except IntegrityError:
+        return _earlier_event(session, suggestion_id, event_type, article), False
+    return event, True
+
+
+def _earlier_event(session: Session, suggestion_id: str, event_type: str, article: str | None) -> PortalEvent | None:
+    same_article = PortalEvent.article_slug.is_(None) if article is None else PortalEvent.article_slug == article
+    query = select(PortalEvent).where(
+        PortalEvent.suggestion_id == suggestion_id, PortalEvent.type == event_type, same_article
+    )
+    return session.scalar(query)

@@ -1,6 +1,8 @@
 """GDPR: export everything held about a requester, and erase their personal data (ticket text, the
-requester field, suggestions made for their tickets, their vectors in the embedding cache), recording an
-erasure so that every serving process drops their tickets from the indexes it holds."""
+requester field, suggestions made for their tickets, incident events that quote them, portal drafts with
+the same text, their vectors in the embedding cache), recording an erasure so that every serving process
+drops their tickets from the indexes it holds. The requester is named in the audit trail and the erasure
+record only by a keyed hash (:func:`models.secrets.keyed_identity`)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Erasure, Feedback, Suggestion, Ticket
+from models import Erasure, Feedback, IncidentEvent, PortalSuggestion, Suggestion, Ticket
 from models.audit import Actor, record_audit
 from models.base import utcnow
 from models.errors import InvalidInput, NotFound
+from models.secrets import IDENTITY_SECRET, deployment_secret, keyed_identity
 from triage.embedding_cache import EmbeddingCache
 from triage.redaction import Redactor, ticket_texts
 from triage.texts import ticket_text
@@ -24,15 +27,22 @@ __all__ = ("ERASED", "erase_requester", "erased_ticket_ids", "erasures_stamp", "
 ERASED = "[erased]"
 
 
-def _requester_hash(requester: str) -> str:
-    return hashlib.sha256(requester.strip().lower().encode("utf-8")).hexdigest()
+FIELD = "requester"  # the body field that names the requester
+
+
+def _identity(session: Session, requester: str) -> str:
+    return keyed_identity(deployment_secret(session, IDENTITY_SECRET), requester)
 
 
 def _tickets(session: Session, requester: str) -> Sequence[Ticket]:
     requester = requester.strip()
     if not requester or len(requester) > 320:
-        raise InvalidInput("requester_id must be 1 to 320 characters", field="requester_id")
+        raise InvalidInput("requester must be 1 to 320 characters", field=FIELD)
     return session.scalars(select(Ticket).where(Ticket.requester == requester).order_by(Ticket.id)).all()
+
+
+def _nothing_held() -> NotFound:
+    return NotFound("nothing is held about this requester", field=FIELD)  # the address is not echoed
 
 
 def export_requester(session: Session, requester: str, *, actor: Actor | None = None) -> dict[str, Any]:
@@ -40,12 +50,14 @@ def export_requester(session: Session, requester: str, *, actor: Actor | None = 
     the agents' decisions on them; 404 when nothing is held. The export is audited under ``actor``."""
     tickets = _tickets(session, requester)
     if not tickets:
-        raise NotFound(f"nothing is held about requester {requester!r}", field="requester_id")
+        raise _nothing_held()
     ids = [t.id for t in tickets]
     suggestions = session.scalars(select(Suggestion).where(Suggestion.ticket_id.in_(ids))).all()
     feedback = session.scalars(select(Feedback).where(Feedback.ticket_id.in_(ids))).all()
     columns = [c.key for c in Ticket.__table__.columns if c.key != "content_hash"]
-    record_audit(session, actor, "requester.exported", None, tickets=len(tickets))
+    record_audit(
+        session, actor, "requester.exported", f"requester:{_identity(session, requester)[:16]}", tickets=len(tickets)
+    )
     return {
         "requester": requester,
         "exported_at": utcnow(),
@@ -70,21 +82,23 @@ def erase_requester(
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Erase the personal fields of every ticket of ``requester`` (subject, body, resolution, requester;
-    labels stay for the statistics), delete the suggestions made for them, drop their texts' vectors from
-    ``caches`` and record the erasure (serving processes then drop the tickets from their indexes).
+    labels stay for the statistics), delete the suggestions made for them, erase the copies of their text
+    (incident events, portal drafts), drop their texts' vectors from ``caches`` and record the erasure
+    (serving processes then drop the tickets from their indexes).
     Erasing again is harmless; 404 when nothing was ever held."""
-    digest = _requester_hash(requester)
     tickets = _tickets(session, requester)
+    digest = _identity(session, requester)
     if not tickets:
         earlier = session.scalar(select(func.count()).select_from(Erasure).where(Erasure.requester_hash == digest))
         if not earlier:
-            raise NotFound(f"nothing is held about requester {requester!r}", field="requester_id")
+            raise _nothing_held()
         return {"tickets_erased": 0, "ticket_ids": [], "already_erased": True}
     ids = [t.id for t in tickets]
     raw = [ticket_text(t.subject, t.body) for t in tickets]
     texts = raw + ticket_texts(tickets, redactor)  # as stored and as training encoded them
     for cache in caches:
         cache.delete([cache.key(text) for text in texts])
+    _erase_copies(session, tickets, ids, redactor)
     now = utcnow()
     for t in tickets:
         t.subject, t.body, t.resolution, t.requester, t.erased_at = ERASED, "", None, None, now
@@ -93,6 +107,20 @@ def erase_requester(
     session.add(Erasure(requester_hash=digest, ticket_ids=ids))
     record_audit(session, actor, "requester.erased", f"requester:{digest[:16]}", tickets=len(ids))
     return {"tickets_erased": len(ids), "ticket_ids": ids, "already_erased": False}
+
+
+def _erase_copies(session: Session, tickets: Sequence[Ticket], ids: list[int], redactor: Redactor | None) -> None:
+    """Erase the other stored copies of these tickets' text: the subject an incident event quotes when one
+    of them represents it, and portal drafts with the same subject (stored redacted, so compared both as
+    stored and as redacted) that the KB-gap report would quote."""
+    for event in session.scalars(select(IncidentEvent).where(IncidentEvent.representative_id.in_(ids))):
+        event.subject = ERASED
+    subjects = {t.subject.strip() for t in tickets if t.subject and t.subject.strip()}
+    subjects |= {redactor(s) for s in subjects} if redactor else set()
+    if subjects:
+        drafts = select(PortalSuggestion).where(or_(*(PortalSuggestion.subject == s for s in subjects)))
+        for draft in session.scalars(drafts):
+            draft.subject, draft.body = ERASED, ""
 
 
 def erased_ticket_ids(session: Session) -> set[int]:

@@ -41,7 +41,8 @@ class Assistant:
         redactor: Redactor,
     ) -> None:
         self.bundle, self.knowledge, self.encoder, self.cache = bundle, knowledge, encoder, cache
-        self.redactor = bundle.redactor if bundle else redactor
+        self.redactor = bundle.redactor if bundle else redactor  # embeds texts as the bundle was trained
+        self.shown = redactor  # the deployment's: every other ticket's text an agent is shown passes it
 
     def _ticket(self, session: Session, ticket_id: int) -> Ticket:
         ticket = get_ticket(session, ticket_id)
@@ -54,10 +55,16 @@ class Assistant:
         return ticket_vectors(tickets, self.encoder, self.cache, self.redactor)
 
     def _neighbours(self, ticket: Ticket, vector, k: int) -> list[tuple[dict[str, Any], float]]:
+        """The ``k`` most similar resolved tickets in the bundle, their texts redacted by the deployment's
+        redactor (bundle texts were redacted at training; this also applies patterns added since)."""
         if self.bundle is None:
             return []
         hits = self.bundle.ticket_index.search(vector, k + 1)
-        return [(self.bundle.tickets[i], s) for i, s in hits if i != ticket.id and i in self.bundle.tickets][:k]
+        items = [(self.bundle.tickets[i], s) for i, s in hits if i != ticket.id and i in self.bundle.tickets][:k]
+        return [({**item, **self._redacted(item, "subject", "resolution")}, s) for item, s in items]
+
+    def _redacted(self, item: dict[str, Any], *names: str) -> dict[str, Any]:
+        return {name: self.shown(item[name]) for name in names if item.get(name)}
 
     def assist(
         self, session: Session, ticket_id: int, *, agent: str | None, top_k: int = 3, min_similarity: float = 0.5
@@ -105,7 +112,14 @@ class Assistant:
             for item, score in self._neighbours(ticket, vector, top_k)
         ]
         duplicates = duplicate_candidates(
-            session, ticket, vector, self.vectors, window_days=window_days, threshold=threshold, top_k=top_k
+            session,
+            ticket,
+            vector,
+            self.vectors,
+            window_days=window_days,
+            threshold=threshold,
+            top_k=top_k,
+            redactor=self.shown,
         )
         return {"ticket_id": ticket.id, "resolved": resolved, "duplicates": duplicates, "threshold": threshold}
 
@@ -119,8 +133,10 @@ def record_assist_feedback(
     macro_id: int | None = None,
     sources: list[dict[str, Any]] | None = None,
     actor: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> AssistFeedback:
-    """Record what the agent did with a recommended reply or a macro; using a macro counts its usage."""
+    """Record what the agent did with a recommended reply or a macro, by ``actor`` (who is authenticated)
+    on behalf of ``on_behalf_of`` (the person a request names, unverified); using a macro counts its usage."""
     get_ticket(session, ticket_id)
     if action not in ASSIST_ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(ASSIST_ACTIONS)}", field="action")
@@ -138,6 +154,7 @@ def record_assist_feedback(
         sources=sources or [],
         action=action,
         actor=actor,
+        on_behalf_of=on_behalf_of,
     )
     session.add(row)
     session.flush()

@@ -9,7 +9,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from api.auth import actor_of, roles
 from api.schemas import OFFSET, ROW_ID
@@ -124,19 +124,26 @@ class AuditController(Controller):
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
+class RequesterIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Who an export or erasure is about: the requester as tickets name them (an e-mail address), sent in
+    the body so that it never appears in a URL, and so in no access log."""
+
+    requester: Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+
+
 class RequesterController(Controller):
     path = "/v1/requesters"
     tags = ["admin"]
     opt = ADMIN_ONLY
 
-    @get("/{requester_id:str}/export", sync_to_thread=True)
-    def export(self, request: Request, state: State, requester_id: FromPath[str]) -> dict[str, Any]:
+    @post("/export", status_code=200, sync_to_thread=True)
+    def export(self, data: JSONBody[RequesterIn], request: Request, state: State) -> dict[str, Any]:
         """Everything held about a requester (GDPR access request), original text included."""
         with session_scope(state.serving.sessions) as session:
-            return export_requester(session, requester_id, actor=actor_of(request))
+            return export_requester(session, data.requester, actor=actor_of(request))
 
-    @delete("/{requester_id:str}", status_code=200)
-    async def erase(self, request: Request, state: State, requester_id: FromPath[str]) -> dict[str, Any]:
+    @post("/erase", status_code=200)
+    async def erase(self, data: JSONBody[RequesterIn], request: Request, state: State) -> dict[str, Any]:
         """Erase a requester's personal data (GDPR erasure) and drop their tickets from this process's
         indexes at once (other processes at their next poll)."""
         serving = state.serving
@@ -145,7 +152,7 @@ class RequesterController(Controller):
             cache = EmbeddingCache.in_artifacts(serving.settings.models.artifacts_dir, serving.encoder)
             with session_scope(serving.sessions) as session:
                 return erase_requester(
-                    session, requester_id, caches=[cache], redactor=serving.redactor, actor=actor_of(request)
+                    session, data.requester, caches=[cache], redactor=serving.redactor, actor=actor_of(request)
                 )
 
         result = await anyio.to_thread.run_sync(run)

@@ -83,7 +83,8 @@ class TicketAssistController(Controller):
                 reply_id=data.reply_id,
                 macro_id=data.macro_id,
                 sources=data.sources,
-                actor=data.actor or actor_of(request).name,
+                actor=actor_of(request).name,
+                on_behalf_of=data.actor,
             )
             return {"id": row.id, "kind": row.kind, "action": row.action, "created_at": row.created_at}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from litestar import Controller, post
+from litestar import Controller, Response, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
@@ -45,15 +45,19 @@ class PortalController(Controller):
         return asdict(answer)
 
     @post("/events", status_code=201, sync_to_thread=True)
-    def event(self, data: JSONBody[PortalEventIn], state: State) -> dict[str, Any]:
-        """Record shown, opened, helpful, not_helpful or ticket_filed for a suggestion (404 if unknown)."""
+    def event(self, data: JSONBody[PortalEventIn], state: State) -> Response[dict[str, Any]]:
+        """Record shown, opened, helpful, not_helpful or ticket_filed for a suggestion (404 if unknown):
+        201 the first time, 200 with the same event for a repeat, which is not counted again."""
         with session_scope(state.serving.sessions) as session:
-            event = record_event(session, data.suggestion_id, data.type, data.article)
-            return {
-                "id": event.id,
-                "suggestion_id": event.suggestion_id,
-                "type": event.type,
-                "article": event.article_slug,
-                "article_revision": event.article_revision,
-                "created_at": event.created_at,
-            }
+            event, new = record_event(session, data.suggestion_id, data.type, data.article)
+            return Response(
+                status_code=201 if new else 200,
+                content={
+                    "id": event.id,
+                    "suggestion_id": event.suggestion_id,
+                    "type": event.type,
+                    "article": event.article_slug,
+                    "article_revision": event.article_revision,
+                    "created_at": event.created_at,
+                },
+            )

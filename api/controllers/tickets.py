@@ -128,13 +128,14 @@ class TicketController(Controller):
     @patch("/{ticket_id:int}", sync_to_thread=True)
     def update(self, data: JSONBody[TicketPatch], request: Request, state: State, ticket_id: int = ROW_ID) -> TicketOut:
         """Set or override labels (each recorded as feedback on the suggestion) and/or move the status;
-        409 for a move the lifecycle forbids. ``actor`` names the person when one key serves many (an
-        integration); it defaults to the key's name."""
+        409 for a move the lifecycle forbids. The feedback names the key that made the change as
+        ``actor``; the body's ``actor`` (the person, when one key serves many, as in an integration) is
+        kept beside it as ``on_behalf_of``."""
         caller = actor_of(request)
         labels = _labels(data)
         with session_scope(state.serving.sessions) as session:
             ticket = update_ticket(
-                session, ticket_id, labels=labels, status=data.status, actor=data.actor or caller.name
+                session, ticket_id, labels=labels, status=data.status, actor=caller.name, on_behalf_of=data.actor
             )
             changed = {k: v for k, v in labels.items() if v is not None}
             record_audit(
@@ -161,7 +162,8 @@ class TicketController(Controller):
                 resolution=data.resolution,
                 labels=_labels(data),
                 helped_articles=data.helped_articles,
-                actor=data.actor or caller.name,
+                actor=caller.name,
+                on_behalf_of=data.actor,
             )
             final = {name: getattr(ticket, name) for name in ("category", "priority", "assignee")}
             record_audit(
@@ -192,5 +194,6 @@ def _feedback_out(row: Feedback) -> dict:
         "action": row.action,
         "source": row.source,
         "actor": row.actor,
+        "on_behalf_of": row.on_behalf_of,
         "created_at": row.created_at,
     }

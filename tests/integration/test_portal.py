@@ -73,6 +73,13 @@ def test_events_deflection_per_revision_and_kb_gaps(client):
         "/v1/portal/events", json={"suggestion_id": first, "type": "helpful", "article": "vpn-password"}
     )
     assert helpful.status_code == 201 and helpful.json()["article_revision"] == 1
+    replayed = [  # the portal key is public: a replay is answered but not counted again
+        client.post("/v1/portal/events", json={"suggestion_id": first, "type": "helpful", "article": "vpn-password"})
+        for _ in range(5)
+    ]
+    assert {(r.status_code, r.json()["id"]) for r in replayed} == {(200, helpful.json()["id"])}
+    again = client.post("/v1/portal/events", json={"suggestion_id": first, "type": "shown"})
+    assert again.status_code == 200
 
     edited = client.put("/v1/articles/vpn-password", json={"title": "VPN password", "body": VPN + "\nUpdated."})
     assert edited.json()["revision"] == 2

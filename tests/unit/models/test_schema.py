@@ -25,6 +25,7 @@ TABLES = {
     "macros",
     "assist_feedback",
     "incident_events",
+    "deployment_secrets",
 }
 
 
@@ -107,3 +108,33 @@ def test_the_audit_trail_refuses_updates_and_deletes(sessions):
     with session_scope(sessions) as session:
         (event,) = session.query(AuditEvent).all()
         assert (event.actor, event.role, event.key_id, event.detail) == ("ann", "admin", 1, {"role": "agent"})
+
+
+def test_the_hardening_migration_keys_earlier_erasures_and_keeps_the_audit_trail_append_only(db_url: str):
+    import hashlib
+
+    from models.secrets import keyed_identity
+
+    downgrade(db_url, "0005")
+    plain = hashlib.sha256(b"jan@example.nl").hexdigest()  # how erasures named a requester before
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO erasures (requester_hash, ticket_ids, at) VALUES (:h, '[1]', '2026-01-01')"), {"h": plain}
+        )
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (at, actor, action, target, detail) "
+                "VALUES ('2026-01-01', 'admin', 'requester.erased', :t, '{}')"
+            ),
+            {"t": f"requester:{plain[:16]}"},
+        )
+    upgrade(db_url)
+    with engine.begin() as conn:
+        secret = conn.execute(text("SELECT value FROM deployment_secrets WHERE name = 'identity'")).scalar_one()
+        keyed = keyed_identity(secret.encode(), " Jan@Example.NL ")
+        assert conn.execute(text("SELECT requester_hash FROM erasures")).scalar_one() == keyed
+        assert conn.execute(text("SELECT target FROM audit_events")).scalar_one() == f"requester:{keyed[:16]}"
+    with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET target = 'x'"))
+    engine.dispose()
