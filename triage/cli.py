@@ -451,9 +451,10 @@ def demo(ctx: click.Context, then_serve: bool) -> None:
     click.echo("\nDemo API keys, one per role (shown once; `helpdesk keys create` makes more):")
     for role, secret in keys.items():
         click.echo(f"  export {role.upper()}_KEY={secret}")
-    click.echo("\nPages (once serving on :8000):")
-    click.echo(f"  demo portal with the widget: http://localhost:8000/demo/portal?key={keys['portal']}")
-    click.echo("  agent console and analyst dashboard: http://localhost:8000/signin (paste AGENT_KEY or ANALYST_KEY)")
+    base = settings.api.base_url()
+    click.echo(f"\nPages (once serving on {base}):")
+    click.echo(f"  demo portal with the widget: {base}/demo/portal?key={keys['portal']}")
+    click.echo(f"  agent console and analyst dashboard: {base}/signin (paste AGENT_KEY or ANALYST_KEY)")
     if then_serve:
         ctx.invoke(serve)
 

@@ -7,6 +7,7 @@ record only by a keyed hash (:func:`models.secrets.keyed_identity`)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,6 +100,7 @@ def erase_requester(
     for cache in caches:
         cache.delete([cache.key(text) for text in texts])
     _erase_copies(session, tickets, ids, redactor)
+    _erase_mentions(session, requester.strip(), ids, caches)
     now = utcnow()
     for t in tickets:
         t.subject, t.body, t.resolution, t.requester, t.erased_at = ERASED, "", None, None, now
@@ -121,6 +123,24 @@ def _erase_copies(session: Session, tickets: Sequence[Ticket], ids: list[int], r
         drafts = select(PortalSuggestion).where(or_(*(PortalSuggestion.subject == s for s in subjects)))
         for draft in session.scalars(drafts):
             draft.subject, draft.body = ERASED, ""
+
+
+def _erase_mentions(session: Session, requester: str, ids: list[int], caches: Sequence[EmbeddingCache]) -> None:
+    """Other requesters' tickets that quote the erased requester's address (a colleague who writes "please
+    call jan@example.nl") keep their text, with the address replaced by :data:`ERASED`."""
+    if "@" not in requester:
+        return  # only an address can be found in free text without matching innocent words
+    pattern = re.compile(re.escape(requester), re.IGNORECASE)
+    like = f"%{requester.lower()}%"
+    columns = (Ticket.subject, Ticket.body, Ticket.resolution)
+    quoting = select(Ticket).where(Ticket.id.not_in(ids), or_(*(func.lower(c).like(like) for c in columns)))
+    for ticket in session.scalars(quoting):
+        for cache in caches:
+            cache.delete([cache.key(ticket_text(ticket.subject, ticket.body))])
+        ticket.subject = pattern.sub(ERASED, ticket.subject or "")
+        ticket.body = pattern.sub(ERASED, ticket.body or "")
+        if ticket.resolution:
+            ticket.resolution = pattern.sub(ERASED, ticket.resolution)
 
 
 def erased_ticket_ids(session: Session) -> set[int]:

@@ -265,6 +265,8 @@ def test_a_requester_can_be_exported_and_erased_everywhere(deployment, encoder):
         filed = {"suggestion_id": draft["suggestion_id"], "type": "ticket_filed"}
         assert admin.post("/v1/portal/events", json=filed, headers=portal).status_code == 201
         assert marker in json.dumps(admin.get("/v1/analytics/deflection").json()["kb_gaps"])  # a KB-gap example
+        colleague = {"subject": "Printer jam", "body": f"Please also tell {requester.upper()} when it works."}
+        mention = admin.post("/v1/tickets", json={**colleague, "requester": "colleague@example.nl"}).json()["id"]
         subject = admin.get(f"/v1/tickets/{ids[0]}").json()["subject"]
         assert ids[0] in [
             t["id"] for t in agent.post("/v1/suggest", json={"subject": subject}).json()["similar_tickets"]
@@ -295,6 +297,11 @@ def test_a_requester_can_be_exported_and_erased_everywhere(deployment, encoder):
             None,
         )
         assert ticket["category"] == "Network & VPN"  # labels stay for the statistics
+        quoted = admin.get(f"/v1/tickets/{mention}").json()  # another requester's ticket that quoted the address
+        assert (
+            quoted["body"] == "Please also tell [erased] when it works."
+            and quoted["requester"] == "colleague@example.nl"
+        )
         assert admin.get(f"/v1/tickets/{ids[0]}/assist").status_code == 404  # nothing to assist with
         assert cache.get_many([cache.key(t) for t in redacted + texts]) == {}
         for client in (admin, agent):  # this process at once; the other at its next poll (run now)
