@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Response, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from api.auth import roles
@@ -44,7 +45,12 @@ class PortalController(Controller):
             )
         return asdict(answer)
 
-    @post("/events", status_code=201, sync_to_thread=True)
+    @post(
+        "/events",
+        status_code=201,
+        sync_to_thread=True,
+        responses={200: ResponseSpec(data_container=dict[str, Any], description="A repeat: the first event")},
+    )
     def event(self, data: JSONBody[PortalEventIn], state: State) -> Response[dict[str, Any]]:
         """Record shown, opened, helpful, not_helpful or ticket_filed for a suggestion (404 if unknown):
         201 the first time, 200 with the same event for a repeat, which is not counted again."""

@@ -1,26 +1,40 @@
 """Schemathesis over the OpenAPI schema of every endpoint, against a real server with the demo data:
 valid and invalid requests alike must get no 5xx and no response that breaks the schema (status code,
-content type, body). Run with ``-s`` to see the figures the README reports."""
+content type, body). Run with ``-s`` to see the figures the README reports.
+
+The stateful test runs sequences of calls where one response feeds the next (create a ticket, then read,
+update and resolve it; create an article, then replace and delete it; ...), along OpenAPI links that this
+module adds to the served schema (which has none)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import time
+import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, Phase, given
+from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import Flaky, Unsatisfiable
 
+from kb.parsing import ARTICLE_STATUSES, SLUG_RE
 from models import ApiKey
+from models.access import ROLES
 from models.db import make_engine, make_session_factory, session_scope
+from models.tickets import TICKET_STATUSES
 from tests.processes import settings_env, start_server, stop_server
 from triage.access import hash_key
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.engine.errors import is_inconsistent_replay  # noqa: E402
+from schemathesis.generation.stateful import run_state_machine_as_test  # noqa: E402
+from schemathesis.generation.stateful.state_machine import release_state_machines  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
     response_schema_conformance,
@@ -32,6 +46,9 @@ pytestmark = pytest.mark.slow  # a real server
 EXAMPLES = int(os.environ.get("HELPDESK_FUZZ_EXAMPLES", "20"))  # per operation and mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 FUZZ_KEY = "hdt_fuzzing-admin-key-0123456789abcdef"
+# a high id, so fuzzed DELETE /v1/keys/{key_id} calls do not revoke the key doing the fuzzing
+FUZZ_KEY_ID = 2_000_000_000
+HEADERS = {"Authorization": f"Bearer {FUZZ_KEY}"}
 
 
 @dataclass
@@ -47,10 +64,9 @@ def server(backend, deployments, tmp_path):
     settings = deployments.copy(backend, root=tmp_path)
     engine = make_engine(settings.database.url)
     with session_scope(make_session_factory(engine)) as session:
-        # a high id, so fuzzed DELETE /v1/keys/{key_id} calls do not revoke the key doing the fuzzing
         session.add(
             ApiKey(
-                id=2_000_000_000,
+                id=FUZZ_KEY_ID,
                 name="fuzz",
                 role="admin",
                 prefix=FUZZ_KEY[:12],
@@ -67,7 +83,7 @@ def server(backend, deployments, tmp_path):
 
 
 def _fuzz(operation, mode: GenerationMode, base_url: str, tally: Tally) -> None:
-    headers = {"Authorization": f"Bearer {FUZZ_KEY}"}
+    headers = HEADERS
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @hypothesis_settings(
@@ -105,3 +121,279 @@ def test_no_request_gets_a_5xx_or_breaks_the_schema(server):
     assert tally.operations >= 49
     assert tally.cases >= tally.operations * EXAMPLES
     assert tally.failures == [], "\n".join(tally.failures)
+
+
+# How our resources chain, as OpenAPI links: (source operation, its success status) -> {link name: (target
+# operation, parameters, request body)}. The links go into the schema the stateful test loads; schemathesis's
+# own link inference (dependency analysis) is switched off, so these links are the whole state machine: only
+# operations named here are called, and nothing links GET /v1/keys to DELETE /v1/keys/{key_id}.
+TICKET = {"ticket_id": "$response.body#/id"}
+ARTICLE = {"slug": "$response.body#/slug"}
+REVISION = {"slug": "$response.body#/slug", "number": "$response.body#/revision"}
+MACRO = {"macro_id": "$response.body#/id"}
+ON_A_TICKET = {
+    "ReadTicket": ("GET /v1/tickets/{ticket_id}", TICKET, None),
+    "UpdateTicket": ("PATCH /v1/tickets/{ticket_id}", TICKET, None),
+    "ResolveTicket": ("POST /v1/tickets/{ticket_id}/resolve", TICKET, None),
+    "TicketFeedback": ("GET /v1/tickets/{ticket_id}/feedback", TICKET, None),
+}
+ON_AN_ARTICLE = {
+    "ReadArticle": ("GET /v1/articles/{slug}", ARTICLE, None),
+    "ReplaceArticle": ("PUT /v1/articles/{slug}", ARTICLE, None),
+    "DeleteArticle": ("DELETE /v1/articles/{slug}", ARTICLE, None),
+    "PublishArticle": ("POST /v1/articles/{slug}/publish", ARTICLE, None),
+    "ArchiveArticle": ("POST /v1/articles/{slug}/archive", ARTICLE, None),
+    "ArticleRevisions": ("GET /v1/articles/{slug}/revisions", ARTICLE, None),
+    "ArticleRevision": ("GET /v1/articles/{slug}/revisions/{number}", REVISION, None),
+}
+ON_A_MACRO = {
+    "ReadMacro": ("GET /v1/macros/{macro_id}", MACRO, None),
+    "ReplaceMacro": ("PUT /v1/macros/{macro_id}", MACRO, None),
+    "DeleteMacro": ("DELETE /v1/macros/{macro_id}", MACRO, None),
+}
+SUGGESTION = "$response.body#/suggestion_id"
+LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str], dict | None]]] = {
+    ("POST /v1/tickets", "201"): {
+        **ON_A_TICKET,
+        "TicketAssist": ("GET /v1/tickets/{ticket_id}/assist", TICKET, None),
+        "SimilarTickets": ("GET /v1/tickets/{ticket_id}/similar", TICKET, None),
+        "MergeIntoItself": ("POST /v1/tickets/{ticket_id}/merge", TICKET, {"primary_id": "$response.body#/id"}),
+    },
+    ("GET /v1/tickets/{ticket_id}", "200"): ON_A_TICKET,
+    ("PATCH /v1/tickets/{ticket_id}", "200"): ON_A_TICKET,
+    ("POST /v1/tickets/{ticket_id}/resolve", "200"): ON_A_TICKET,  # resolving again, reopening
+    ("POST /v1/articles", "201"): ON_AN_ARTICLE,
+    ("GET /v1/articles/{slug}", "200"): ON_AN_ARTICLE,
+    ("PUT /v1/articles/{slug}", "200"): ON_AN_ARTICLE,  # the slug may have changed
+    ("POST /v1/articles/{slug}/publish", "200"): ON_AN_ARTICLE,
+    ("POST /v1/articles/{slug}/archive", "200"): ON_AN_ARTICLE,
+    ("DELETE /v1/articles/{slug}", "204"): {
+        "ReadDeletedArticle": ("GET /v1/articles/{slug}", {"slug": "$request.path.slug"}, None),
+    },
+    ("POST /v1/portal/suggest", "200"): {
+        "SuggestionShown": ("POST /v1/portal/events", {}, {"suggestion_id": SUGGESTION, "type": "shown"}),
+        "ShownArticleHelped": (
+            "POST /v1/portal/events",
+            {},
+            {"suggestion_id": SUGGESTION, "type": "helpful", "article": "$response.body#/articles/0/slug"},
+        ),
+        "NothingFitTicketFiled": ("POST /v1/portal/events", {}, {"suggestion_id": SUGGESTION, "type": "ticket_filed"}),
+    },
+    ("POST /v1/portal/events", "201"): {  # the same event again: 200, not counted twice
+        "RepeatEvent": (
+            "POST /v1/portal/events",
+            {},
+            {"suggestion_id": SUGGESTION, "type": "$response.body#/type", "article": "$response.body#/article"},
+        ),
+    },
+    ("POST /v1/keys", "201"): {"RevokeKey": ("DELETE /v1/keys/{key_id}", {"key_id": "$response.body#/id"}, None)},
+    ("DELETE /v1/keys/{key_id}", "200"): {
+        "RevokeAgain": ("DELETE /v1/keys/{key_id}", {"key_id": "$response.body#/id"}, None),
+    },
+    ("POST /v1/macros", "201"): ON_A_MACRO,
+    ("GET /v1/macros/{macro_id}", "200"): ON_A_MACRO,
+    ("PUT /v1/macros/{macro_id}", "200"): ON_A_MACRO,
+    ("DELETE /v1/macros/{macro_id}", "204"): {
+        "ReadDeletedMacro": ("GET /v1/macros/{macro_id}", {"macro_id": "$request.path.macro_id"}, None),
+    },
+}
+# Chained calls that must have succeeded at least once, each on a resource an earlier step of its sequence made
+MUST_CHAIN = {
+    ("GET /v1/tickets/{ticket_id}", 200),
+    ("PATCH /v1/tickets/{ticket_id}", 200),
+    ("POST /v1/tickets/{ticket_id}/resolve", 200),
+    ("GET /v1/tickets/{ticket_id}/feedback", 200),
+    ("GET /v1/articles/{slug}", 200),
+    ("PUT /v1/articles/{slug}", 200),
+    ("DELETE /v1/articles/{slug}", 204),
+    ("POST /v1/portal/events", 201),
+    ("DELETE /v1/keys/{key_id}", 200),
+    ("GET /v1/macros/{macro_id}", 200),
+}
+SEQUENCES = int(os.environ.get("HELPDESK_FUZZ_SEQUENCES", "200"))
+STEPS = 12  # at most, per sequence
+# (request body schema, field) -> the values the server takes there
+CHOICES = {
+    ("KeyIn", "role"): ROLES,
+    ("ArticleIn", "status"): ARTICLE_STATUSES,
+    ("ArticleUpdate", "status"): ARTICLE_STATUSES,
+    ("TicketPatch", "status"): TICKET_STATUSES,
+}
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # what api/limits.py takes for text in a JSON body
+MAX_SUITES = 40
+
+
+def _operation_ref(label: str) -> str:
+    method, path = label.split(" ", 1)
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method.lower()
+
+
+def _as_the_server_checks(node: dict, components: dict) -> None:
+    """Close the objects of a request body schema ``node`` and keep its free text strings free of the control
+    characters the server refuses, in place."""
+    if "$ref" in node:
+        node = components[node["$ref"].rsplit("/", 1)[1]]
+    if node.get("type") == "object":
+        node.setdefault("additionalProperties", False)
+    if node.get("type") == "string" and not {"enum", "format", "pattern"} & node.keys():
+        node["pattern"] = TEXT
+    for inner in [*node.get("properties", {}).values(), *node.get("oneOf", []), *node.get("anyOf", [])]:
+        _as_the_server_checks(inner, components)
+    if isinstance(node.get("items"), dict):
+        _as_the_server_checks(node["items"], components)
+
+
+def _text(schema: dict, name: str) -> dict:
+    """The string schema of property ``name`` of the object ``schema`` (its string branch, if nullable)."""
+    prop = schema["properties"][name]
+    return next(branch for branch in [prop, *prop.get("oneOf", [])] if branch.get("type") == "string")
+
+
+def _stateful_schema(raw: dict) -> dict:
+    """The schema ``raw`` with :data:`LINKS` added to its responses, and rules the server enforces on request
+    bodies that the schema does not say: no field it does not know, no control character but tab, line feed
+    and carriage return in a string (both 422), the values of :data:`CHOICES`, and an article's slug matches
+    :data:`kb.parsing.SLUG_RE`. Without them most generated bodies would create nothing for the next step to
+    use (and no key or article at all)."""
+    schemas = raw["components"]["schemas"]
+    for (name, field_name), values in CHOICES.items():
+        _text(schemas[name], field_name)["enum"] = list(values)
+    for name in ("ArticleIn", "ArticleUpdate"):
+        _text(schemas[name], "slug")["pattern"] = SLUG_RE.pattern
+    for operations in raw["paths"].values():
+        for operation in operations.values():
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                _as_the_server_checks(content.get("schema", {}), schemas)
+    for (source, status), links in LINKS.items():
+        method, path = source.split(" ", 1)
+        response = raw["paths"][path][method.lower()]["responses"][status]
+        response["links"] = {
+            name: {
+                "operationRef": _operation_ref(target),
+                "parameters": parameters,
+                **({"requestBody": body} if body is not None else {}),
+            }
+            for name, (target, parameters, body) in links.items()
+        }
+    return raw
+
+
+@dataclass
+class StatefulTally:
+    sequences: int = 0
+    steps: int = 0
+    lengths: Counter = field(default_factory=Counter)  # steps per sequence
+    statuses: Counter = field(default_factory=Counter)
+    modes: Counter = field(default_factory=Counter)  # steps by generation mode
+    links: Counter = field(default_factory=Counter)  # transition id -> times followed with its data
+    chained: Counter = field(default_factory=Counter)  # (target operation, status) of followed links
+    spared: int = 0  # generated calls that would have revoked the fuzzing key
+    suites: int = 0
+    suites_cut: int = 0  # ended early by Hypothesis as flaky (see _run_suites)
+    failures: list[str] = field(default_factory=list)
+
+
+def _state_machine(schema, base_url: str, tally: StatefulTally):
+    class Sequences(schema.as_state_machine()):
+        def setup(self) -> None:
+            super().setup()
+            self.length = 0
+
+        def teardown(self) -> None:
+            tally.sequences += 1
+            tally.lengths[self.length] += 1
+            super().teardown()
+
+        def step(self, input):
+            self.length += 1
+            output = super().step(input)
+            if input.transition is not None and input.is_applied:  # a link followed with data from its source
+                tally.links[input.transition.id] += 1
+                tally.chained[(input.case.operation.label, output.response.status_code)] += 1
+            return output
+
+        def before_call(self, case) -> None:
+            super().before_call(case)
+            key_id = (case.path_parameters or {}).get("key_id")
+            if case.operation.label == "DELETE /v1/keys/{key_id}" and str(key_id) == str(FUZZ_KEY_ID):
+                case.path_parameters["key_id"] = FUZZ_KEY_ID - 1  # no such key: a 404
+                tally.spared += 1
+
+        def get_call_kwargs(self, case) -> dict:
+            return {"base_url": base_url, "headers": HEADERS, "timeout": 120}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
+            tally.steps += 1
+            tally.statuses[response.status_code] += 1
+            tally.modes[case.meta.generation.mode.value if case.meta else "?"] += 1
+            try:
+                case.validate_response(
+                    response, checks=CHECKS, headers=HEADERS, transport_kwargs=kwargs, recorder=self.recorder
+                )
+            except (AssertionError, BaseExceptionGroup) as failure:  # a failed check, or a group of them
+                request = f"{case.operation.label} {case.path_parameters or ''} {case.query or ''} {case.body!r}"
+                tally.failures.append(f"{request[:300]} -> {response.status_code}: {str(failure)[:400]}")
+
+    return Sequences
+
+
+def _run_suites(machine, tally: StatefulTally) -> None:
+    """Run ``machine`` until :data:`SEQUENCES` sequences ran, in suites of fixed seeds 0, 1, 2... (deterministic,
+    like ``derandomize``, but each suite new). The server keeps its state from one sequence to the next, so
+    Hypothesis, which replays the start of earlier sequences, may see a replayed call answer differently (a
+    slug taken now, a key revoked) and end the suite as flaky; as schemathesis's own runner does, that only
+    ends the suite, and the next seed goes on."""
+    for suite in range(MAX_SUITES):
+        remaining = SEQUENCES - tally.sequences
+        if remaining <= 0:
+            return
+        suite_machine = seed(suite)(type(f"Suite{suite}", (machine,), {"rule_order_seed": suite}))
+        settings = hypothesis_settings(
+            max_examples=remaining,
+            stateful_step_count=STEPS,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        try:
+            run_state_machine_as_test(suite_machine, settings=settings)
+        except (Flaky, Unsatisfiable, AssertionError) as error:
+            if isinstance(error, AssertionError) and not is_inconsistent_replay(error):
+                raise
+            tally.suites_cut += 1
+        finally:
+            release_state_machines(suite_machine)
+        tally.suites += 1
+
+
+def test_stateful_sequences_get_no_5xx(server):
+    with urllib.request.urlopen(f"{server}/schema/openapi.json", timeout=60) as answer:
+        raw = json.load(answer)
+    schema = schemathesis.openapi.from_dict(_stateful_schema(raw))
+    schema.config.phases.stateful.inference.algorithms = []  # exactly our links, none inferred
+    # every call carries FUZZ_KEY (a generated Authorization header, or none, would only get a 401)
+    schema.config.generation.with_security_parameters = False
+    tally = StatefulTally()
+    started = time.monotonic()
+    _run_suites(_state_machine(schema, server, tally), tally)
+    elapsed = time.monotonic() - started
+    links = sum(len(targets) for targets in LINKS.values())
+    statuses = ", ".join(f"{code}: {n}" for code, n in sorted(tally.statuses.items()))
+    chained = ", ".join(f"{label} {code}: {n}" for (label, code), n in sorted(tally.chained.items()))
+    multi = sum(n for length, n in tally.lengths.items() if length >= 2)
+    print(
+        f"\nschemathesis stateful: {tally.sequences} sequences ({multi} of 2+ steps), {tally.steps} steps "
+        f"({', '.join(f'{n} {mode}' for mode, n in sorted(tally.modes.items()))}), "
+        f"{sum(tally.links.values())} chained calls along {len(tally.links)} of {links} links, "
+        f"{len(tally.failures)} failures, {tally.spared} fuzzing-key revocations spared, "
+        f"{tally.suites} suites ({tally.suites_cut} cut short as flaky), {elapsed:.0f} s"
+    )
+    print(f"responses by status: {statuses}")
+    print(f"chained calls by status: {chained}")
+    assert tally.failures == [], "\n".join(tally.failures)
+    assert tally.sequences >= SEQUENCES, f"only {tally.sequences} sequences in {MAX_SUITES} suites"
+    assert multi >= SEQUENCES // 2, f"only {multi} sequences of more than one step"
+    missing = MUST_CHAIN - {key for key, n in tally.chained.items() if n}
+    assert not missing, f"never answered so on a resource made earlier in its sequence: {sorted(missing)}"
