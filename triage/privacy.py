@@ -20,7 +20,7 @@ from models.base import utcnow
 from models.errors import InvalidInput, NotFound
 from models.secrets import IDENTITY_SECRET, deployment_secret, keyed_identity
 from triage.embedding_cache import EmbeddingCache
-from triage.redaction import Redactor, ticket_texts
+from triage.redaction import DEFAULT_REDACTOR, Redactor, ticket_texts
 from triage.texts import ticket_text
 
 __all__ = ("ERASED", "erase_requester", "erased_ticket_ids", "erasures_stamp", "export_requester")
@@ -100,7 +100,7 @@ def erase_requester(
     for cache in caches:
         cache.delete([cache.key(text) for text in texts])
     _erase_copies(session, tickets, ids, redactor)
-    _erase_mentions(session, requester.strip(), ids, caches)
+    _erase_mentions(session, requester.strip(), tickets, redactor, caches)
     now = utcnow()
     for t in tickets:
         t.subject, t.body, t.resolution, t.requester, t.erased_at = ERASED, "", None, None, now
@@ -125,22 +125,52 @@ def _erase_copies(session: Session, tickets: Sequence[Ticket], ids: list[int], r
             draft.subject, draft.body = ERASED, ""
 
 
-def _erase_mentions(session: Session, requester: str, ids: list[int], caches: Sequence[EmbeddingCache]) -> None:
+SHARED_VALUE_TICKETS = 5  # a value quoted by more other tickets than this is shared (a service desk's number)
+
+
+def _personal_values(tickets: Sequence[Ticket], redactor: Redactor | None) -> set[str]:
+    """The personal values the redactor finds in ``tickets`` (addresses, phone numbers, IBANs, card numbers,
+    the operator's own patterns; not IP addresses, which in IT tickets are mostly servers)."""
+    redact = redactor or DEFAULT_REDACTOR
+    values = set()
+    for ticket in tickets:
+        for text in (ticket.subject, ticket.body, ticket.resolution):
+            if text:
+                values |= {text[f.start : f.end] for f in redact.redact(text)[1] if f.kind != "IP"}
+    return values
+
+
+def _erase_mentions(
+    session: Session,
+    requester: str,
+    tickets: Sequence[Ticket],
+    redactor: Redactor | None,
+    caches: Sequence[EmbeddingCache],
+) -> None:
     """Other requesters' tickets that quote the erased requester's address (a colleague who writes "please
-    call jan@example.nl") keep their text, with the address replaced by :data:`ERASED`."""
-    if "@" not in requester:
-        return  # only an address can be found in free text without matching innocent words
-    pattern = re.compile(re.escape(requester), re.IGNORECASE)
-    like = f"%{requester.lower()}%"
+    call jan@example.nl") or a personal value from their tickets (their phone number, their IBAN) keep
+    their text with the value replaced by :data:`ERASED`. A value that more than
+    :data:`SHARED_VALUE_TICKETS` other tickets quote is shared, not theirs, and stays (the address always
+    goes)."""
+    ids = [t.id for t in tickets]
+    values = _personal_values(tickets, redactor) | ({requester} if "@" in requester else set())
     columns = (Ticket.subject, Ticket.body, Ticket.resolution)
-    quoting = select(Ticket).where(Ticket.id.not_in(ids), or_(*(func.lower(c).like(like) for c in columns)))
-    for ticket in session.scalars(quoting):
-        for cache in caches:
-            cache.delete([cache.key(ticket_text(ticket.subject, ticket.body))])
-        ticket.subject = pattern.sub(ERASED, ticket.subject or "")
-        ticket.body = pattern.sub(ERASED, ticket.body or "")
-        if ticket.resolution:
-            ticket.resolution = pattern.sub(ERASED, ticket.resolution)
+    for value in sorted(values, key=len, reverse=True):  # the longest first: a number inside an address
+        like = "%" + value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        quoting = select(Ticket).where(
+            Ticket.id.not_in(ids), or_(*(func.lower(c).like(like, escape="\\") for c in columns))
+        )
+        others = session.scalars(quoting.limit(SHARED_VALUE_TICKETS + 1)).all()
+        if len(others) > SHARED_VALUE_TICKETS and value.lower() != requester.lower():
+            continue
+        pattern = re.compile(re.escape(value), re.IGNORECASE)
+        for ticket in session.scalars(quoting):
+            for cache in caches:
+                cache.delete([cache.key(ticket_text(ticket.subject, ticket.body))])
+            ticket.subject = pattern.sub(ERASED, ticket.subject or "")
+            ticket.body = pattern.sub(ERASED, ticket.body or "")
+            if ticket.resolution:
+                ticket.resolution = pattern.sub(ERASED, ticket.resolution)
 
 
 def erased_ticket_ids(session: Session) -> set[int]:

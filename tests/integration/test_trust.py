@@ -249,6 +249,7 @@ def test_a_requester_can_be_exported_and_erased_everywhere(deployment, encoder):
     marker = "Zebra-7731 cannot reach the VPN"  # a subject that the copies below quote
     with session_scope(app.state.serving.sessions) as session:
         session.get(Ticket, ids[1]).subject = marker
+        session.get(Ticket, ids[2]).resolution = "Told them to mail servicedesk@example.com next time."
         session.add(
             IncidentEvent(
                 representative_id=ids[1],
@@ -265,8 +266,15 @@ def test_a_requester_can_be_exported_and_erased_everywhere(deployment, encoder):
         filed = {"suggestion_id": draft["suggestion_id"], "type": "ticket_filed"}
         assert admin.post("/v1/portal/events", json=filed, headers=portal).status_code == 201
         assert marker in json.dumps(admin.get("/v1/analytics/deflection").json()["kb_gaps"])  # a KB-gap example
-        colleague = {"subject": "Printer jam", "body": f"Please also tell {requester.upper()} when it works."}
+        colleague = {
+            "subject": "Printer jam",
+            "body": f"Please tell {requester.upper()} (+31 6 1234 5678) when it works.",
+        }
         mention = admin.post("/v1/tickets", json={**colleague, "requester": "colleague@example.nl"}).json()["id"]
+        shared = [  # a value many tickets quote is not the requester's own
+            admin.post("/v1/tickets", json={"subject": f"Mail servicedesk@example.com about laptop {i}"}).json()["id"]
+            for i in range(6)
+        ]
         subject = admin.get(f"/v1/tickets/{ids[0]}").json()["subject"]
         assert ids[0] in [
             t["id"] for t in agent.post("/v1/suggest", json={"subject": subject}).json()["similar_tickets"]
@@ -298,10 +306,9 @@ def test_a_requester_can_be_exported_and_erased_everywhere(deployment, encoder):
         )
         assert ticket["category"] == "Network & VPN"  # labels stay for the statistics
         quoted = admin.get(f"/v1/tickets/{mention}").json()  # another requester's ticket that quoted the address
-        assert (
-            quoted["body"] == "Please also tell [erased] when it works."
-            and quoted["requester"] == "colleague@example.nl"
-        )
+        assert quoted["body"] == "Please tell [erased] ([erased]) when it works."
+        assert quoted["requester"] == "colleague@example.nl"
+        assert all("servicedesk@example.com" in admin.get(f"/v1/tickets/{i}").json()["subject"] for i in shared)
         assert admin.get(f"/v1/tickets/{ids[0]}/assist").status_code == 404  # nothing to assist with
         assert cache.get_many([cache.key(t) for t in redacted + texts]) == {}
         for client in (admin, agent):  # this process at once; the other at its next poll (run now)
