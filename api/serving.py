@@ -20,16 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import session_scope
 from models.settings import Settings
 from triage.batching import MicroBatcher, MicroBatchingEncoder
-from triage.cli_support import configured_encoder
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
+from triage.encoders import configured_encoder
 from triage.incidents import SpikeSettings, record_incidents, spike_candidates
 from triage.knowledge import Knowledge, kb_stamp, load_knowledge, outcomes_stamp, refit_nothing_fits
+from triage.loading import LoadedBundle, load_bundle
 from triage.privacy import erased_ticket_ids, erasures_stamp
 from triage.redaction import Redactor
 from triage.registry import get_active
 from triage.retrieval import KnowledgeSearch
-from triage.suggest import LoadedBundle, Suggestions, load_bundle, suggest, suggest_many
+from triage.suggest import Suggestions, suggest, suggest_many
 from triage.ticket_assist import Assistant
 from triage.training import KIND
 

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONType, utcnow
 
-__all__ = ("TICKET_STATUSES", "Suggestion", "Ticket")
+__all__ = ("LABEL_FIELDS", "TICKET_STATUSES", "Suggestion", "Ticket")
 
 TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
+LABEL_FIELDS = ("category", "priority", "assignee")  # the labels a ticket has and triage predicts
 
 
 class Ticket(Base):

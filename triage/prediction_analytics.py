@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from models import Feedback, Suggestion, Ticket
 from models.base import as_utc, utcnow
+from models.tickets import LABEL_FIELDS
+from triage.loading import LoadedBundle
 from triage.rates import rate
-from triage.suggest import FIELDS, LoadedBundle
 from triage.texts import ticket_text
 
 __all__ = ("BUCKETS", "prediction_report", "time_bucket")
@@ -68,7 +69,7 @@ def _unseen(texts: list[str], vocabulary: set[str], words) -> dict[str, Any]:
 def _drift(session: Session, bundle: LoadedBundle, cutoff: datetime, low_confidence: float) -> dict[str, Any]:
     recent = list(session.scalars(select(Suggestion).where(Suggestion.created_at >= cutoff)))
     low: dict[str, Any] = {}
-    for name in FIELDS:
+    for name in LABEL_FIELDS:
         shown = [s.predictions.get(name) or {} for s in recent]
         shown = [p for p in shown if p.get("status") in ("ok", "abstained")]
         unsure = sum(p["status"] == "abstained" or (p.get("confidence") or 0) < low_confidence for p in shown)
@@ -131,7 +132,7 @@ def prediction_report(
     return {
         "since": since.isoformat() if since else None,
         "bucket": bucket,
-        "fields": {name: _acceptance(by_field.get(name, [])) for name in FIELDS},
+        "fields": {name: _acceptance(by_field.get(name, [])) for name in LABEL_FIELDS},
         "versions": [
             {"field": name, "bundle_version": version, **_acceptance(rows)}
             for (name, version), rows in sorted(by_version.items())

@@ -21,17 +21,18 @@ from sqlalchemy.orm import Session
 
 from models import ArtifactVersion, Ticket
 from models.audit import Actor, record_audit
+from models.tickets import LABEL_FIELDS
 from triage import registry
 from triage.bundle import library_versions
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
 from triage.errors import GateFailed, InvalidTransition, VersionNotFound
+from triage.loading import load_bundle
 from triage.rates import accuracy
 from triage.redaction import bundle_redactor
-from triage.suggest import FIELDS, load_bundle
 from triage.training import ticket_inputs, trained_ticket_ids
 
-__all__ = ("GateReport", "diff_versions", "find_version", "gate", "promote", "rollback")
+__all__ = ("GateReport", "diff_versions", "find_version", "gate", "library_check", "promote", "rollback")
 
 LATEST = "latest"  # stands for the newest candidate wherever a version is asked for
 SAME_SPLIT = "the candidate's held-out tickets that the active bundle was not trained on"
@@ -83,7 +84,7 @@ def label_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[st
     return changes
 
 
-def _library_check(manifest: dict[str, Any], encoder_name: str) -> dict[str, Any]:
+def library_check(manifest: dict[str, Any], encoder_name: str) -> dict[str, Any]:
     """Whether this process can load and serve the bundle: same Python minor, scikit-learn and skops
     versions, same NumPy major, and the encoder it was trained with."""
     built, here = manifest.get("libraries", {}), library_versions()
@@ -154,7 +155,7 @@ def gate(
     candidate = find_version(session, kind, version)
     version = candidate.version
     active = registry.get_active(session, kind)
-    libraries = _library_check(candidate.manifest, encoder.name)
+    libraries = library_check(candidate.manifest, encoder.name)
     reasons = [
         f"{name}: bundle has {d['bundle']}, this server {d['here']}" for name, d in libraries["differences"].items()
     ]
@@ -175,7 +176,7 @@ def gate(
         rows = int(candidate.manifest.get("holdout", {}).get("rows", 0))
         scores = {n: (m.get("accuracy"), theirs.get(n, {}).get("accuracy")) for n, m in ours.items()}
     fields: dict[str, dict[str, Any]] = {}
-    for name in FIELDS:
+    for name in LABEL_FIELDS:
         if name in active.manifest.get("classifiers", {}) and name not in candidate.manifest.get("classifiers", {}):
             reasons.append(f"{name}: the candidate has no classifier, so {name} would become unavailable")
         if name not in scores:
@@ -260,7 +261,7 @@ def diff_versions(session: Session, kind: str, old: str, new: str) -> dict[str, 
     old_row, new_row = find_version(session, kind, old), find_version(session, kind, new)
     a, b, old, new = old_row.manifest, new_row.manifest, old_row.version, new_row.version
     metrics = {}
-    for name in FIELDS:
+    for name in LABEL_FIELDS:
         before, after = a.get("metrics", {}).get(name, {}), b.get("metrics", {}).get(name, {})
         held_before = a.get("holdout", {}).get("metrics", {}).get(name, {})
         held_after = b.get("holdout", {}).get("metrics", {}).get(name, {})

@@ -15,14 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ArtifactVersion, Ticket
+from models.tickets import LABEL_FIELDS
 from triage import registry
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
+from triage.loading import load_bundle
 from triage.promotion import find_version
 from triage.rates import share
 from triage.redaction import bundle_redactor
 from triage.snapshot import RESOLVED
-from triage.suggest import FIELDS, load_bundle
 from triage.training import ticket_inputs, trained_ticket_ids
 
 __all__ = ("shadow_evaluate",)
@@ -82,7 +83,7 @@ def shadow_evaluate(
     seen = trained_ticket_ids(Path(candidate.path)) | (trained_ticket_ids(Path(active.path)) if theirs else set())
     unseen = np.array([t.id not in seen for t in tickets])
     report["unseen_by_both"] = int(unseen.sum())
-    for name in FIELDS:
+    for name in LABEL_FIELDS:
         if name not in ours:
             continue
         final = np.array([getattr(t, name) or "" for t in tickets], dtype=object)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from triage.bundle import verify_bundle
-from triage.classifiers import TriageClassifier
+from models.tickets import LABEL_FIELDS
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery
-from triage.index import VectorIndex
 from triage.inputs import make_inputs
 from triage.language import detect_language
-from triage.redaction import DEFAULT_REDACTOR, Redactor, bundle_redactor
+from triage.loading import LoadedBundle
+from triage.redaction import DEFAULT_REDACTOR, Redactor
 from triage.retrieval import ArticleHit, KnowledgeSearch
 from triage.texts import snippet, ticket_text
 
@@ -25,19 +22,15 @@ __all__ = (
     "article_hits",
     "encode_draft",
     "FieldPrediction",
-    "LoadedBundle",
     "SimilarTicket",
     "Suggestions",
-    "load_bundle",
-    "load_classifier",
+    "predict_fields",
     "prepare_draft",
+    "similar_tickets",
     "suggest",
     "suggest_many",
     "unavailable_predictions",
 )
-
-FIELDS = ("category", "priority", "assignee")
-TRUSTED_TYPES = ("triage.classifiers.TriageClassifier", "triage.stacking.SharedWeightStacker")
 
 
 @dataclass(frozen=True)
@@ -84,66 +77,9 @@ class Suggestions:
     predictions: dict[str, FieldPrediction]
 
 
-@dataclass
-class LoadedBundle:
-    """A verified bundle in memory: the resolved-ticket index, its item metadata and the classifiers."""
-
-    version: str
-    path: Path
-    manifest: dict[str, Any]
-    ticket_index: VectorIndex
-    tickets: dict[int, dict[str, Any]]
-    classifiers: dict[str, TriageClassifier]
-    redactor: Redactor = field(default_factory=Redactor)
-
-    def without(self, ticket_ids: set[int]) -> LoadedBundle:
-        """A copy that no longer holds ``ticket_ids`` (erased requesters' tickets): their vectors leave the
-        index and their evidence leaves the metadata. ``self`` is not changed."""
-        drop = ticket_ids & self.tickets.keys()
-        if not drop:
-            return self
-        index = self.ticket_index.copy()
-        index.remove(sorted(drop))
-        tickets = {i: t for i, t in self.tickets.items() if i not in drop}
-        return replace(self, ticket_index=index, tickets=tickets)
-
-
-def _load_items(path: Path) -> dict[int, dict[str, Any]]:
-    return {item["id"]: item for item in json.loads(path.read_text(encoding="utf-8"))}
-
-
-def load_classifier(file: Path) -> Any:
-    """A classifier saved with skops, loaded with skops' default trusted types and :data:`TRUSTED_TYPES`
-    only; a file holding any other type is refused (ValueError) before anything in it is built."""
-    import skops.io as sio
-    from skops.io.exceptions import UntrustedTypesFoundException
-
-    try:  # one audit of the file's tree: load checks every type against the trusted list itself
-        return sio.load(file, trusted=list(TRUSTED_TYPES))
-    except UntrustedTypesFoundException as error:
-        raise ValueError(f"{file} holds types that are not trusted: {error}") from error
-
-
-def load_bundle(path: Path) -> LoadedBundle:
-    """Load and checksum-verify a triage bundle; classifiers are loaded with skops, trusted types only."""
-    manifest = verify_bundle(path)
-    classifiers = {
-        name: load_classifier(path / "classifiers" / f"{name}.skops") for name in manifest.get("classifiers", {})
-    }
-    return LoadedBundle(
-        version=manifest["version"],
-        path=path,
-        manifest=manifest,
-        ticket_index=VectorIndex.load(path / "tickets.faiss"),
-        tickets=_load_items(path / "tickets.json"),
-        classifiers=classifiers,
-        redactor=bundle_redactor(manifest),
-    )
-
-
 def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
     """Every field marked unavailable with the same reason."""
-    return {name: FieldPrediction(status="unavailable", reason=reason) for name in FIELDS}
+    return {name: FieldPrediction(status="unavailable", reason=reason) for name in LABEL_FIELDS}
 
 
 def prepare_draft(subject: str | None, body: str | None, redactor: Redactor | None = None) -> tuple[str, str | None]:
@@ -181,7 +117,8 @@ def article_hits(
     return knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method, language=language)
 
 
-def _similar(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[SimilarTicket]:
+def similar_tickets(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[SimilarTicket]:
+    """The ``top_k`` resolved tickets of ``bundle`` nearest to ``vector``, with their labels."""
     hits = []
     for ticket_id, score in bundle.ticket_index.search(vector, top_k):
         t = bundle.tickets[ticket_id]
@@ -242,7 +179,7 @@ def _predict_many(
     """Every field's prediction for several texts, each classifier called once for all of them."""
     predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
     X = make_inputs(list(texts), vectors.reshape(len(texts), -1))
-    for name in FIELDS:
+    for name in LABEL_FIELDS:
         clf = bundle.classifiers.get(name)
         if clf is None:
             reason = bundle.manifest.get("classifiers_skipped", {}).get(name, "no classifier in this bundle")
@@ -255,7 +192,10 @@ def _predict_many(
     return predictions
 
 
-def _predict(bundle: LoadedBundle, vector: np.ndarray, text: str, similar: list[SimilarTicket]):
+def predict_fields(
+    bundle: LoadedBundle, vector: np.ndarray, text: str, similar: list[SimilarTicket]
+) -> dict[str, FieldPrediction]:
+    """Every field's prediction for one encoded text (what :func:`suggest` does after encoding and search)."""
     return _predict_many(bundle, vector.reshape(1, -1), [text], [similar])[0]
 
 
@@ -277,7 +217,7 @@ def suggest_many(
     valid = [i for i, p in enumerate(prepared) if not isinstance(p, InvalidQuery)]
     texts = [prepared[i][0] for i in valid]
     vectors = encoder.encode_batch(texts) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
-    similars = [_similar(bundle, vectors[n], drafts[i][2]) for n, i in enumerate(valid)] if bundle else []
+    similars = [similar_tickets(bundle, vectors[n], drafts[i][2]) for n, i in enumerate(valid)] if bundle else []
     predictions = _predict_many(bundle, vectors, texts, similars) if bundle and texts else []
     results: list[Suggestions | InvalidQuery] = list(prepared)  # errors stay where they are
     for n, i in enumerate(valid):

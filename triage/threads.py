@@ -3,7 +3,7 @@ every thread's stack on request (SIGUSR1), to see where a stuck process waits.
 
 On a machine with few cores, several server workers that each start one thread per core fight over
 the cores; ``helpdesk bench --workers`` measures the split. ONNX Runtime takes the same number through
-its session options (see :func:`triage.encoder.load_encoder`).
+its session options (see :func:`triage.encoders.load_encoder`).
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ from triage.duplicates import duplicate_candidates, ticket_vectors
 from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
 from triage.errors import TicketNotFound
+from triage.loading import LoadedBundle
 from triage.macros import fill, get_macro, list_macros, macro_out, placeholder_values, suggest_macros
 from triage.redaction import Redactor
 from triage.retrieval import KnowledgeSearch
-from triage.suggest import LoadedBundle
 from triage.texts import snippet, ticket_text
 from triage.tickets import get_ticket
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from models import Ticket
 from models.hashing import content_hash
-from models.tickets import TICKET_STATUSES
+from models.tickets import LABEL_FIELDS, TICKET_STATUSES
 from triage.errors import InvalidImport
 
 __all__ = (
@@ -32,7 +32,6 @@ __all__ = (
     "store_tickets",
 )
 
-LABEL_FIELDS = ("category", "priority", "assignee")
 IMPORT_FIELDS = (
     "subject",
     "body",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import Ticket
 from models.hashing import content_hash
+from models.tickets import LABEL_FIELDS
 from triage import registry
 from triage.bundle import new_version, read_manifest, write_bundle
 from triage.classifiers import TriageClassifier, usable_labels
@@ -27,7 +28,6 @@ from triage.inputs import make_inputs
 from triage.rates import accuracy
 from triage.redaction import BUILTIN_KINDS, Redactor, ticket_texts
 from triage.snapshot import holdout_split, training_snapshot
-from triage.suggest import FIELDS
 
 __all__ = (
     "KIND",
@@ -169,7 +169,7 @@ def train_bundle(
         params = {"min_examples": min_examples, "coverage": coverage, "target_precision": target_precision}
         return TriageClassifier(**params).fit(X, y)
 
-    for step, name in enumerate(FIELDS, start=1):
+    for step, name in enumerate(LABEL_FIELDS, start=1):
         rows = [i for i, t in enumerate(tickets) if getattr(t, name)]
         labels = [getattr(tickets[i], name) for i in rows]
         clf = fit(inputs[rows], labels)
@@ -180,7 +180,7 @@ def train_bundle(
             judged = _judge_field(inputs, [getattr(t, name) for t in tickets], train_part, held_part, fit)
             if judged is not None:
                 held_out["predictions"][name], held_out["confidence"][name], held_out["metrics"][name] = judged
-        progress("classifiers", step, len(FIELDS))
+        progress("classifiers", step, len(LABEL_FIELDS))
 
     ticket_items = [
         {

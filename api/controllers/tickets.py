@@ -11,7 +11,7 @@ from api.schemas import LIMIT, OFFSET, ROW_ID, TicketIn, TicketOut, TicketPage, 
 from models import Feedback, Suggestion, Ticket
 from models.audit import record_audit
 from models.db import session_scope
-from models.tickets import TICKET_STATUSES
+from models.tickets import LABEL_FIELDS, TICKET_STATUSES
 from triage.lifecycle import OPEN_STATUSES, resolve_ticket, ticket_feedback, update_ticket
 from triage.tickets import (
     audit_prediction,
@@ -165,7 +165,7 @@ class TicketController(Controller):
                 actor=caller.name,
                 on_behalf_of=data.actor,
             )
-            final = {name: getattr(ticket, name) for name in ("category", "priority", "assignee")}
+            final = {name: getattr(ticket, name) for name in LABEL_FIELDS}
             record_audit(
                 session, caller, "ticket.resolved", f"ticket:{ticket_id}", labels=final, on_behalf_of=data.actor
             )
@@ -179,7 +179,7 @@ class TicketController(Controller):
 
 
 def _labels(data: TicketPatch | TicketResolve) -> dict[str, str | None]:
-    return {"category": data.category, "priority": data.priority, "assignee": data.assignee}
+    return {name: getattr(data, name) for name in LABEL_FIELDS}
 
 
 def _feedback_out(row: Feedback) -> dict:

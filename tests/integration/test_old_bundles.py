@@ -7,7 +7,8 @@ demo tickets; it holds both trusted types (`triage.classifiers.TriageClassifier`
 from __future__ import annotations
 
 from tests.conftest import ROOT
-from triage.suggest import load_bundle, suggest
+from triage.loading import load_bundle
+from triage.suggest import suggest
 
 OLD_BUNDLE = ROOT / "tests" / "data" / "bundles" / "triage" / "20261130T103037Z-fdafad"
 

@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from triage.classifiers import TriageClassifier, knn_vote
 from triage.inputs import make_inputs
-from triage.suggest import TRUSTED_TYPES, load_classifier
+from triage.loading import TRUSTED_TYPES, load_classifier
 
 WORDS = {"Network": "vpn gateway wifi", "Billing": "invoice refund vat", "Printing": "toner printer jam"}
 

@@ -48,7 +48,7 @@ def test_a_model_of_another_size_is_refused_when_it_loads():
 
 
 def test_multilingual_backend_puts_dutch_and_german_near_english():
-    from triage.encoder import load_encoder
+    from triage.encoders import load_encoder
 
     use = load_encoder("use-multilingual", batch_size=2)
     assert use.describe()["name"] == "use-multilingual-v3" and use.dimension == 512
@@ -63,7 +63,7 @@ def test_multilingual_backend_puts_dutch_and_german_near_english():
 def test_unknown_backend_is_an_error():
     import pytest
 
-    from triage.encoder import load_encoder
+    from triage.encoders import load_encoder
 
     with pytest.raises(ValueError, match="use-multilingual"):
         load_encoder("word2vec")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage.encoder import load_encoder
+from triage.encoders import load_encoder
 from triage.onnx_encoder import ARTIFACT_KIND, MODEL_FILE, OnnxInt8Encoder
 
 TEXTS = [

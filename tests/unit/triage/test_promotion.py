@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from triage.bundle import library_versions
-from triage.promotion import _library_check, label_changes
+from triage.promotion import label_changes, library_check
 
 
 def test_a_bundle_from_other_libraries_or_another_encoder_is_incompatible():
     here = library_versions()
     same = {"libraries": dict(here), "encoder": {"name": "minilm"}}
-    assert _library_check(same, "minilm") == {"compatible": True, "differences": {}}
+    assert library_check(same, "minilm") == {"compatible": True, "differences": {}}
     patch_level = {**same, "libraries": {**here, "python": here["python"].rsplit(".", 1)[0] + ".99"}}
-    assert _library_check(patch_level, "minilm")["compatible"]  # a Python patch release does not matter
+    assert library_check(patch_level, "minilm")["compatible"]  # a Python patch release does not matter
     older = {**same, "libraries": {**here, "scikit-learn": "0.24.2"}}
-    check = _library_check(older, "use-multilingual")
+    check = library_check(older, "use-multilingual")
     assert not check["compatible"]
     assert check["differences"]["scikit-learn"] == {"bundle": "0.24.2", "here": here["scikit-learn"]}
     assert check["differences"]["encoder"] == {"bundle": "minilm", "here": "use-multilingual"}

@@ -6,8 +6,9 @@ from kb.importer import import_folder
 from models.db import session_scope
 from triage.embedding_cache import EmbeddingCache
 from triage.knowledge import load_knowledge
+from triage.loading import load_bundle
 from triage.registry import get_active, list_versions
-from triage.suggest import load_bundle, suggest
+from triage.suggest import suggest
 from triage.training import KIND, train_bundle
 
 DEMO = Path(__file__).resolve().parents[3] / "data"
