@@ -19,9 +19,9 @@ from litestar.handlers import BaseRouteHandler
 from litestar.types import Message, Scope
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.access import find_key, hash_key
 from models.audit import Actor
 from models.db import session_scope
-from triage.access import find_key, hash_key
 
 __all__ = ("PUBLIC", "Access", "actor_of", "authorize", "client_address", "rate_limit_headers", "roles")
 

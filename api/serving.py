@@ -17,6 +17,8 @@ import anyio.to_thread
 from litestar import Litestar
 from sqlalchemy.orm import Session, sessionmaker
 
+from kb.outcomes import outcomes_stamp
+from kb.sections import kb_stamp
 from models.db import session_scope
 from models.settings import Settings
 from triage.batching import MicroBatcher, MicroBatchingEncoder
@@ -24,7 +26,7 @@ from triage.embedding_cache import EmbeddingCache
 from triage.encoder import Encoder
 from triage.encoders import configured_encoder
 from triage.incidents import SpikeSettings, record_incidents, spike_candidates
-from triage.knowledge import Knowledge, kb_stamp, load_knowledge, outcomes_stamp, refit_nothing_fits
+from triage.knowledge import Knowledge, load_knowledge, refit_nothing_fits
 from triage.loading import LoadedBundle, load_bundle
 from triage.privacy import erased_ticket_ids, erasures_stamp
 from triage.redaction import Redactor

@@ -159,7 +159,7 @@ def datasets_dir() -> Path:
 
 def new_key(sessions: sessionmaker[Session], role: str = "admin", *, rate_limit: int | None = 1_000_000) -> str:
     """A fresh API key for ``role`` (by default with a limit no test reaches)."""
-    from triage.access import create_key
+    from models.access import create_key
 
     with session_scope(sessions) as session:
         return create_key(session, role, f"test-{role}", rate_limit=rate_limit)[1]

@@ -107,10 +107,10 @@ def bench_command(
     import numpy as np
 
     from kb.importer import import_folder
+    from models.access import create_key
     from models.db import session_scope
     from models.migrate import upgrade
     from models.settings import Settings
-    from triage.access import create_key
     from triage.bench import compare_encoders, in_process_split, ingest_rate, scratch_env, timed
     from triage.bench_scale import scale_section
     from triage.cli_support import sessions

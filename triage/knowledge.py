@@ -15,19 +15,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Article, ArticleChunk, PortalEvent
+from kb.outcomes import outcomes_stamp
+from kb.sections import kb_stamp, searchable_sections
 from triage.embedding_cache import EmbeddingCache, encode_cached
 from triage.encoder import Encoder
-from triage.nothing_fits import NothingFitsModel, fit_nothing_fits
-from triage.portal import portal_outcomes
+from triage.nothing_fits import NothingFitsModel, fit_nothing_fits, portal_outcomes
 from triage.retrieval import KnowledgeSearch, section_passages
 
-__all__ = ("Knowledge", "kb_stamp", "load_knowledge", "outcomes_stamp", "refit_nothing_fits")
-
-SEARCHABLE = ("draft", "published")  # archived articles are never searched
+__all__ = ("Knowledge", "load_knowledge", "refit_nothing_fits")
 
 
 @dataclass(frozen=True)
@@ -41,12 +38,6 @@ class Knowledge:
     nothing_fits: NothingFitsModel | None = None
 
 
-def outcomes_stamp(session: Session) -> tuple[Any, ...]:
-    """Changes whenever a portal event is recorded (count, newest id)."""
-    count, newest = session.execute(select(func.count(PortalEvent.id), func.max(PortalEvent.id))).one()
-    return (int(count), newest)
-
-
 def refit_nothing_fits(
     session: Session, knowledge: Knowledge, encoder: Encoder, cache: EmbeddingCache, *, limit: int
 ) -> Knowledge:
@@ -58,38 +49,6 @@ def refit_nothing_fits(
     vectors = encode_cached(encoder, texts, cache) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
     model = fit_nothing_fits(knowledge.search, texts, vectors, [h for _, h in outcomes], statuses=("published",))
     return replace(knowledge, outcomes_stamp=stamp, nothing_fits=model)
-
-
-def kb_stamp(session: Session) -> tuple[Any, ...]:
-    """Changes whenever an article is added, edited, re-statused or deleted (count, newest edit, id sum)."""
-    count, newest, ids = session.execute(
-        select(func.count(Article.id), func.max(Article.updated_at), func.coalesce(func.sum(Article.id), 0))
-    ).one()
-    return (int(count), newest.isoformat() if newest else None, int(ids))
-
-
-def _sections(session: Session) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(ArticleChunk, Article)
-        .join(Article, ArticleChunk.article_id == Article.id)
-        .where(Article.status.in_(SEARCHABLE))
-        .order_by(ArticleChunk.id)
-    )
-    return [
-        {
-            "id": chunk.id,
-            "slug": article.slug,
-            "title": article.title,
-            "language": article.language,
-            "status": article.status,
-            "revision": chunk.revision,
-            "heading": chunk.heading,
-            "heading_path": list(chunk.heading_path),
-            "anchor": chunk.anchor,
-            "text": chunk.text,
-        }
-        for chunk, article in rows
-    ]
 
 
 def load_knowledge(
@@ -108,7 +67,7 @@ def load_knowledge(
     index's results at prediction time, and refitting on every article edit would cost a search per
     outcome. :func:`refit_nothing_fits` refits it when outcomes change."""
     stamp = kb_stamp(session)
-    sections = _sections(session)
+    sections = searchable_sections(session)
     passages = [p for section in sections for p in section_passages(section)]
     counts: dict[str, int] = {}
 

@@ -22,11 +22,22 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
+from sqlalchemy.orm import Session
 
+from kb.outcomes import decided_drafts
 from triage.language import detect_language
 from triage.retrieval import ArticleHit, KnowledgeSearch
+from triage.texts import ticket_text
 
-__all__ = ("SHOWN", "NothingFitsClassifier", "NothingFitsModel", "OutcomeMemory", "answer_features", "fit_nothing_fits")
+__all__ = (
+    "SHOWN",
+    "NothingFitsClassifier",
+    "NothingFitsModel",
+    "OutcomeMemory",
+    "answer_features",
+    "fit_nothing_fits",
+    "portal_outcomes",
+)
 
 SHOWN = 3  # the articles a customer looks at: an outcome counts as helped when its article is among them
 FEATURES = ("best_similarity", "lead_over_second", "neighbours_nothing_helped", "neighbours_helped_by_shown")
@@ -165,3 +176,9 @@ def fit_nothing_fits(
     evidence = memory.evidence(vectors, shown, n_neighbors=n_neighbors, prior_weight=prior_weight, exclude_self=True)
     classifier = NothingFitsClassifier(C=C).fit(answer_features(hits, evidence), target)
     return NothingFitsModel(memory=memory, classifier=classifier, n_neighbors=n_neighbors, prior_weight=prior_weight)
+
+
+def portal_outcomes(session: Session, *, limit: int) -> list[tuple[str, str | None]]:
+    """The newest ``limit`` drafts that were shown articles and whose outcome is known, as (text, the
+    article that helped or ``None``), oldest first (see :func:`kb.outcomes.decided_drafts`)."""
+    return [(ticket_text(subject, body), helped) for subject, body, helped in decided_drafts(session, limit=limit)]

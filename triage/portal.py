@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,12 +17,10 @@ from triage.nothing_fits import NothingFitsModel
 from triage.redaction import DEFAULT_REDACTOR, Redactor
 from triage.retrieval import ArticleHit, KnowledgeSearch
 from triage.suggest import article_hits, encode_draft
-from triage.texts import ticket_text
 
-__all__ = ("PortalAnswer", "portal_outcomes", "portal_suggest", "record_event")
+__all__ = ("PortalAnswer", "portal_suggest", "record_event")
 
 ARTICLE_EVENTS = ("opened", "helpful", "not_helpful")  # these must name an article that was shown
-OUTCOME_EVENTS = ("helpful", "not_helpful", "ticket_filed")  # these say whether what was shown helped
 
 
 @dataclass(frozen=True)
@@ -89,44 +86,6 @@ def portal_suggest(
         nothing_fits_probability=probability,
         min_similarity=min_similarity,
     )
-
-
-def portal_outcomes(session: Session, *, limit: int) -> list[tuple[str, str | None]]:
-    """The newest ``limit`` drafts that were shown articles and whose outcome is known, as (text, the
-    article that helped or ``None``), oldest first.
-
-    As in the deflection report, an article marked helpful helped unless a ticket was filed anyway; a
-    ``not_helpful`` or ``ticket_filed`` event otherwise means nothing shown helped. Drafts with no such
-    event (the customer just left) say nothing and are left out, and so are drafts shown nothing: what
-    would have helped them is unknown.
-    """
-    decided = (
-        select(PortalEvent.suggestion_id)
-        .where(PortalEvent.type.in_(OUTCOME_EVENTS))
-        .group_by(PortalEvent.suggestion_id)
-        .subquery()
-    )
-    suggestions = list(
-        session.scalars(
-            select(PortalSuggestion)
-            .join(decided, decided.c.suggestion_id == PortalSuggestion.id)
-            .where(PortalSuggestion.nothing_fits.is_(False))
-            .order_by(PortalSuggestion.created_at.desc(), PortalSuggestion.id)
-            .limit(limit)
-        )
-    )
-    events: dict[str, list[PortalEvent]] = defaultdict(list)
-    if suggestions:
-        query = select(PortalEvent).where(PortalEvent.suggestion_id.in_([s.id for s in suggestions]))
-        for event in session.scalars(query.order_by(PortalEvent.id)):
-            events[event.suggestion_id].append(event)
-    outcomes = []
-    for suggestion in reversed(suggestions):
-        kinds = [e.type for e in events[suggestion.id]]
-        helpful = [e.article_slug for e in events[suggestion.id] if e.type == "helpful"]
-        helped = helpful[0] if helpful and "ticket_filed" not in kinds else None
-        outcomes.append((ticket_text(suggestion.subject, suggestion.body), helped))
-    return outcomes
 
 
 def record_event(

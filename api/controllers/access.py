@@ -14,9 +14,9 @@ from litestar.params import FromQuery, JSONBody, Parameter
 from api.auth import actor_of, roles
 from api.schemas import OFFSET, ROW_ID
 from models import ApiKey
+from models.access import create_key, list_keys, revoke_key
 from models.audit import list_audit
 from models.db import session_scope
-from triage.access import create_key, list_keys, revoke_key
 from triage.embedding_cache import EmbeddingCache
 from triage.privacy import erase_requester, export_requester
 

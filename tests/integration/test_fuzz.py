@@ -23,11 +23,10 @@ from hypothesis.errors import Flaky, Unsatisfiable
 
 from kb.parsing import ARTICLE_STATUSES, SLUG_RE
 from models import ApiKey
-from models.access import ROLES
+from models.access import ROLES, hash_key
 from models.db import make_engine, make_session_factory, session_scope
 from models.tickets import TICKET_STATUSES
 from tests.processes import settings_env, start_server, stop_server
-from triage.access import hash_key
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis import GenerationMode  # noqa: E402

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from kb.parsing import validate_draft
+from kb.sections import kb_stamp
 from kb.store import create_article, update_article
 from models.db import session_scope
 from triage.embedding_cache import EmbeddingCache
-from triage.knowledge import kb_stamp, load_knowledge
+from triage.knowledge import load_knowledge
 
 VPN = (
     "## Reset\nOpen the Kestrel ID portal and choose Forgot password.\n\n## Still stuck\nCall the service desk on 4000."
