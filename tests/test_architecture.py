@@ -13,7 +13,7 @@ def _modules(package: str) -> list[str]:
     return [
         ".".join(p.relative_to(ROOT).with_suffix("").parts)
         for p in sorted((ROOT / package).rglob("*.py"))
-        if "migrations" not in p.parts and p.name != "__init__.py"
+        if "migrations" not in p.parts and p.name not in {"__init__.py", "__main__.py"}
     ]
 
 

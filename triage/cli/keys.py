@@ -7,7 +7,7 @@ import click
 from models.access import ROLES, create_key, list_keys, revoke_key
 from models.db import session_scope
 from models.settings import get_settings
-from triage.cli_support import CLI_ACTOR, sessions
+from triage.cli.support import CLI_ACTOR, sessions
 
 __all__ = ("DEMO_KEY_PREFIX", "demo_keys", "keys_group")
 

@@ -9,7 +9,7 @@ import click
 
 from models.db import session_scope
 from models.settings import get_settings
-from triage.cli_support import sessions
+from triage.cli.support import sessions
 from triage.encoders import configured_encoder
 
 __all__ = ("evaluate_duplicates_command", "evaluate_replies_command")

@@ -9,7 +9,7 @@ import click
 
 from models.db import session_scope
 from models.settings import Settings, get_settings
-from triage.cli_support import CLI_ACTOR, sessions
+from triage.cli.support import CLI_ACTOR, sessions
 from triage.encoders import configured_encoder
 
 __all__ = ("models_group",)

@@ -113,7 +113,7 @@ def bench_command(
     from models.settings import Settings
     from triage.bench import compare_encoders, in_process_split, ingest_rate, scratch_env, timed
     from triage.bench_scale import scale_section
-    from triage.cli_support import sessions
+    from triage.cli.support import sessions
     from triage.embedding_cache import EmbeddingCache, encode_cached
     from triage.encoders import configured_encoder, load_encoder
     from triage.ingest import ingest_texts, ingest_tickets

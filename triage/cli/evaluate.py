@@ -1,0 +1,130 @@
+"""`helpdesk evaluate` and `helpdesk evaluate-kb`: offline measurements on labelled files."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from models.settings import Settings, get_settings
+from triage.encoders import configured_encoder
+
+__all__ = ("evaluate", "evaluate_kb_command")
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="Map a field to a column.")
+@click.option("--field", "fields", multiple=True, help="Field to evaluate (default: every mapped label field).")
+@click.option("--test-file", type=click.Path(path_type=Path), help="Test on this file instead of a split.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("var/reports"), show_default=True)
+@click.option("--name", default=None, help="Report file name (default: the data file's stem).")
+@click.option("--open-set-unknown", default=0, show_default=True, help="Labels to hold out for the open-set check.")
+@click.option("--seed", default=42, show_default=True)
+def evaluate(
+    file: Path,
+    mapping: tuple[str, ...],
+    fields: tuple[str, ...],
+    test_file: Path | None,
+    out: Path,
+    name: str | None,
+    open_set_unknown: int,
+    seed: int,
+) -> None:
+    """Evaluate triage on a labelled CSV/JSONL FILE beside baselines; write JSON and Markdown reports."""
+    from triage.evaluation import evaluate_file
+    from triage.report import write_report
+    from triage.ticket_import import LABEL_FIELDS, parse_mapping
+
+    settings = get_settings()
+    parsed = parse_mapping(mapping)
+    fields = fields or tuple(f for f in LABEL_FIELDS if f in parsed)
+    report = evaluate_file(
+        file,
+        parsed,
+        fields,
+        _lazy_embedder(settings),
+        test_path=test_file,
+        seed=seed,
+        min_examples=settings.models.min_examples_per_label,
+        coverage=settings.models.coverage,
+        target_precision=settings.models.target_precision,
+        open_set_unknown=open_set_unknown,
+        progress=lambda message: click.echo(message, err=True),
+    )
+    report["command"] = "helpdesk evaluate " + " ".join(sys.argv[2:])
+    json_path, md_path = write_report(report, out, name or file.stem)
+    click.echo(md_path.read_text(encoding="utf-8"))
+    click.echo(f"written {json_path} and {md_path}")
+
+
+def _lazy_embedder(settings: Settings) -> Callable[[list[str]], Any]:
+    """An embedding function that loads the encoder on first use (so bad input is reported before the
+    model loads) and goes through the deployment's embedding cache."""
+    from triage.embedding_cache import EmbeddingCache, encode_cached
+
+    @functools.cache
+    def cached_encoder() -> tuple:
+        encoder = configured_encoder(settings)
+        return encoder, EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
+
+    def embed(texts: list[str]):
+        encoder, cache = cached_encoder()
+        return encode_cached(encoder, texts, cache)
+
+    return embed
+
+
+@click.command("evaluate-kb")
+@click.argument("kb_folder", type=click.Path(path_type=Path))
+@click.argument("queries", type=click.Path(path_type=Path))
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="text=COLUMN and article=COLUMN.")
+@click.option("--remove", default=0, show_default=True, help="Articles to take out for the no-answer check.")
+@click.option("--language", default=None, help="Search only the KB's articles in this language (ISO 639-1).")
+@click.option(
+    "--history",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Earlier queries with the same columns: fit the nothing-fits model on their outcomes and judge it.",
+)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("var/reports"), show_default=True)
+@click.option("--name", default=None, help="Report file name (default: kb-<queries file stem>).")
+@click.option("--seed", default=42, show_default=True)
+def evaluate_kb_command(
+    kb_folder: Path,
+    queries: Path,
+    mapping: tuple[str, ...],
+    remove: int,
+    language: str | None,
+    history: Path | None,
+    out: Path,
+    name: str | None,
+    seed: int,
+) -> None:
+    """Retrieval quality of a KB folder for a labelled query file: dense, BM25 and hybrid in one run."""
+    from triage.kb_evaluation import evaluate_kb
+    from triage.report import render_kb_markdown, write_report
+    from triage.ticket_import import parse_mapping
+
+    settings = get_settings()
+    report = evaluate_kb(
+        kb_folder,
+        queries,
+        parse_mapping(mapping, known=("text", "article")),
+        _lazy_embedder(settings),
+        remove=remove,
+        seed=seed,
+        language=language,
+        history=history,
+        nothing_fits_probability=settings.models.kb_nothing_fits_probability,
+        progress=lambda message: click.echo(message, err=True),
+    )
+    report["encoder"] = settings.models.encoder
+    report["command"] = "helpdesk evaluate-kb " + " ".join(sys.argv[2:])
+    json_path, md_path = write_report(report, out, name or f"kb-{queries.stem}", render=render_kb_markdown)
+    click.echo(md_path.read_text(encoding="utf-8"))
+    click.echo(f"written {json_path} and {md_path}")

@@ -1,0 +1,68 @@
+"""`helpdesk serve` and `helpdesk demo`: the HTTP API, and the demo deployment from nothing."""
+
+from __future__ import annotations
+
+import click
+
+from models.settings import get_settings
+from triage.cli.content import db_upgrade, kb_import, tickets_import
+from triage.cli.keys import demo_keys
+from triage.cli.training import run_training
+
+__all__ = ("demo", "serve")
+
+
+@click.command()
+@click.option("--host", default=None, help="Defaults to HELPDESK_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Defaults to HELPDESK_PORT (8000).")
+@click.option("--workers", default=None, type=int, help="Server processes; defaults to HELPDESK_WORKERS (1).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the HTTP API with uvicorn. Each worker process loads its own encoder and bundle and pins
+    its threads to HELPDESK_THREADS (default: the cores shared among the workers)."""
+    import copy
+    import os
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    settings = get_settings()
+    workers = workers or settings.api.workers
+    os.environ["HELPDESK_WORKERS"] = str(workers)  # the workers read their share of the cores from it
+    host, port = host or settings.api.host, port or settings.api.port
+    os.environ["HELPDESK_HOST"], os.environ["HELPDESK_PORT"] = host, str(port)  # the pages' default base URL
+    # the app's formatters, named as the app is (the CLI does not import api): paths without query
+    # strings in the access log, control characters escaped
+    logging_config = copy.deepcopy(LOGGING_CONFIG)
+    logging_config["formatters"]["default"]["()"] = "api.logs.SafeFormatter"
+    logging_config["formatters"]["access"]["()"] = "api.logs.SafeAccessFormatter"
+    uvicorn.run(
+        "api.app:create_app_from_env",
+        factory=True,
+        log_config=logging_config,
+        host=host,
+        port=port,
+        workers=workers,
+    )
+
+
+@click.command()
+@click.option("--serve/--no-serve", "then_serve", default=True, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, then_serve: bool) -> None:
+    """Migrate, load the demo articles and tickets, train, then serve."""
+    settings = get_settings()
+    ctx.invoke(db_upgrade)
+    ctx.invoke(kb_import, folder=settings.data_dir / "kb")
+    for file in sorted((settings.data_dir / "tickets").glob("*.jsonl")):
+        ctx.invoke(tickets_import, file=file, mapping=())
+    run_training(settings, promote=True)
+    keys = demo_keys()
+    click.echo("\nDemo API keys, one per role (shown once; `helpdesk keys create` makes more):")
+    for role, secret in keys.items():
+        click.echo(f"  export {role.upper()}_KEY={secret}")
+    base = settings.api.base_url()
+    click.echo(f"\nPages (once serving on {base}):")
+    click.echo(f"  demo portal with the widget: {base}/demo/portal?key={keys['portal']}")
+    click.echo(f"  agent console and analyst dashboard: {base}/signin (paste AGENT_KEY or ANALYST_KEY)")
+    if then_serve:
+        ctx.invoke(serve)
