@@ -52,7 +52,9 @@ def encoder_alone(encoder, texts: Sequence[str], batch: int = 64) -> dict[str, A
 
 def in_process_split(bundle, knowledge, encoder, drafts: Sequence[tuple[str, str]], top_k: int = 5) -> dict[str, Any]:
     """One suggestion's cost without HTTP, split into encode, search (KB and similar tickets) and classify."""
-    from triage.suggest import article_hits, encode_draft, predict_fields, similar_tickets
+    from triage.drafts import encode_draft
+    from triage.retrieval import article_hits
+    from triage.suggest import predict_fields, similar_tickets
 
     parts: dict[str, list[float]] = {"encode": [], "search": [], "classify": [], "total": []}
     for subject, body in drafts:

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from models import PortalEvent, PortalSuggestion
 from models.portal import EVENT_TYPES
+from triage.drafts import encode_draft
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery, SuggestionNotFound
 from triage.nothing_fits import NothingFitsModel
 from triage.redaction import DEFAULT_REDACTOR, Redactor
-from triage.retrieval import ArticleHit, KnowledgeSearch
-from triage.suggest import article_hits, encode_draft
+from triage.retrieval import ArticleHit, KnowledgeSearch, article_hits
 
 __all__ = ("PortalAnswer", "portal_suggest", "record_event")
 

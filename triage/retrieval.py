@@ -20,10 +20,19 @@ from typing import Any
 import numpy as np
 
 from triage.index import VectorIndex
+from triage.language import detect_language
 from triage.lexical import LexicalIndex, analyse
 from triage.texts import chunk_text
 
-__all__ = ("METHODS", "PASSAGES_PER_SECTION", "ArticleHit", "KnowledgeSearch", "marked_snippet", "section_passages")
+__all__ = (
+    "METHODS",
+    "PASSAGES_PER_SECTION",
+    "ArticleHit",
+    "KnowledgeSearch",
+    "article_hits",
+    "marked_snippet",
+    "section_passages",
+)
 
 METHODS = ("hybrid", "dense", "bm25", "rrf")
 PASSAGES_PER_SECTION = 64
@@ -255,3 +264,21 @@ class KnowledgeSearch:
             snippet=marked_snippet(c["text"], tokens, language),
             url=f"/v1/articles/{c['slug']}#{c['anchor']}",
         )
+
+
+def article_hits(
+    knowledge: KnowledgeSearch | None,
+    vector: np.ndarray,
+    text: str,
+    top_k: int,
+    *,
+    statuses: tuple[str, ...] | None = ("published",),
+    method: str = "hybrid",
+    language: str | None = None,
+) -> list[ArticleHit]:
+    """The best articles for a text by hybrid search (published ones unless ``statuses`` says otherwise);
+    ``language`` (detected when not given) chooses the query's stemming for BM25."""
+    if knowledge is None:
+        return []
+    language = language or detect_language(text, default="en")
+    return knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method, language=language)

@@ -9,23 +9,19 @@ from typing import Any
 import numpy as np
 
 from models.tickets import LABEL_FIELDS
+from triage.drafts import prepare_draft
 from triage.encoder import Encoder
 from triage.errors import InvalidQuery
 from triage.inputs import make_inputs
-from triage.language import detect_language
 from triage.loading import LoadedBundle
-from triage.redaction import DEFAULT_REDACTOR, Redactor
-from triage.retrieval import ArticleHit, KnowledgeSearch
-from triage.texts import snippet, ticket_text
+from triage.retrieval import ArticleHit, KnowledgeSearch, article_hits
+from triage.texts import snippet
 
 __all__ = (
-    "article_hits",
-    "encode_draft",
     "FieldPrediction",
     "SimilarTicket",
     "Suggestions",
     "predict_fields",
-    "prepare_draft",
     "similar_tickets",
     "suggest",
     "suggest_many",
@@ -80,41 +76,6 @@ class Suggestions:
 def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
     """Every field marked unavailable with the same reason."""
     return {name: FieldPrediction(status="unavailable", reason=reason) for name in LABEL_FIELDS}
-
-
-def prepare_draft(subject: str | None, body: str | None, redactor: Redactor | None = None) -> tuple[str, str | None]:
-    """A ticket or portal draft's text with personal data redacted (as the indexes were built) and its
-    detected language; 422 (naming ``subject``) when it has no text."""
-    text = ticket_text(subject, body)
-    if not text:
-        raise InvalidQuery("give a subject or a body", field="subject")
-    return (redactor or DEFAULT_REDACTOR)(text), detect_language(text)
-
-
-def encode_draft(
-    encoder: Encoder, subject: str | None, body: str | None, redactor: Redactor | None = None
-) -> tuple[str, np.ndarray, str | None]:
-    """:func:`prepare_draft` and the redacted text's embedding."""
-    redacted, language = prepare_draft(subject, body, redactor)
-    return redacted, encoder.encode_batch([redacted])[0], language
-
-
-def article_hits(
-    knowledge: KnowledgeSearch | None,
-    vector: np.ndarray,
-    text: str,
-    top_k: int,
-    *,
-    statuses: tuple[str, ...] | None = ("published",),
-    method: str = "hybrid",
-    language: str | None = None,
-) -> list[ArticleHit]:
-    """The best articles for a text by hybrid search (published ones unless ``statuses`` says otherwise);
-    ``language`` (detected when not given) chooses the query's stemming for BM25."""
-    if knowledge is None:
-        return []
-    language = language or detect_language(text, default="en")
-    return knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method, language=language)
 
 
 def similar_tickets(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[SimilarTicket]:

@@ -11,8 +11,7 @@ from litestar.params import Parameter
 
 from api.auth import roles
 from triage.errors import InvalidQuery
-from triage.retrieval import METHODS
-from triage.suggest import article_hits
+from triage.retrieval import METHODS, article_hits
 
 __all__ = ("KbSearchController",)
 
