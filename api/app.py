@@ -28,8 +28,8 @@ from api.openapi_ui import SwaggerUIPlugin
 from api.serving import Serving, serving_lifespan
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
-from triage.encoder import Encoder
-from triage.threads import dump_stacks_on_signal
+from triage.ml.encoder import Encoder
+from triage.ml.threads import dump_stacks_on_signal
 
 __all__ = ("ROUTE_HANDLERS", "create_app", "create_app_from_env")
 

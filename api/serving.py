@@ -21,20 +21,20 @@ from kb.outcomes import outcomes_stamp
 from kb.sections import kb_stamp
 from models.db import session_scope
 from models.settings import Settings
-from triage.batching import MicroBatcher, MicroBatchingEncoder
-from triage.embedding_cache import EmbeddingCache
-from triage.encoder import Encoder
-from triage.encoders import configured_encoder
-from triage.incidents import SpikeSettings, record_incidents, spike_candidates
-from triage.knowledge import Knowledge, load_knowledge, refit_nothing_fits
-from triage.loading import LoadedBundle, load_bundle
-from triage.privacy import erased_ticket_ids, erasures_stamp
-from triage.redaction import Redactor
-from triage.registry import get_active
-from triage.retrieval import KnowledgeSearch
-from triage.suggest import Suggestions, suggest, suggest_many
-from triage.ticket_assist import Assistant
-from triage.training import KIND
+from triage.assist.assistant import Assistant
+from triage.assist.incidents import SpikeSettings, record_incidents, spike_candidates
+from triage.bundles.loading import LoadedBundle, load_bundle
+from triage.bundles.registry import get_active
+from triage.bundles.training import KIND
+from triage.desk.privacy import erased_ticket_ids, erasures_stamp
+from triage.desk.suggest import Suggestions, suggest, suggest_many
+from triage.knowledge.kb_index import Knowledge, load_knowledge, refit_nothing_fits
+from triage.knowledge.retrieval import KnowledgeSearch
+from triage.ml.batching import MicroBatcher, MicroBatchingEncoder
+from triage.ml.embedding_cache import EmbeddingCache
+from triage.ml.encoder import Encoder
+from triage.ml.encoders import configured_encoder
+from triage.text.redaction import Redactor
 
 __all__ = ("Serving", "serving_lifespan")
 

@@ -88,8 +88,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def encoder():
     """The real bundled all-MiniLM-L6-v2, loaded once per session."""
-    from triage.encoders import load_encoder
-    from triage.threads import pin_threads
+    from triage.ml.encoders import load_encoder
+    from triage.ml.threads import pin_threads
 
     pin_threads(int(THREADS))
     return load_encoder("minilm", threads=int(THREADS))
@@ -98,7 +98,7 @@ def encoder():
 def load_demo_data(session: Session) -> None:
     """The demo articles and resolved tickets under ``data/``."""
     from kb.importer import import_folder
-    from triage.ticket_import import import_tickets
+    from triage.desk.ticket_import import import_tickets
 
     import_folder(session, DEMO / "kb")
     for file in sorted((DEMO / "tickets").glob("*.jsonl")):

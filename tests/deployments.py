@@ -135,10 +135,10 @@ def demo_snapshots(databases: Databases, backend: str, encoder, load: Callable[[
     """The demo deployment on ``backend`` at each of :data:`STAGES` (built once per run): ``load`` fills the
     database, then a bundle is trained and registered, then activated, and the KB index built once (every
     stage's embedding cache holds the tickets' and the KB passages' vectors)."""
-    from triage.embedding_cache import EmbeddingCache
-    from triage.knowledge import load_knowledge
-    from triage.registry import activate
-    from triage.training import KIND, train_bundle
+    from triage.bundles.registry import activate
+    from triage.bundles.training import KIND, train_bundle
+    from triage.knowledge.kb_index import load_knowledge
+    from triage.ml.embedding_cache import EmbeddingCache
 
     def build(folder: Path) -> dict:
         artifacts, cache_only = folder / "artifacts", folder / "cache-only"

@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from triage.bench import free_port
+from triage.evaluation.bench import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

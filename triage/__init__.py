@@ -1,4 +1,6 @@
-"""The AI: encoder, vector index, classifiers, bundles, suggestions, tickets, training and the CLI."""
+"""Triage and knowledge: the rooms below, each saying in its docstring what it holds and may import
+(``ml`` < ``text`` < ``knowledge``, ``bundles`` < ``desk`` < ``assist``, ``analytics`` < ``evaluation`` <
+``cli``; the layers are checked by import-linter). ``triage.errors`` holds the domain errors all raise."""
 
 import os as _os
 

@@ -17,8 +17,8 @@ from models import ApiKey
 from models.access import create_key, list_keys, revoke_key
 from models.audit import list_audit
 from models.db import session_scope
-from triage.embedding_cache import EmbeddingCache
-from triage.privacy import erase_requester, export_requester
+from triage.desk.privacy import erase_requester, export_requester
+from triage.ml.embedding_cache import EmbeddingCache
 
 __all__ = ("AuditController", "KeyController", "RequesterController", "whoami")
 

@@ -11,11 +11,11 @@ from litestar.params import Parameter
 
 from api.auth import roles
 from models.db import session_scope
-from triage.deflection import deflection_report
-from triage.embedding_cache import EmbeddingCache, encode_cached
-from triage.prediction_analytics import prediction_report
-from triage.ticket_assist import assist_report
-from triage.volume import ticket_volume
+from triage.analytics.deflection import deflection_report
+from triage.analytics.predictions import prediction_report
+from triage.analytics.volume import ticket_volume
+from triage.assist.assistant import assist_report
+from triage.ml.embedding_cache import EmbeddingCache, encode_cached
 
 __all__ = ("AnalyticsController",)
 

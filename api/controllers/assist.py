@@ -14,10 +14,10 @@ from litestar.params import JSONBody, Parameter
 from api.auth import actor_of, roles
 from api.schemas import ROW_ID
 from models.db import session_scope
-from triage.duplicates import merge_ticket
-from triage.incidents import incident_out, list_incidents
-from triage.macros import create_macro, delete_macro, get_macro, list_macros, macro_out, update_macro
-from triage.ticket_assist import record_assist_feedback
+from triage.assist.assistant import record_assist_feedback
+from triage.assist.duplicates import merge_ticket
+from triage.assist.incidents import incident_out, list_incidents
+from triage.assist.macros import create_macro, delete_macro, get_macro, list_macros, macro_out, update_macro
 
 __all__ = ("IncidentController", "MacroController", "TicketAssistController")
 

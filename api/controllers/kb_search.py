@@ -11,7 +11,7 @@ from litestar.params import Parameter
 
 from api.auth import roles
 from triage.errors import InvalidQuery
-from triage.retrieval import METHODS, article_hits
+from triage.knowledge.retrieval import METHODS, article_hits
 
 __all__ = ("KbSearchController",)
 

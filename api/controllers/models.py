@@ -15,13 +15,13 @@ from litestar.params import JSONBody, Parameter
 
 from api.auth import actor_of, roles
 from models.db import session_scope
-from triage.curves import bundle_curves
-from triage.jobs import get_job
-from triage.promotion import diff_versions, find_version, gate, promote, rollback
-from triage.registry import list_versions
-from triage.retrain import retrain_in_background
-from triage.shadow import shadow_evaluate
-from triage.training import KIND
+from triage.analytics.curves import bundle_curves
+from triage.bundles.jobs import get_job
+from triage.bundles.promotion import diff_versions, find_version, gate, promote, rollback
+from triage.bundles.registry import list_versions
+from triage.bundles.retrain import retrain_in_background
+from triage.bundles.shadow import shadow_evaluate
+from triage.bundles.training import KIND
 
 __all__ = ("AdminController", "JobsController", "ModelsController")
 

@@ -13,7 +13,7 @@ from litestar.params import JSONBody
 from api.auth import roles
 from api.schemas import PortalEventIn, SuggestIn
 from models.db import session_scope
-from triage.portal import portal_suggest, record_event
+from triage.knowledge.portal import portal_suggest, record_event
 
 __all__ = ("PortalController",)
 

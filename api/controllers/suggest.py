@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 from api.auth import actor_of, roles
 from api.schemas import SuggestIn
 from models.db import session_scope
-from triage.tickets import audit_prediction
+from triage.desk.tickets import audit_prediction
 
 __all__ = ("SuggestController",)
 

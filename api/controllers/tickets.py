@@ -12,8 +12,8 @@ from models import Feedback, Suggestion, Ticket
 from models.audit import record_audit
 from models.db import session_scope
 from models.tickets import LABEL_FIELDS, TICKET_STATUSES
-from triage.lifecycle import OPEN_STATUSES, resolve_ticket, ticket_feedback, update_ticket
-from triage.tickets import (
+from triage.desk.lifecycle import OPEN_STATUSES, resolve_ticket, ticket_feedback, update_ticket
+from triage.desk.tickets import (
     audit_prediction,
     create_ticket,
     get_ticket,

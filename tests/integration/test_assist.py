@@ -14,10 +14,10 @@ from api.app import create_app
 from models import Ticket
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import keyed_client
-from triage.duplicates import ticket_vectors
-from triage.embedding_cache import EmbeddingCache
-from triage.incidents import SpikeSettings, record_incidents, spike_candidates
-from triage.redaction import Redactor
+from triage.assist.duplicates import ticket_vectors
+from triage.assist.incidents import SpikeSettings, record_incidents, spike_candidates
+from triage.ml.embedding_cache import EmbeddingCache
+from triage.text.redaction import Redactor
 
 VPN = {"subject": "VPN keeps disconnecting", "body": "GlobalProtect drops every 10 minutes since this morning"}
 

@@ -55,8 +55,8 @@ def test_upgrade_import_and_reimport(settings, backend, deployments, tmp_path: P
     assert "0 created, 2 already present, 0 texts newly embedded" in helpdesk(settings, *args).stdout
     assert count(settings, Ticket) == 2
     # the ingest embedded the texts training encodes, so training finds every vector cached
-    from triage.embedding_cache import EmbeddingCache
-    from triage.redaction import ticket_texts
+    from triage.ml.embedding_cache import EmbeddingCache
+    from triage.text.redaction import ticket_texts
 
     engine = make_engine(settings.database.url)
     with session_scope(make_session_factory(engine)) as session:

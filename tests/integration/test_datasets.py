@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from models import Ticket
 from models.db import session_scope
-from triage.ticket_import import import_tickets, parse_mapping
+from triage.desk.ticket_import import import_tickets, parse_mapping
 
 ENDAVA_MAP = ["subject=title", "body=body", "category=category", "priority=urgency", "assignee=business_service"]
 

@@ -9,9 +9,9 @@ import pytest
 from api.app import create_app
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import keyed_client
-from triage.promotion import SAME_SPLIT
-from triage.registry import list_versions
-from triage.training import KIND, train_bundle
+from triage.bundles.promotion import SAME_SPLIT
+from triage.bundles.registry import list_versions
+from triage.bundles.training import KIND, train_bundle
 
 VPN_TICKETS = [  # the network team now owns VPN tickets: agents resolve them with the new assignee
     ("VPN drops every few minutes", "The GlobalProtect VPN disconnects from home, site {n}"),

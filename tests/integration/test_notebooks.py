@@ -10,9 +10,9 @@ import pytest
 
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import ROOT
-from triage.registry import get_active, list_versions
-from triage.retrain import retrain
-from triage.training import KIND
+from triage.bundles.registry import get_active, list_versions
+from triage.bundles.retrain import retrain
+from triage.bundles.training import KIND
 
 pytestmark = pytest.mark.slow  # notebook kernels
 

@@ -1,14 +1,15 @@
 """Bundles written by earlier code keep loading: skops records each classifier's class path, so a module
 that moves must keep its old trusted type names working. `tests/data/bundles/triage/20261130T103037Z-fdafad` was
 written on 2026-11-30, before `triage/` was split into subpackages (issue 19), from the first 45 resolved
-demo tickets; it holds both trusted types (`triage.classifiers.TriageClassifier`,
-`triage.stacking.SharedWeightStacker`). Never rewrite it: it stands for bundles already on disk."""
+demo tickets; it holds both trusted types under their old names (`triage.classifiers.TriageClassifier`,
+`triage.stacking.SharedWeightStacker`; now under `triage.ml`). Never rewrite it: it stands for bundles already
+on disk."""
 
 from __future__ import annotations
 
 from tests.conftest import ROOT
-from triage.loading import load_bundle
-from triage.suggest import suggest
+from triage.bundles.loading import load_bundle
+from triage.desk.suggest import suggest
 
 OLD_BUNDLE = ROOT / "tests" / "data" / "bundles" / "triage" / "20261130T103037Z-fdafad"
 

@@ -174,7 +174,7 @@ def lenient_client(settings, encoder):
 
 def test_nothing_fits_is_learned_from_portal_outcomes(lenient_client):
     from tests.unit.triage.test_nothing_fits import TONER, VPN_DROPS, VPN_PASSWORD
-    from triage.nothing_fits import portal_outcomes
+    from triage.knowledge.nothing_fits import portal_outcomes
 
     client = lenient_client
     serving = client.app.state.serving

@@ -16,8 +16,8 @@ from models import ArtifactVersion
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import BACKENDS, key_for
 from tests.processes import helpdesk, kill_when, settings_env, start_server, stop_server
-from triage.registry import get_active
-from triage.training import KIND
+from triage.bundles.registry import get_active
+from triage.bundles.training import KIND
 
 pytestmark = pytest.mark.slow  # real servers and killed processes
 

@@ -21,10 +21,10 @@ from models import ApiKey, IncidentEvent, PortalSuggestion, Ticket
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import BACKENDS, ROOT, keyed_client, make_settings, new_key
 from tests.deployments import Snapshot
-from triage.embedding_cache import EmbeddingCache
-from triage.snapshot import training_snapshot
-from triage.texts import ticket_text
-from triage.training import train_bundle
+from triage.bundles.snapshot import training_snapshot
+from triage.bundles.training import train_bundle
+from triage.ml.embedding_cache import EmbeddingCache
+from triage.text.texts import ticket_text
 
 ROLES = ("portal", "agent", "analyst", "admin")
 PATTERNS = {"contract": r"\bCT-\d{6}\b"}  # an operator's own redaction pattern

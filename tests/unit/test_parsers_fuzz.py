@@ -17,7 +17,7 @@ from models import Ticket
 from models.db import make_engine, make_session_factory, session_scope
 from models.errors import DomainError
 from models.migrate import upgrade
-from triage.ticket_import import import_tickets, read_rows
+from triage.desk.ticket_import import import_tickets, read_rows
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=40))

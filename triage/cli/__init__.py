@@ -15,7 +15,7 @@ from triage.cli.keys import keys_group
 from triage.cli.models import models_group
 from triage.cli.serving import demo, serve
 from triage.cli.training import suggest, train
-from triage.threads import dump_stacks_on_signal
+from triage.ml.threads import dump_stacks_on_signal
 
 __all__ = ("main",)
 

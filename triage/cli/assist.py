@@ -10,14 +10,14 @@ import click
 from models.db import session_scope
 from models.settings import get_settings
 from triage.cli.support import sessions
-from triage.encoders import configured_encoder
+from triage.ml.encoders import configured_encoder
 
 __all__ = ("evaluate_duplicates_command", "evaluate_replies_command")
 
 
 def _write(report: dict, out: Path, name: str) -> None:
-    from triage.assist_evaluation import render_assist_markdown
-    from triage.report import write_report
+    from triage.evaluation.assist import render_assist_markdown
+    from triage.evaluation.report import write_report
 
     report["command"] = "helpdesk " + " ".join(sys.argv[1:])
     json_path, md_path = write_report(report, out, name, render=render_assist_markdown)
@@ -36,9 +36,9 @@ def evaluate_duplicates_command(
     queries: Path, history: Path, mapping: tuple[str, ...], n_queries: int, seed: int, out: Path
 ) -> None:
     """Duplicate detection: QUERIES against HISTORY, where a history row of the same group is a duplicate."""
-    from triage.assist_evaluation import evaluate_duplicates
-    from triage.embedding_cache import EmbeddingCache
-    from triage.ticket_import import parse_mapping, read_rows, require_mapped
+    from triage.desk.ticket_import import parse_mapping, read_rows, require_mapped
+    from triage.evaluation.assist import evaluate_duplicates
+    from triage.ml.embedding_cache import EmbeddingCache
 
     parsed = parse_mapping(mapping, known=("text", "group"))
     require_mapped(parsed, ("text", "group"))
@@ -62,9 +62,9 @@ def evaluate_duplicates_command(
 def evaluate_replies_command(holdout: float, top_k: int, out: Path) -> None:
     """Reply recommendation on this deployment's resolved tickets: how often the top replies include the
     resolution of a ticket with the same category."""
-    from triage.assist_evaluation import evaluate_replies
-    from triage.embedding_cache import EmbeddingCache
-    from triage.knowledge import load_knowledge
+    from triage.evaluation.assist import evaluate_replies
+    from triage.knowledge.kb_index import load_knowledge
+    from triage.ml.embedding_cache import EmbeddingCache
 
     settings = get_settings()
     encoder = configured_encoder(settings)

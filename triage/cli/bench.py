@@ -26,7 +26,7 @@ def _render(report: dict[str, Any]) -> str:
 
 def _history(source: Path, var: Path, n_history: int) -> Path:
     """``source``, or a scratch copy of its first ``n_history`` rows inside the scratch deployment."""
-    from triage.ticket_import import read_rows
+    from triage.desk.ticket_import import read_rows
 
     if not n_history:
         return source
@@ -54,7 +54,7 @@ def _servers(env, secret: str, drafts, n_requests: int, layouts, var: Path, in_p
     """HTTP latency and throughput at 1, 8 and 32 clients for each (workers, threads) server layout. On
     the first layout, ``rounds`` times in turn: ``in_process(drafts)`` and one client over HTTP on the
     same drafts, so that each HTTP / in-process ratio compares figures taken moments apart."""
-    from triage.bench import free_port, http_latency, start_server
+    from triage.evaluation.bench import free_port, http_latency, start_server
 
     results = []
     for n, (workers, threads) in enumerate(layouts):
@@ -111,19 +111,19 @@ def bench_command(
     from models.db import session_scope
     from models.migrate import upgrade
     from models.settings import Settings
-    from triage.bench import compare_encoders, in_process_split, ingest_rate, scratch_env, timed
-    from triage.bench_scale import scale_section
+    from triage.bundles.loading import load_bundle
+    from triage.bundles.registry import get_active
+    from triage.bundles.retrain import retrain
+    from triage.bundles.training import KIND
     from triage.cli.support import sessions
-    from triage.embedding_cache import EmbeddingCache, encode_cached
-    from triage.encoders import configured_encoder, load_encoder
-    from triage.ingest import ingest_texts, ingest_tickets
-    from triage.knowledge import load_knowledge
-    from triage.loading import load_bundle
-    from triage.registry import get_active
-    from triage.report import write_report
-    from triage.retrain import retrain
-    from triage.ticket_import import parse_tickets, read_rows
-    from triage.training import KIND
+    from triage.desk.ingest import ingest_texts, ingest_tickets
+    from triage.desk.ticket_import import parse_tickets, read_rows
+    from triage.evaluation.bench import compare_encoders, in_process_split, ingest_rate, scratch_env, timed
+    from triage.evaluation.bench_scale import scale_section
+    from triage.evaluation.report import write_report
+    from triage.knowledge.kb_index import load_knowledge
+    from triage.ml.embedding_cache import EmbeddingCache, encode_cached
+    from triage.ml.encoders import configured_encoder, load_encoder
 
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)

@@ -10,7 +10,7 @@ from models.audit import record_audit
 from models.db import session_scope
 from models.settings import get_settings
 from triage.cli.support import CLI_ACTOR, bar, sessions
-from triage.encoders import configured_encoder
+from triage.ml.encoders import configured_encoder
 
 __all__ = ("db", "db_upgrade", "kb", "kb_import", "tickets", "tickets_import")
 
@@ -108,10 +108,10 @@ def tickets() -> None:
 )
 def tickets_import(file: Path, mapping: tuple[str, ...], embed: bool) -> None:
     """Import tickets from a CSV or JSONL FILE; labelled rows become resolved history."""
-    from triage.embedding_cache import EmbeddingCache
-    from triage.ingest import ingest_tickets
-    from triage.redaction import Redactor
-    from triage.ticket_import import parse_mapping, parse_tickets, store_tickets
+    from triage.desk.ingest import ingest_tickets
+    from triage.desk.ticket_import import parse_mapping, parse_tickets, store_tickets
+    from triage.ml.embedding_cache import EmbeddingCache
+    from triage.text.redaction import Redactor
 
     settings = get_settings()
     parsed = parse_tickets(file, parse_mapping(mapping))  # every row is checked before the encoder loads
@@ -134,8 +134,8 @@ def tickets_import(file: Path, mapping: tuple[str, ...], embed: bool) -> None:
 @click.option("--per-intent", default=5, show_default=True, help="Example texts per article.")
 def kb_intent_articles(file: Path, out: Path, mapping: tuple[str, ...], per_intent: int) -> None:
     """Write one Markdown article per intent of a labelled FILE (a KB stand-in for measurements)."""
-    from triage.kb_evaluation import write_intent_articles
-    from triage.ticket_import import parse_mapping, read_rows, require_mapped
+    from triage.desk.ticket_import import parse_mapping, read_rows, require_mapped
+    from triage.evaluation.kb import write_intent_articles
 
     parsed = parse_mapping(mapping, known=("text", "intent"))
     require_mapped(parsed, ("text", "intent"))

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from models.settings import Settings, get_settings
-from triage.encoders import configured_encoder
+from triage.ml.encoders import configured_encoder
 
 __all__ = ("evaluate", "evaluate_kb_command")
 
@@ -36,9 +36,9 @@ def evaluate(
     seed: int,
 ) -> None:
     """Evaluate triage on a labelled CSV/JSONL FILE beside baselines; write JSON and Markdown reports."""
-    from triage.evaluation import evaluate_file
-    from triage.report import write_report
-    from triage.ticket_import import LABEL_FIELDS, parse_mapping
+    from triage.desk.ticket_import import LABEL_FIELDS, parse_mapping
+    from triage.evaluation.classification import evaluate_file
+    from triage.evaluation.report import write_report
 
     settings = get_settings()
     parsed = parse_mapping(mapping)
@@ -65,7 +65,7 @@ def evaluate(
 def _lazy_embedder(settings: Settings) -> Callable[[list[str]], Any]:
     """An embedding function that loads the encoder on first use (so bad input is reported before the
     model loads) and goes through the deployment's embedding cache."""
-    from triage.embedding_cache import EmbeddingCache, encode_cached
+    from triage.ml.embedding_cache import EmbeddingCache, encode_cached
 
     @functools.cache
     def cached_encoder() -> tuple:
@@ -106,9 +106,9 @@ def evaluate_kb_command(
     seed: int,
 ) -> None:
     """Retrieval quality of a KB folder for a labelled query file: dense, BM25 and hybrid in one run."""
-    from triage.kb_evaluation import evaluate_kb
-    from triage.report import render_kb_markdown, write_report
-    from triage.ticket_import import parse_mapping
+    from triage.desk.ticket_import import parse_mapping
+    from triage.evaluation.kb import evaluate_kb
+    from triage.evaluation.report import render_kb_markdown, write_report
 
     settings = get_settings()
     report = evaluate_kb(

@@ -10,7 +10,7 @@ import click
 from models.db import session_scope
 from models.settings import Settings, get_settings
 from triage.cli.support import CLI_ACTOR, sessions
-from triage.encoders import configured_encoder
+from triage.ml.encoders import configured_encoder
 
 __all__ = ("models_group",)
 
@@ -21,8 +21,8 @@ def _echo(value: object) -> None:
 
 def _known(settings: Settings, version: str) -> None:
     """Fail fast (before loading the encoder) on a version the registry does not have."""
-    from triage.promotion import find_version
-    from triage.training import KIND
+    from triage.bundles.promotion import find_version
+    from triage.bundles.training import KIND
 
     with session_scope(sessions(settings)) as session:
         find_version(session, KIND, version)
@@ -36,8 +36,8 @@ def models_group() -> None:
 @models_group.command("list")
 def list_versions() -> None:
     """Every triage bundle, newest first, with its state and held-out accuracy."""
-    from triage.registry import list_versions as versions
-    from triage.training import KIND
+    from triage.bundles.registry import list_versions as versions
+    from triage.bundles.training import KIND
 
     with session_scope(sessions(get_settings())) as session:
         rows = [
@@ -60,8 +60,8 @@ def list_versions() -> None:
 @click.argument("version")
 def gate_command(version: str) -> None:
     """What the promotion gate says about VERSION, without promoting it."""
-    from triage.promotion import gate
-    from triage.training import KIND
+    from triage.bundles.promotion import gate
+    from triage.bundles.training import KIND
 
     settings = get_settings()
     models = settings.models
@@ -83,8 +83,8 @@ def gate_command(version: str) -> None:
 @click.option("--last", default=200, show_default=True, help="How many resolved tickets to replay.")
 def shadow_command(version: str, last: int) -> None:
     """Replay the last resolved tickets through VERSION and the active bundle, and compare."""
-    from triage.shadow import shadow_evaluate
-    from triage.training import KIND
+    from triage.bundles.shadow import shadow_evaluate
+    from triage.bundles.training import KIND
 
     settings = get_settings()
     _known(settings, version)
@@ -101,8 +101,8 @@ def shadow_command(version: str, last: int) -> None:
 @click.option("--force", is_flag=True, help="Promote even when the metric gate fails (never on a library mismatch).")
 def promote_command(version: str, force: bool) -> None:
     """Gate VERSION against the active bundle and make it active."""
-    from triage.promotion import promote
-    from triage.training import KIND
+    from triage.bundles.promotion import promote
+    from triage.bundles.training import KIND
 
     settings = get_settings()
     models = settings.models
@@ -126,8 +126,8 @@ def promote_command(version: str, force: bool) -> None:
 @models_group.command("rollback")
 def rollback_command() -> None:
     """Re-activate the bundle that was active before the current one."""
-    from triage.promotion import rollback
-    from triage.training import KIND
+    from triage.bundles.promotion import rollback
+    from triage.bundles.training import KIND
 
     with session_scope(sessions(get_settings())) as session:
         row = rollback(session, KIND, actor=CLI_ACTOR)
@@ -139,8 +139,8 @@ def rollback_command() -> None:
 @click.argument("new")
 def diff_command(old: str, new: str) -> None:
     """Metrics, label sets, training sets and libraries of NEW against OLD."""
-    from triage.promotion import diff_versions
-    from triage.training import KIND
+    from triage.bundles.promotion import diff_versions
+    from triage.bundles.training import KIND
 
     with session_scope(sessions(get_settings())) as session:
         _echo(diff_versions(session, KIND, old, new))

@@ -1,5 +1,5 @@
 """What the ``helpdesk`` commands build from the settings: database sessions, and who runs them (the
-encoder comes from :func:`triage.encoders.configured_encoder`)."""
+encoder comes from :func:`triage.ml.encoders.configured_encoder`)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import click
 from models.db import session_scope
 from models.settings import Settings, get_settings
 from triage.cli.support import CLI_ACTOR, TrainProgress, sessions
-from triage.encoders import configured_encoder
+from triage.ml.encoders import configured_encoder
 
 __all__ = ("run_training", "suggest", "train")
 
@@ -41,10 +41,10 @@ def run_training(
     until: datetime | None = None,
 ) -> None:
     """Train a candidate (and promote it through the gate), then warm the KB's embeddings."""
-    from triage.embedding_cache import EmbeddingCache
+    from triage.bundles.retrain import retrain
     from triage.errors import GateFailed
-    from triage.knowledge import load_knowledge
-    from triage.retrain import retrain
+    from triage.knowledge.kb_index import load_knowledge
+    from triage.ml.embedding_cache import EmbeddingCache
 
     models = settings.models
     encoder = configured_encoder(settings)
@@ -86,12 +86,12 @@ def run_training(
 @click.option("--top-k", default=5, show_default=True)
 def suggest(subject: str, body: str, top_k: int) -> None:
     """Print suggestions for a text from the active bundle, as JSON."""
-    from triage.embedding_cache import EmbeddingCache
-    from triage.knowledge import load_knowledge
-    from triage.loading import load_bundle
-    from triage.registry import get_active
-    from triage.suggest import suggest as run_suggest
-    from triage.training import KIND
+    from triage.bundles.loading import load_bundle
+    from triage.bundles.registry import get_active
+    from triage.bundles.training import KIND
+    from triage.desk.suggest import suggest as run_suggest
+    from triage.knowledge.kb_index import load_knowledge
+    from triage.ml.embedding_cache import EmbeddingCache
 
     settings = get_settings()
     with session_scope(sessions(settings)) as session:

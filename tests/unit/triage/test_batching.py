@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from models.errors import Unavailable
-from triage.batching import MicroBatcher, MicroBatchingEncoder
 from triage.errors import WorkerTimeout
+from triage.ml.batching import MicroBatcher, MicroBatchingEncoder
 
 TEXTS = [f"ticket {n}: the VPN drops every {n} minutes" for n in range(32)]
 
@@ -39,7 +39,7 @@ def test_a_caller_waits_at_most_the_timeout_and_the_log_shows_where_the_worker_i
 
     batcher = MicroBatcher(stuck_then_double, timeout=0.3, name="encoder")
     try:
-        with caplog.at_level(logging.ERROR, logger="triage.batching"), pytest.raises(WorkerTimeout) as error:
+        with caplog.at_level(logging.ERROR, logger="triage.ml.batching"), pytest.raises(WorkerTimeout) as error:
             batcher.call([1])
         assert "encoder worker did not answer within 0.3 s" in str(error.value)
         assert isinstance(error.value, Unavailable)  # the API answers 503 with problem details

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.bundle import read_manifest, verify_bundle, write_bundle
+from triage.ml.bundle import read_manifest, verify_bundle, write_bundle
 
 
 def _payload(folder: Path) -> None:
@@ -47,7 +47,7 @@ def test_temp_folders_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
     import fcntl
     import os
 
-    from triage.bundle import remove_abandoned
+    from triage.ml.bundle import remove_abandoned
 
     dead, live = tmp_path / ".tmp-dead", tmp_path / ".tmp-live"
     for folder in (dead, live):

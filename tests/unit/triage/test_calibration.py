@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage.calibration import apply_temperature, expected_calibration_error, fit_confidence_temperature
-from triage.conformal import conformal_quantile, prediction_sets, threshold_for_precision
+from triage.ml.calibration import apply_temperature, expected_calibration_error, fit_confidence_temperature
+from triage.ml.conformal import conformal_quantile, prediction_sets, threshold_for_precision
 
 
 def _sample(n: int, true_temperature: float, seed: int = 0):

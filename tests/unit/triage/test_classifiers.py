@@ -7,9 +7,10 @@ import pytest
 import skops.io as sio
 from sklearn.base import clone
 
-from triage.classifiers import TriageClassifier, knn_vote
-from triage.inputs import make_inputs
-from triage.loading import TRUSTED_TYPES, load_classifier
+from triage.bundles.loading import TRUSTED_TYPES, load_classifier
+from triage.ml.classifiers import TriageClassifier
+from triage.ml.inputs import make_inputs
+from triage.ml.voting import knn_vote
 
 WORDS = {"Network": "vpn gateway wifi", "Billing": "invoice refund vat", "Printing": "toner printer jam"}
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage.curves import calibration_bins, precision_coverage
+from triage.analytics.curves import calibration_bins, precision_coverage
 
 
 def test_calibration_bins_average_confidence_and_accuracy_per_bin():

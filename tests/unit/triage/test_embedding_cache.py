@@ -4,8 +4,8 @@ import shutil
 
 import numpy as np
 
-from triage.embedding_cache import EmbeddingCache, encode_cached
-from triage.encoder import Encoder
+from triage.ml.embedding_cache import EmbeddingCache, encode_cached
+from triage.ml.encoder import Encoder
 
 
 class CountingEncoder(Encoder):

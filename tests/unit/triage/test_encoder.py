@@ -28,7 +28,7 @@ def test_manifest_description(encoder):
 
 
 def test_a_lazy_minilm_loads_on_its_first_texts_and_encodes_the_same(encoder):
-    from triage.encoder import MiniLMEncoder
+    from triage.ml.encoder import MiniLMEncoder
 
     lazy = MiniLMEncoder(lazy=True)  # what CLI commands use: all texts cached, no model loaded
     assert lazy._model is None and lazy.describe() == encoder.describe()
@@ -39,7 +39,7 @@ def test_a_lazy_minilm_loads_on_its_first_texts_and_encodes_the_same(encoder):
 
 
 def test_a_model_of_another_size_is_refused_when_it_loads():
-    from triage.encoder import MiniLMEncoder
+    from triage.ml.encoder import MiniLMEncoder
 
     other = MiniLMEncoder(lazy=True)
     other.dimension = 512
@@ -48,7 +48,7 @@ def test_a_model_of_another_size_is_refused_when_it_loads():
 
 
 def test_multilingual_backend_puts_dutch_and_german_near_english():
-    from triage.encoders import load_encoder
+    from triage.ml.encoders import load_encoder
 
     use = load_encoder("use-multilingual", batch_size=2)
     assert use.describe()["name"] == "use-multilingual-v3" and use.dimension == 512
@@ -63,7 +63,7 @@ def test_multilingual_backend_puts_dutch_and_german_near_english():
 def test_unknown_backend_is_an_error():
     import pytest
 
-    from triage.encoders import load_encoder
+    from triage.ml.encoders import load_encoder
 
     with pytest.raises(ValueError, match="use-multilingual"):
         load_encoder("word2vec")

@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from triage.desk.ticket_import import parse_mapping
 from triage.errors import InvalidImport
-from triage.evaluation import evaluate_file, load_labelled, open_set_auroc, split_rows
-from triage.inputs import make_inputs
-from triage.report import write_report
-from triage.ticket_import import parse_mapping
+from triage.evaluation.classification import evaluate_file, open_set_auroc
+from triage.evaluation.labelled import load_labelled, split_rows
+from triage.evaluation.report import write_report
+from triage.ml.inputs import make_inputs
 
 DEMO = Path(__file__).resolve().parents[3] / "data" / "tickets"
 MAPPING = parse_mapping(

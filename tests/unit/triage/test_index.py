@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.index import VectorIndex
+from triage.ml.index import VectorIndex
 
 
 def _unit(rows: int, dim: int = 8, seed: int = 0) -> np.ndarray:

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from models import Job
 from models.base import utcnow
 from models.db import session_scope
+from triage.bundles.jobs import get_job, run_job, start_job
 from triage.errors import InvalidQuery, JobConflict, JobNotFound
-from triage.jobs import get_job, run_job, start_job
 
 
 def test_one_live_job_per_kind_and_results_are_recorded(sessions):

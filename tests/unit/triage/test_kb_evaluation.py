@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from triage.errors import InvalidImport
-from triage.kb_evaluation import evaluate_kb, no_answer_threshold, write_intent_articles
+from triage.evaluation.kb import evaluate_kb, no_answer_threshold, write_intent_articles
 
 ROWS = [
     ("I am still waiting for my new card", "card_arrival"),

@@ -8,8 +8,8 @@ from kb.parsing import validate_draft
 from kb.sections import kb_stamp
 from kb.store import create_article, update_article
 from models.db import session_scope
-from triage.embedding_cache import EmbeddingCache
-from triage.knowledge import load_knowledge
+from triage.knowledge.kb_index import load_knowledge
+from triage.ml.embedding_cache import EmbeddingCache
 
 VPN = (
     "## Reset\nOpen the Kestrel ID portal and choose Forgot password.\n\n## Still stuck\nCall the service desk on 4000."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from triage.lexical import LexicalIndex, analyse
+from triage.ml.lexical import LexicalIndex, analyse
 
 
 def test_analysis_drops_stop_words_keeps_negations_and_stems_per_language():

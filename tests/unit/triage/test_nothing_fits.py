@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage.nothing_fits import NothingFitsClassifier, OutcomeMemory, answer_features, fit_nothing_fits
-from triage.retrieval import ArticleHit, KnowledgeSearch, section_passages
+from triage.knowledge.nothing_fits import NothingFitsClassifier, OutcomeMemory, answer_features, fit_nothing_fits
+from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, section_passages
 
 VPN_PASSWORD = [
     "I forgot my VPN password",

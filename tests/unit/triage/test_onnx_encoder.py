@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage.encoders import load_encoder
-from triage.onnx_encoder import ARTIFACT_KIND, MODEL_FILE, OnnxInt8Encoder
+from triage.ml.encoders import load_encoder
+from triage.ml.onnx_encoder import ARTIFACT_KIND, MODEL_FILE, OnnxInt8Encoder
 
 TEXTS = [
     "I forgot my VPN password",

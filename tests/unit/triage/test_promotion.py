@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from triage.bundle import library_versions
-from triage.promotion import label_changes, library_check
+from triage.bundles.promotion import label_changes, library_check
+from triage.ml.bundle import library_versions
 
 
 def test_a_bundle_from_other_libraries_or_another_encoder_is_incompatible():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.redaction import Redactor, iban_valid, luhn_valid
+from triage.text.redaction import Redactor, iban_valid, luhn_valid
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage.retrieval import PASSAGES_PER_SECTION, KnowledgeSearch, marked_snippet, section_passages
+from triage.knowledge.retrieval import PASSAGES_PER_SECTION, KnowledgeSearch, marked_snippet, section_passages
 
 
 def _section(id_: int, slug: str, text: str, status: str = "published", heading: str = "Steps") -> dict:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from triage.stacking import SharedWeightStacker
+from triage.ml.stacking import SharedWeightStacker
 
 
 def _views(n: int = 3_000, n_labels: int = 6, seed: int = 0):

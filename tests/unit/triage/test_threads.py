@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 
-from triage.threads import dump_stacks_on_signal
+from triage.ml.threads import dump_stacks_on_signal
 
 
 def _parked(stop: threading.Event) -> None:

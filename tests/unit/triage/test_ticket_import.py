@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from models import Ticket
 from models.db import session_scope
+from triage.desk.ticket_import import import_tickets, parse_mapping
 from triage.errors import InvalidImport
-from triage.ticket_import import import_tickets, parse_mapping
 
 CSV = """Ticket No,Title,Description,Cat,Prio,Team,Fix,Opened
 T-1,VPN password forgotten,Cannot log in to GlobalProtect,Network,high,Network Ops,Reset it,2025-02-01T10:00:00Z

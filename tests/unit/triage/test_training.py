@@ -4,12 +4,12 @@ from pathlib import Path
 
 from kb.importer import import_folder
 from models.db import session_scope
-from triage.embedding_cache import EmbeddingCache
-from triage.knowledge import load_knowledge
-from triage.loading import load_bundle
-from triage.registry import get_active, list_versions
-from triage.suggest import suggest
-from triage.training import KIND, train_bundle
+from triage.bundles.loading import load_bundle
+from triage.bundles.registry import get_active, list_versions
+from triage.bundles.training import KIND, train_bundle
+from triage.desk.suggest import suggest
+from triage.knowledge.kb_index import load_knowledge
+from triage.ml.embedding_cache import EmbeddingCache
 
 DEMO = Path(__file__).resolve().parents[3] / "data"
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from models import Ticket
 from models.db import session_scope
-from triage.volume import ticket_volume
+from triage.analytics.volume import ticket_volume
 
 
 def test_volume_per_week_and_category_with_the_rest_as_other(sessions):

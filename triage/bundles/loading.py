@@ -1,0 +1,89 @@
+"""A triage bundle in memory: verified, its classifiers loaded through skops with trusted types only.
+The bundle lifecycle (training, promotion, shadow, analytics) and the request pipeline both start here."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from triage.ml.bundle import verify_bundle
+from triage.ml.classifiers import TriageClassifier
+from triage.ml.index import VectorIndex
+from triage.text.redaction import Redactor, bundle_redactor
+
+__all__ = ("TRUSTED_TYPES", "LoadedBundle", "load_bundle", "load_classifier")
+
+TRUSTED_TYPES = ("triage.ml.classifiers.TriageClassifier", "triage.ml.stacking.SharedWeightStacker")
+# skops records each object's class path: bundles written before triage/ had subpackages (2026-11-30)
+# name these modules, which now live under triage.ml. Their old names stay importable (as the same
+# module objects) and trusted, so those bundles keep loading.
+LEGACY_MODULES = {"triage.classifiers": "triage.ml.classifiers", "triage.stacking": "triage.ml.stacking"}
+LEGACY_TRUSTED_TYPES = ("triage.classifiers.TriageClassifier", "triage.stacking.SharedWeightStacker")
+
+
+@dataclass
+class LoadedBundle:
+    """A verified bundle in memory: the resolved-ticket index, its item metadata and the classifiers."""
+
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    ticket_index: VectorIndex
+    tickets: dict[int, dict[str, Any]]
+    classifiers: dict[str, TriageClassifier]
+    redactor: Redactor = field(default_factory=Redactor)
+
+    def without(self, ticket_ids: set[int]) -> LoadedBundle:
+        """A copy that no longer holds ``ticket_ids`` (erased requesters' tickets): their vectors leave the
+        index and their evidence leaves the metadata. ``self`` is not changed."""
+        drop = ticket_ids & self.tickets.keys()
+        if not drop:
+            return self
+        index = self.ticket_index.copy()
+        index.remove(sorted(drop))
+        tickets = {i: t for i, t in self.tickets.items() if i not in drop}
+        return replace(self, ticket_index=index, tickets=tickets)
+
+
+def _load_items(path: Path) -> dict[int, dict[str, Any]]:
+    return {item["id"]: item for item in json.loads(path.read_text(encoding="utf-8"))}
+
+
+def _alias_legacy_modules() -> None:
+    for old, new in LEGACY_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
+
+
+def load_classifier(file: Path) -> Any:
+    """A classifier saved with skops, loaded with skops' default trusted types and :data:`TRUSTED_TYPES`
+    only; a file holding any other type is refused (ValueError) before anything in it is built."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    _alias_legacy_modules()
+    try:  # one audit of the file's tree: load checks every type against the trusted list itself
+        return sio.load(file, trusted=[*TRUSTED_TYPES, *LEGACY_TRUSTED_TYPES])
+    except UntrustedTypesFoundException as error:
+        raise ValueError(f"{file} holds types that are not trusted: {error}") from error
+
+
+def load_bundle(path: Path) -> LoadedBundle:
+    """Load and checksum-verify a triage bundle; classifiers are loaded with skops, trusted types only."""
+    manifest = verify_bundle(path)
+    classifiers = {
+        name: load_classifier(path / "classifiers" / f"{name}.skops") for name in manifest.get("classifiers", {})
+    }
+    return LoadedBundle(
+        version=manifest["version"],
+        path=path,
+        manifest=manifest,
+        ticket_index=VectorIndex.load(path / "tickets.faiss"),
+        tickets=_load_items(path / "tickets.json"),
+        classifiers=classifiers,
+        redactor=bundle_redactor(manifest),
+    )

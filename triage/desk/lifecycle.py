@@ -1,0 +1,161 @@
+"""The ticket lifecycle after intake: agents set or override labels, change status, and resolve.
+
+Every label an agent sets is recorded as :class:`models.Feedback` on the ticket's latest suggestion:
+accepted when it equals the predicted label, overridden otherwise (with what, by whom, when). Resolved
+tickets with their final labels are the next training set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Article, Feedback, Ticket
+from models.base import utcnow
+from models.tickets import LABEL_FIELDS
+from triage.desk.tickets import get_ticket, latest_suggestion
+from triage.errors import InvalidQuery, InvalidTransition
+
+__all__ = ("OPEN_STATUSES", "TRANSITIONS", "resolve_ticket", "ticket_feedback", "update_ticket")
+
+# Where a status may go with PATCH; "resolved" is reached only through resolve_ticket, which needs
+# the resolution. A resolved ticket may be reopened or closed; a closed one is final.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("open", "pending", "closed"),
+    "open": ("pending", "closed"),
+    "pending": ("open", "closed"),
+    "resolved": ("open", "closed"),
+    "closed": (),
+}
+OPEN_STATUSES = ("new", "open", "pending")
+MAX_LABEL = 200
+
+
+def _check_labels(labels: Mapping[str, str | None]) -> dict[str, str]:
+    clean = {}
+    for name, value in labels.items():
+        if name not in LABEL_FIELDS:
+            raise InvalidQuery(f"unknown field {name!r}; the labels are {', '.join(LABEL_FIELDS)}", field=name)
+        if value is None:
+            continue
+        value = " ".join(str(value).split())
+        if not value:
+            raise InvalidQuery(f"{name} must not be empty", field=name)
+        if len(value) > MAX_LABEL:
+            raise InvalidQuery(f"{name} is longer than {MAX_LABEL} characters", field=name)
+        clean[name] = value
+    return clean
+
+
+def _record_feedback(
+    session: Session,
+    ticket: Ticket,
+    labels: Mapping[str, str],
+    source: str,
+    actor: str | None,
+    on_behalf_of: str | None = None,
+) -> None:
+    """Set the labels and record each one that changes as feedback on the latest suggestion, by ``actor``
+    (who is authenticated) on behalf of ``on_behalf_of`` (the person a request names, unverified)."""
+    suggestion = latest_suggestion(session, ticket.id)
+    predictions = suggestion.predictions if suggestion else {}
+    for name, value in labels.items():
+        if getattr(ticket, name) == value and source == "update":
+            continue  # setting what is already there is no decision
+        prediction = predictions.get(name) or {}
+        predicted = prediction.get("label")
+        session.add(
+            Feedback(
+                ticket_id=ticket.id,
+                suggestion_id=suggestion.id if suggestion else None,
+                bundle_version=suggestion.bundle_version if suggestion else None,
+                field=name,
+                predicted=predicted,
+                prediction_status=prediction.get("status"),
+                value=value,
+                action="accepted" if predicted == value else "overridden",
+                source=source,
+                actor=actor,
+                on_behalf_of=on_behalf_of,
+            )
+        )
+        setattr(ticket, name, value)
+
+
+def update_ticket(
+    session: Session,
+    ticket_id: int,
+    *,
+    labels: Mapping[str, str | None],
+    status: str | None = None,
+    actor: str | None = None,
+    on_behalf_of: str | None = None,
+) -> Ticket:
+    """Set or override labels and/or move the status (409 for a move :data:`TRANSITIONS` forbids).
+
+    A closed ticket takes no changes; labels of a resolved ticket can still be corrected (they are the
+    training data), and each correction is recorded.
+    """
+    ticket = get_ticket(session, ticket_id)
+    clean = _check_labels(labels)
+    if not clean and status is None:
+        raise InvalidQuery("give at least one of category, priority, assignee or status", field="body")
+    if ticket.status == "closed":
+        raise InvalidTransition(f"ticket {ticket_id} is closed", field="status")
+    if status is not None and status != ticket.status:
+        if status not in TRANSITIONS:
+            raise InvalidQuery(f"status must be one of {', '.join(TRANSITIONS)}", field="status")
+        if status not in TRANSITIONS[ticket.status]:
+            hint = "; resolve it with POST /v1/tickets/{id}/resolve" if status == "resolved" else ""
+            raise InvalidTransition(f"a {ticket.status} ticket cannot become {status}{hint}", field="status")
+        if ticket.status == "resolved":
+            ticket.resolved_at = None  # reopened
+        ticket.status = status
+    _record_feedback(session, ticket, clean, "update", actor, on_behalf_of)
+    ticket.updated_at = utcnow()
+    session.flush()
+    return ticket
+
+
+def resolve_ticket(
+    session: Session,
+    ticket_id: int,
+    *,
+    resolution: str,
+    labels: Mapping[str, str | None],
+    helped_articles: Sequence[str] = (),
+    actor: str | None = None,
+    on_behalf_of: str | None = None,
+) -> Ticket:
+    """Resolve an open ticket with its resolution text, final labels and the articles that helped.
+
+    Each final label is recorded as feedback (accepted or overridden). The articles must exist.
+    """
+    ticket = get_ticket(session, ticket_id)
+    if ticket.status not in OPEN_STATUSES:
+        raise InvalidTransition(f"a {ticket.status} ticket cannot be resolved", field="status")
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise InvalidQuery("a resolution says what was done", field="resolution")
+    clean = _check_labels(labels)
+    slugs = list(dict.fromkeys(helped_articles))
+    known = set(session.scalars(select(Article.slug).where(Article.slug.in_(slugs)))) if slugs else set()
+    unknown = [s for s in slugs if s not in known]
+    if unknown:
+        raise InvalidQuery(f"no article {unknown[0]!r}", field="helped_articles")
+    final = {name: clean.get(name) or getattr(ticket, name) for name in LABEL_FIELDS}
+    _record_feedback(session, ticket, {k: v for k, v in final.items() if v}, "resolve", actor, on_behalf_of)
+    ticket.resolution = resolution
+    ticket.helped_articles = slugs
+    ticket.status = "resolved"
+    ticket.resolved_at = ticket.updated_at = utcnow()
+    session.flush()
+    return ticket
+
+
+def ticket_feedback(session: Session, ticket_id: int) -> list[Feedback]:
+    """The feedback recorded on a ticket, oldest first (404 for an unknown ticket)."""
+    get_ticket(session, ticket_id)
+    return list(session.scalars(select(Feedback).where(Feedback.ticket_id == ticket_id).order_by(Feedback.id)))

@@ -1,0 +1,212 @@
+"""Suggestions for a ticket or draft: articles, similar resolved tickets and per-field predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.tickets import LABEL_FIELDS
+from triage.bundles.loading import LoadedBundle
+from triage.errors import InvalidQuery
+from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, article_hits
+from triage.ml.encoder import Encoder
+from triage.ml.inputs import make_inputs
+from triage.text.drafts import prepare_draft
+from triage.text.texts import snippet
+
+__all__ = (
+    "FieldPrediction",
+    "SimilarTicket",
+    "Suggestions",
+    "predict_fields",
+    "similar_tickets",
+    "suggest",
+    "suggest_many",
+    "unavailable_predictions",
+)
+
+
+@dataclass(frozen=True)
+class SimilarTicket:
+    """A resolved ticket close to the query, with its labels and what was done."""
+
+    id: int
+    external_id: str | None
+    subject: str
+    similarity: float
+    category: str | None
+    priority: str | None
+    assignee: str | None
+    resolution: str | None
+
+
+@dataclass(frozen=True)
+class FieldPrediction:
+    """One field's prediction.
+
+    ``status`` is ``ok`` (a label), ``abstained`` (no label: too unsure for the bundle's target
+    precision; the prediction set and the reason say why) or ``unavailable`` (no classifier).
+    """
+
+    status: str
+    label: str | None = None
+    confidence: float | None = None
+    abstained: bool = False
+    prediction_set: list[str] = field(default_factory=list)
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    evidence: dict[str, Any] | None = None
+    reason: str | None = None
+    bundle_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Everything suggested for one text, the text's detected language, and the bundle version."""
+
+    bundle_version: str | None
+    language: str | None
+    articles: list[ArticleHit]
+    similar_tickets: list[SimilarTicket]
+    predictions: dict[str, FieldPrediction]
+
+
+def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
+    """Every field marked unavailable with the same reason."""
+    return {name: FieldPrediction(status="unavailable", reason=reason) for name in LABEL_FIELDS}
+
+
+def similar_tickets(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[SimilarTicket]:
+    """The ``top_k`` resolved tickets of ``bundle`` nearest to ``vector``, with their labels."""
+    hits = []
+    for ticket_id, score in bundle.ticket_index.search(vector, top_k):
+        t = bundle.tickets[ticket_id]
+        hits.append(
+            SimilarTicket(
+                id=ticket_id,
+                external_id=t.get("external_id"),
+                subject=t["subject"],
+                similarity=round(score, 4),
+                category=t.get("category"),
+                priority=t.get("priority"),
+                assignee=t.get("assignee"),
+                resolution=snippet(t["resolution"]) if t.get("resolution") else None,
+            )
+        )
+    return hits
+
+
+def _evidence(name: str, label: str, similar: list[SimilarTicket]) -> dict[str, Any]:
+    votes = sum(1 for t in similar if getattr(t, name) == label)
+    return {
+        "summary": f"{votes} of the {len(similar)} most similar resolved tickets went to {label}",
+        "tickets": [
+            {"id": t.id, "external_id": t.external_id, "label": getattr(t, name), "similarity": t.similarity}
+            for t in similar
+        ],
+    }
+
+
+def _field_prediction(bundle: LoadedBundle, name: str, clf, proba, members, abstained, similar) -> FieldPrediction:
+    order = np.argsort(proba)[::-1]
+    best, confidence = str(clf.classes_[order[0]]), round(float(proba[order[0]]), 4)
+    threshold = clf.abstention_["threshold"]
+    reason = None
+    if abstained:
+        reason = (
+            f"confidence {confidence:.2f} is below {threshold:.2f}, the threshold for "
+            f"{clf.target_precision:.0%} precision"
+            if clf.abstention_["reachable"]
+            else f"{clf.target_precision:.0%} precision was not reachable on held-out tickets for {name}"
+        )
+    return FieldPrediction(
+        status="abstained" if abstained else "ok",
+        label=None if abstained else best,
+        confidence=confidence,
+        abstained=abstained,
+        prediction_set=[str(clf.classes_[i]) for i in members],
+        alternatives=[{"label": str(clf.classes_[i]), "probability": round(float(proba[i]), 4)} for i in order[1:4]],
+        evidence=_evidence(name, best, similar) if similar else None,
+        reason=reason,
+        bundle_version=bundle.version,
+    )
+
+
+def _predict_many(
+    bundle: LoadedBundle, vectors: np.ndarray, texts: Sequence[str], similars: Sequence[list[SimilarTicket]]
+) -> list[dict[str, FieldPrediction]]:
+    """Every field's prediction for several texts, each classifier called once for all of them."""
+    predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
+    X = make_inputs(list(texts), vectors.reshape(len(texts), -1))
+    for name in LABEL_FIELDS:
+        clf = bundle.classifiers.get(name)
+        if clf is None:
+            reason = bundle.manifest.get("classifiers_skipped", {}).get(name, "no classifier in this bundle")
+            for row in predictions:
+                row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
+            continue
+        proba, sets, abstain = clf.predict_sets(X)
+        for i, row in enumerate(predictions):
+            row[name] = _field_prediction(bundle, name, clf, proba[i], sets[i], bool(abstain[i]), similars[i])
+    return predictions
+
+
+def predict_fields(
+    bundle: LoadedBundle, vector: np.ndarray, text: str, similar: list[SimilarTicket]
+) -> dict[str, FieldPrediction]:
+    """Every field's prediction for one encoded text (what :func:`suggest` does after encoding and search)."""
+    return _predict_many(bundle, vector.reshape(1, -1), [text], [similar])[0]
+
+
+def suggest_many(
+    bundle: LoadedBundle | None,
+    knowledge: KnowledgeSearch | None,
+    encoder: Encoder,
+    drafts: Sequence[tuple[str | None, str | None, int]],
+) -> list[Suggestions | InvalidQuery]:
+    """:func:`suggest` for several (subject, body, top_k) drafts at once: one encoder batch and one call
+    per classifier for all of them. A draft without text gets its :class:`InvalidQuery` in its place."""
+    redactor = bundle.redactor if bundle else None
+    prepared: list[tuple[str, str | None] | InvalidQuery] = []
+    for subject, body, _ in drafts:
+        try:
+            prepared.append(prepare_draft(subject, body, redactor))
+        except InvalidQuery as error:
+            prepared.append(error)
+    valid = [i for i, p in enumerate(prepared) if not isinstance(p, InvalidQuery)]
+    texts = [prepared[i][0] for i in valid]
+    vectors = encoder.encode_batch(texts) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
+    similars = [similar_tickets(bundle, vectors[n], drafts[i][2]) for n, i in enumerate(valid)] if bundle else []
+    predictions = _predict_many(bundle, vectors, texts, similars) if bundle and texts else []
+    results: list[Suggestions | InvalidQuery] = list(prepared)  # errors stay where they are
+    for n, i in enumerate(valid):
+        text, language = prepared[i]
+        top_k = drafts[i][2]
+        articles = article_hits(knowledge, vectors[n], text, top_k, language=language or "en")
+        if bundle is None:
+            unavailable = unavailable_predictions("no trained bundle is active yet")
+            results[i] = Suggestions(None, language, articles, [], unavailable)
+        else:
+            results[i] = Suggestions(bundle.version, language, articles, similars[n], predictions[n])
+    return results
+
+
+def suggest(
+    bundle: LoadedBundle | None,
+    knowledge: KnowledgeSearch | None,
+    encoder: Encoder,
+    *,
+    subject: str | None,
+    body: str | None,
+    top_k: int = 5,
+) -> Suggestions:
+    """Encode the text once and return published articles, similar resolved tickets and predictions.
+
+    With no bundle, the answer degrades: articles only, no tickets, predictions ``unavailable``.
+    """
+    (result,) = suggest_many(bundle, knowledge, encoder, [(subject, body, top_k)])
+    if isinstance(result, InvalidQuery):
+        raise result
+    return result

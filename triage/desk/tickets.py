@@ -1,0 +1,108 @@
+"""Ticket intake and lookup, and storing the suggestions made for a ticket."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import Suggestion, Ticket
+from models.audit import Actor, record_audit
+from models.db import page
+from models.hashing import content_hash
+from triage.desk.suggest import Suggestions
+from triage.errors import InvalidQuery, TicketExists, TicketNotFound
+from triage.text.language import detect_language
+
+__all__ = (
+    "audit_prediction",
+    "create_ticket",
+    "get_ticket",
+    "latest_suggestion",
+    "list_tickets",
+    "save_suggestion",
+)
+
+
+def create_ticket(
+    session: Session,
+    *,
+    subject: str | None,
+    body: str | None,
+    requester: str | None = None,
+    channel: str | None = None,
+    language: str | None = None,
+    external_id: str | None = None,
+) -> Ticket:
+    """Store a new ticket (status ``new``); its language is detected when not given. Raise
+    :class:`InvalidQuery` when it has no text."""
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject and not body:
+        raise InvalidQuery("a ticket needs a subject or a body", field="subject")
+    taken = TicketExists(f"a ticket with external_id {external_id!r} already exists", field="external_id")
+    if external_id is not None and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
+        raise taken
+    ticket = Ticket(
+        subject=subject,
+        body=body,
+        requester=requester,
+        channel=channel,
+        language=language or detect_language(f"{subject}\n{body}"),
+        external_id=external_id,
+        status="new",
+        content_hash=content_hash(subject, body),
+    )
+    try:
+        with session.begin_nested():  # another request may store the same external_id in between
+            session.add(ticket)
+    except IntegrityError:
+        raise taken from None
+    return ticket
+
+
+def list_tickets(
+    session: Session, *, statuses: tuple[str, ...] = (), limit: int = 50, offset: int = 0
+) -> tuple[list[Ticket], int]:
+    """A page of tickets, newest first (only ``statuses`` when given), and how many there are in all."""
+    query = select(Ticket)
+    if statuses:
+        query = query.where(Ticket.status.in_(statuses))
+    return page(session, query, Ticket.created_at.desc(), Ticket.id.desc(), limit=limit, offset=offset)
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    """The ticket with ``ticket_id``; raise :class:`TicketNotFound`."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise TicketNotFound(f"no ticket with id {ticket_id}", field="ticket_id")
+    return ticket
+
+
+def save_suggestion(session: Session, ticket_id: int | None, result: Suggestions) -> Suggestion:
+    """Store what was suggested, with the bundle version, for feedback and audit."""
+    row = Suggestion(
+        ticket_id=ticket_id,
+        bundle_version=result.bundle_version,
+        articles=[asdict(a) for a in result.articles],
+        similar_tickets=[asdict(t) for t in result.similar_tickets],
+        predictions={name: asdict(p) for name, p in result.predictions.items()},
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_suggestion(session: Session, ticket_id: int) -> Suggestion | None:
+    """The newest stored suggestion for a ticket."""
+    return session.scalar(
+        select(Suggestion).where(Suggestion.ticket_id == ticket_id).order_by(Suggestion.id.desc()).limit(1)
+    )
+
+
+def audit_prediction(session: Session, actor: Actor, result: Suggestions, ticket_id: int | None = None) -> None:
+    """Record in the audit trail that predictions were served: the bundle version and each field's label."""
+    labels = {name: p.label if p.status == "ok" else p.status for name, p in result.predictions.items()}
+    target = f"ticket:{ticket_id}" if ticket_id else None
+    record_audit(session, actor, "prediction.served", target, bundle_version=result.bundle_version, labels=labels)

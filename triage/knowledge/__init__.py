@@ -1,0 +1,5 @@
+"""The knowledge base as the portal and agents search it: hybrid KB search (dense and BM25 over article
+sections), the serving KB index kept current from the database, the "nothing fits" model and the
+self-service portal (suggestions while a customer types, and what they did with them).
+
+May import: ``triage.ml``, ``triage.text``, ``kb`` and ``models``."""

@@ -1,0 +1,84 @@
+"""The searchable knowledge base of a serving process, built from the database and kept current.
+
+Articles change independently of the trained classifiers, so their index is not part of a bundle:
+every process builds it from the article sections in the database, encoding only passages whose text
+is not in the embedding cache, and rebuilds it when the KB's change stamp moves. A rebuild after an
+edit therefore re-embeds only the changed sections, and a deleted or archived article drops out of
+the next search. The portal's "nothing fits" model is refitted with the index and whenever new portal
+outcomes have been recorded (:func:`refit_nothing_fits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from kb.outcomes import outcomes_stamp
+from kb.sections import kb_stamp, searchable_sections
+from triage.knowledge.nothing_fits import NothingFitsModel, fit_nothing_fits, portal_outcomes
+from triage.knowledge.retrieval import KnowledgeSearch, section_passages
+from triage.ml.embedding_cache import EmbeddingCache, encode_cached
+from triage.ml.encoder import Encoder
+
+__all__ = ("Knowledge", "load_knowledge", "refit_nothing_fits")
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """A built index and the change stamp of the KB it was built from."""
+
+    stamp: tuple[Any, ...]
+    search: KnowledgeSearch
+    encoded: int  # distinct passage texts that had to be encoded (not cached) for this build
+    outcomes_stamp: tuple[Any, ...] = ()
+    nothing_fits: NothingFitsModel | None = None
+
+
+def refit_nothing_fits(
+    session: Session, knowledge: Knowledge, encoder: Encoder, cache: EmbeddingCache, *, limit: int
+) -> Knowledge:
+    """``knowledge`` with its "nothing fits" model fitted on the newest ``limit`` portal outcomes against
+    its published articles (no model while there are too few outcomes)."""
+    stamp = outcomes_stamp(session)
+    outcomes = portal_outcomes(session, limit=limit)
+    texts = [text for text, _ in outcomes]
+    vectors = encode_cached(encoder, texts, cache) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
+    model = fit_nothing_fits(knowledge.search, texts, vectors, [h for _, h in outcomes], statuses=("published",))
+    return replace(knowledge, outcomes_stamp=stamp, nothing_fits=model)
+
+
+def load_knowledge(
+    session: Session,
+    encoder: Encoder,
+    cache: EmbeddingCache,
+    *,
+    outcomes_limit: int = 20_000,
+    previous: Knowledge | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> Knowledge:
+    """Index every draft and published article section (cached passages are not encoded again) and fit
+    the "nothing fits" model on the newest ``outcomes_limit`` portal outcomes.
+
+    With a ``previous`` build that has a fitted model, the model is kept instead: it reads the new
+    index's results at prediction time, and refitting on every article edit would cost a search per
+    outcome. :func:`refit_nothing_fits` refits it when outcomes change."""
+    stamp = kb_stamp(session)
+    sections = searchable_sections(session)
+    passages = [p for section in sections for p in section_passages(section)]
+    counts: dict[str, int] = {}
+
+    def track(done: int, total: int) -> None:
+        counts.setdefault("cached", done)  # the first call: what the cache already had
+        counts["total"] = total
+        progress(done, total)
+
+    vectors = encode_cached(encoder, [text for _, text in passages], cache, progress=track)
+    search = KnowledgeSearch.build(sections, [pid for pid, _ in passages], vectors)
+    knowledge = Knowledge(stamp=stamp, search=search, encoded=counts["total"] - counts["cached"])
+    if previous is not None and previous.nothing_fits is not None:
+        return replace(knowledge, outcomes_stamp=previous.outcomes_stamp, nothing_fits=previous.nothing_fits)
+    return refit_nothing_fits(session, knowledge, encoder, cache, limit=outcomes_limit)

@@ -1,0 +1,284 @@
+"""Hybrid article retrieval: dense (faiss) and BM25 over article sections, fused, aggregated to articles.
+
+Dense search scores a section by the cosine similarity of its best passage; BM25 scores whole sections.
+``hybrid`` fuses them as ``cosine + lexical_weight * bm25 / best bm25 of the query``: the cosine keeps
+its meaning (how close the best passage is) and BM25 breaks near-ties towards the sections that share
+the query's words. ``rrf`` (reciprocal rank fusion, ``sum of 1 / (60 + rank)``) is kept for
+comparison: it ignores how far apart the scores are, which lost to the weighted sum in our
+measurements. An article takes the score of its best section, whose heading, anchor and snippet
+represent it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from triage.ml.index import VectorIndex
+from triage.ml.lexical import LexicalIndex, analyse
+from triage.text.language import detect_language
+from triage.text.texts import chunk_text
+
+__all__ = (
+    "METHODS",
+    "PASSAGES_PER_SECTION",
+    "ArticleHit",
+    "KnowledgeSearch",
+    "article_hits",
+    "marked_snippet",
+    "section_passages",
+)
+
+METHODS = ("hybrid", "dense", "bm25", "rrf")
+PASSAGES_PER_SECTION = 64
+
+
+def section_passages(chunk: dict[str, Any], *, min_chars: int = 40) -> list[tuple[int, str]]:
+    """What to embed of a section, as (id, text with the heading path): the whole section, then its passages.
+
+    A passage is one block (paragraph, list item) of the section; blocks shorter than ``min_chars`` join
+    the next one. One long section about several things then matches a question about any of them,
+    which one averaged embedding of the whole section does not; the whole section's embedding still
+    says what the section is about overall. Ids are ``section id * PASSAGES_PER_SECTION + n``, ``n = 0``
+    for the whole section, so everything of a section can be removed by its id; the last passage takes
+    any blocks beyond the limit.
+    """
+    passages: list[str] = []
+    pending = ""
+    for block in chunk["text"].split("\n"):
+        pending = f"{pending} {block}".strip()
+        if len(pending) >= min_chars:
+            passages.append(pending)
+            pending = ""
+    if pending and passages:
+        passages[-1] = f"{passages[-1]} {pending}"
+    elif pending or not passages:
+        passages.append(pending or chunk["heading"])
+    head, tail = passages[: PASSAGES_PER_SECTION - 2], passages[PASSAGES_PER_SECTION - 2 :]
+    if tail:
+        head.append(" ".join(tail))
+    whole = " ".join(chunk["text"].split()) or chunk["heading"]
+    return [
+        (chunk["id"] * PASSAGES_PER_SECTION + n, chunk_text(chunk["heading_path"], text))
+        for n, text in enumerate([whole, *head])
+    ]
+
+
+@dataclass(frozen=True)
+class ArticleHit:
+    """An article, represented by its best-matching section: heading, a link to its anchor, a snippet."""
+
+    slug: str
+    title: str
+    language: str
+    revision: int
+    score: float
+    similarity: float
+    heading: str
+    heading_path: list[str]
+    anchor: str
+    snippet: str
+    url: str
+
+
+def marked_snippet(text: str, query_tokens: Sequence[str], language: str = "en", limit: int = 240) -> str:
+    """HTML-escaped window of ``text`` around the first matched query term, matched words in ``<mark>``.
+
+    Words match when their analysed form (lower-cased, stemmed) is one of ``query_tokens``.
+    """
+    wanted = set(query_tokens)
+    words = list(re.finditer(r"\w+", text))
+    hits = [m for m in words if (analyse(m.group(), language) or [None])[0] in wanted]
+    start = max(0, hits[0].start() - limit // 3) if hits else 0
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < start + 30 else start
+    end = min(len(text), start + limit)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    out, cursor = [], start
+    for m in hits:
+        if m.start() < start or m.end() > end:
+            continue
+        out.append(html.escape(text[cursor : m.start()]))
+        out.append(f"<mark>{html.escape(m.group())}</mark>")
+        cursor = m.end()
+    out.append(html.escape(text[cursor:end]))
+    body = " ".join("".join(out).split())
+    return ("… " if start else "") + body + (" …" if end < len(text) else "")
+
+
+class KnowledgeSearch:
+    """Dense passages and BM25 sections over the same articles, and the sections' metadata."""
+
+    def __init__(
+        self,
+        dense: VectorIndex,
+        lexical: LexicalIndex,
+        chunks: dict[int, dict[str, Any]],
+        *,
+        lexical_weight: float = 0.2,
+    ) -> None:
+        self.dense, self.lexical, self.chunks = dense, lexical, chunks
+        self.lexical_weight = lexical_weight
+        self._passage_counts: dict[int, int] = {}
+
+    @classmethod
+    def build(
+        cls,
+        chunks: Sequence[dict[str, Any]],
+        passage_ids: Sequence[int],
+        passage_vectors: np.ndarray,
+        *,
+        lexical_weight: float = 0.2,
+    ) -> KnowledgeSearch:
+        """Index sections (dicts with ``id``, ``slug``, ``title``, ``language``, ``heading_path``, ``text``
+        ...) and the embeddings of their :func:`section_passages`."""
+        dense = VectorIndex(passage_vectors.shape[1] if len(passage_vectors) else 384)
+        if len(passage_ids):
+            dense.add(list(passage_ids), passage_vectors)
+        lexical = LexicalIndex.build(
+            [c["id"] for c in chunks],
+            [chunk_text(c["heading_path"], c["text"]) for c in chunks],
+            [c.get("language") or "en" for c in chunks],
+        )
+        search = cls(dense, lexical, {c["id"]: c for c in chunks}, lexical_weight=lexical_weight)
+        for passage_id in passage_ids:
+            chunk_id = passage_id // PASSAGES_PER_SECTION
+            search._passage_counts[chunk_id] = search._passage_counts.get(chunk_id, 0) + 1
+        return search
+
+    def _dense(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
+        """Sections ranked by ``0.7 * best passage cosine + 0.3 * whole-section cosine``."""
+        passage: dict[int, float] = {}
+        whole: dict[int, float] = {}
+        for passage_id, score in self.dense.search(vector, depth * 8):
+            chunk_id, n = divmod(passage_id, PASSAGES_PER_SECTION)
+            if chunk_id in self.chunks:
+                target = whole if n == 0 else passage
+                target.setdefault(chunk_id, score)
+        scores = {
+            chunk_id: self._dense_score(vector, chunk_id, passage, whole) for chunk_id in passage.keys() | whole.keys()
+        }
+        return sorted(scores.items(), key=lambda item: -item[1])[:depth]
+
+    def _dense_score(
+        self,
+        vector: np.ndarray,
+        chunk_id: int,
+        passage: dict[int, float] | None = None,
+        whole: dict[int, float] | None = None,
+    ) -> float:
+        """A section's dense score, from the similarities found by the search or, where missing, computed."""
+        base = chunk_id * PASSAGES_PER_SECTION
+        whole_sim = (whole or {}).get(chunk_id)
+        if whole_sim is None:
+            whole_sim = float(self.dense.reconstruct(base) @ vector)
+        passage_sim = (passage or {}).get(chunk_id)
+        if passage_sim is None:
+            count = self._passage_counts.get(chunk_id, 1)
+            sims = [float(self.dense.reconstruct(base + n) @ vector) for n in range(1, count)]
+            passage_sim = max(sims, default=whole_sim)
+        return 0.7 * passage_sim + 0.3 * whole_sim
+
+    def search(
+        self,
+        vector: np.ndarray,
+        query: str,
+        *,
+        top_k: int = 5,
+        method: str = "hybrid",
+        language: str = "en",
+        statuses: tuple[str, ...] | None = None,
+        depth: int = 50,
+    ) -> list[ArticleHit]:
+        """The ``top_k`` best articles for a query (its embedding and its text), best first.
+
+        Args:
+            statuses: when given, only articles in these statuses (e.g. ``("published",)``) are returned.
+            depth: how many sections each method contributes before fusion.
+        """
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}")
+        if not self.chunks:
+            return []
+        tokens = analyse(query, language)
+        dense = self._dense(vector, depth)
+        lexical = self.lexical.search(tokens, depth) if method != "dense" else []
+        if method == "dense":
+            scores = dict(dense)
+        elif method == "bm25":
+            scores = dict(lexical)
+        elif method == "rrf":
+            scores = {}
+            for ranking in (dense, lexical):
+                for rank, (chunk_id, _) in enumerate(ranking, start=1):
+                    scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (60 + rank)
+        else:
+            scores = dict(dense)
+            top_lexical = lexical[0][1] if lexical else 1.0
+            for chunk_id, score in lexical:
+                if chunk_id not in scores:  # found by BM25 only: its dense score still counts
+                    scores[chunk_id] = self._dense_score(vector, chunk_id)
+                scores[chunk_id] += self.lexical_weight * score / top_lexical
+        similarity = dict(dense)
+        best: dict[str, tuple[float, int]] = {}
+        for chunk_id, score in sorted(scores.items(), key=lambda item: -item[1]):
+            chunk = self.chunks[chunk_id]
+            if statuses is not None and chunk.get("status", "published") not in statuses:
+                continue
+            best.setdefault(chunk["slug"], (score, chunk_id))
+        return [
+            self._match(
+                chunk_id,
+                score,
+                similarity[chunk_id] if chunk_id in similarity else self._dense_score(vector, chunk_id),
+                tokens,
+            )
+            for score, chunk_id in list(best.values())[:top_k]
+        ]
+
+    def section(self, slug: str, anchor: str) -> dict[str, Any] | None:
+        """The indexed section of article ``slug`` at ``anchor`` (its full text and metadata)."""
+        return next((c for c in self.chunks.values() if c["slug"] == slug and c["anchor"] == anchor), None)
+
+    def _match(self, chunk_id: int, score: float, similarity: float, tokens: list[str]) -> ArticleHit:
+        c = self.chunks[chunk_id]
+        language = c.get("language") or "en"
+        return ArticleHit(
+            slug=c["slug"],
+            title=c["title"],
+            language=language,
+            revision=c["revision"],
+            score=round(float(score), 6),
+            similarity=round(float(similarity), 4),
+            heading=c["heading"],
+            heading_path=list(c["heading_path"]),
+            anchor=c["anchor"],
+            snippet=marked_snippet(c["text"], tokens, language),
+            url=f"/v1/articles/{c['slug']}#{c['anchor']}",
+        )
+
+
+def article_hits(
+    knowledge: KnowledgeSearch | None,
+    vector: np.ndarray,
+    text: str,
+    top_k: int,
+    *,
+    statuses: tuple[str, ...] | None = ("published",),
+    method: str = "hybrid",
+    language: str | None = None,
+) -> list[ArticleHit]:
+    """The best articles for a text by hybrid search (published ones unless ``statuses`` says otherwise);
+    ``language`` (detected when not given) chooses the query's stemming for BM25."""
+    if knowledge is None:
+        return []
+    language = language or detect_language(text, default="en")
+    return knowledge.search(vector, text, top_k=top_k, statuses=statuses, method=method, language=language)
