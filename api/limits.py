@@ -92,10 +92,8 @@ def decode_json_strictly(body: bytes, target: Any = None) -> Any:
     holds a control character in a string (422)."""
     if json_depth(body, stop_after=MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise HTTPException(status_code=400, detail=f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        strict = msgspec.json.decode(body)  # the strict parser (no lone surrogates, no NaN)
-        if target is not None:
-            msgspec.json.decode(body, type=target)  # JSON types as declared: no "5" for 5, no 1 for true
+    try:  # the strict parser (no lone surrogates, no NaN), with JSON types as declared: no "5" for 5
+        msgspec.json.decode(body, type=Any if target is None else target)
     except msgspec.ValidationError as error:
         found = _JSON_PATH.search(str(error))
         field = (found.group(1) if found else "") or "body"
@@ -105,12 +103,12 @@ def decode_json_strictly(body: bytes, target: Any = None) -> Any:
         ) from None
     except msgspec.DecodeError as error:
         raise HTTPException(status_code=400, detail=f"the body is not valid JSON: {error}") from None
-    json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    field = control_character_at(strict)
+    value = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)  # the plain value
+    field = control_character_at(value)
     if field:
         message = "control characters other than tab, line feed and carriage return are not text"
         raise ValidationException(detail=message, extra=[{"key": field, "message": message, "source": "body"}])
-    return strict
+    return value
 
 
 class BoundedJSONRequest(Request):

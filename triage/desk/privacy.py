@@ -161,10 +161,12 @@ def _erase_mentions(
             Ticket.id.not_in(ids), or_(*(func.lower(c).like(like, escape="\\") for c in columns))
         )
         others = session.scalars(quoting.limit(SHARED_VALUE_TICKETS + 1)).all()
-        if len(others) > SHARED_VALUE_TICKETS and value.lower() != requester.lower():
-            continue
+        if len(others) > SHARED_VALUE_TICKETS:  # a shared value stays; the address goes from every ticket
+            if value.lower() != requester.lower():
+                continue
+            others = session.scalars(quoting).all()
         pattern = re.compile(re.escape(value), re.IGNORECASE)
-        for ticket in session.scalars(quoting):
+        for ticket in others:
             for cache in caches:
                 cache.delete([cache.key(ticket_text(ticket.subject, ticket.body))])
             ticket.subject = pattern.sub(ERASED, ticket.subject or "")
