@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,9 +13,26 @@ from sqlalchemy import Engine, Select, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ("make_engine", "make_session_factory", "page", "session_scope")
+__all__ = ("make_engine", "make_session_factory", "page", "session_scope", "use_wal")
 
 Row = TypeVar("Row")
+
+
+def use_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Put the SQLite database of ``conn`` in WAL mode (the file keeps it). Switching needs the database to
+    itself, and SQLite answers "database is locked" at once, without waiting out the busy timeout, when
+    another process switches it too (several processes opening a new file at once): so the mode is read
+    first and the switch retried until ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
@@ -28,8 +47,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+            use_wal(dbapi_conn, busy_timeout_ms / 1000)
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.db import use_wal
 from models.hashing import content_hash
 from triage.ml.encoder import Encoder
 
@@ -37,7 +38,7 @@ class EmbeddingCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(conn, 30)
             conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
             with conn:
                 yield conn

@@ -138,3 +138,22 @@ def test_the_hardening_migration_keys_earlier_erasures_and_keeps_the_audit_trail
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET target = 'x'"))
     engine.dispose()
+
+
+def test_wal_is_switched_on_once_another_process_lets_go_of_a_new_file(tmp_path):
+    import sqlite3
+    import threading
+
+    from models.db import use_wal
+
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # another process busy with the new file
+    opener = sqlite3.connect(path, timeout=0)  # no busy wait: only the retry can get it through
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        opener.execute("PRAGMA journal_mode=WAL")
+    threading.Timer(0.3, lambda: holder.execute("COMMIT")).start()
+    use_wal(opener, timeout_s=10)
+    assert opener.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    opener.close()
+    holder.close()
