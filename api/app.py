@@ -22,6 +22,7 @@ from api.controllers.pages import PAGE_HEADERS, PagesController, static_files
 from api.controllers.portal import PortalController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
+from api.controllers.webhooks import WebhookController
 from api.errors import EXCEPTION_HANDLERS, document_problems
 from api.limits import BoundedJSONRequest, check_request, cors_config
 from api.openapi_ui import SwaggerUIPlugin
@@ -51,6 +52,7 @@ ROUTE_HANDLERS = (
     TicketAssistController,
     MacroController,
     IncidentController,
+    WebhookController,
     PagesController,
     whoami,
 )

@@ -26,6 +26,7 @@ from triage.assist.incidents import SpikeSettings, record_incidents, spike_candi
 from triage.bundles.loading import LoadedBundle, load_bundle
 from triage.bundles.registry import get_active
 from triage.bundles.training import KIND
+from triage.channels.webhooks.delivery import Deliverer
 from triage.desk.privacy import erased_ticket_ids, erasures_stamp
 from triage.desk.suggest import Suggestions, suggest, suggest_many
 from triage.knowledge.kb_index import Knowledge, load_knowledge, refit_nothing_fits
@@ -224,9 +225,13 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
                     log.exception("incident detection failed")
 
     task = asyncio.create_task(poll())
+    hooks = serving.settings.webhooks
+    deliverer = Deliverer(serving.sessions, hooks).start() if hooks.enabled else None
     try:
         yield
     finally:
+        if deliverer is not None:
+            await anyio.to_thread.run_sync(deliverer.close)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

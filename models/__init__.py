@@ -9,6 +9,8 @@ from models.base import Base
 from models.erasure import Erasure
 from models.feedback import Feedback
 from models.jobs import Job
+from models.mail import InboundMail, TicketMessage
+from models.outbox import OutboxEvent, WebhookDelivery, WebhookSubscription
 from models.portal import PortalEvent, PortalSuggestion
 from models.secrets import DeploymentSecret
 from models.tickets import Suggestion, Ticket
@@ -25,11 +27,16 @@ __all__ = (
     "DeploymentSecret",
     "Erasure",
     "Feedback",
+    "InboundMail",
     "IncidentEvent",
     "Job",
     "Macro",
+    "OutboxEvent",
     "PortalEvent",
     "PortalSuggestion",
     "Suggestion",
     "Ticket",
+    "TicketMessage",
+    "WebhookDelivery",
+    "WebhookSubscription",
 )

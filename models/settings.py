@@ -9,7 +9,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ("ApiSettings", "AssistSettings", "DatabaseSettings", "ModelSettings", "Settings", "get_settings")
+from models.channel_settings import MailSettings, WebhookSettings
+
+__all__ = (
+    "ApiSettings",
+    "AssistSettings",
+    "DatabaseSettings",
+    "MailSettings",
+    "ModelSettings",
+    "Settings",
+    "WebhookSettings",
+    "get_settings",
+)
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,6 +117,8 @@ class Settings:
     models: ModelSettings
     api: ApiSettings = field(default_factory=ApiSettings)
     assist: AssistSettings = field(default_factory=AssistSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     datasets_dir: Path = _ROOT.parent / "shared" / "datasets"
     data_dir: Path = _ROOT / "data"
 
@@ -168,6 +181,8 @@ class Settings:
                 spike_min_ratio=float(env.get("HELPDESK_SPIKE_MIN_RATIO", "3")),
                 incident_poll_seconds=float(env.get("HELPDESK_INCIDENT_POLL_SECONDS", "60")),
             ),
+            mail=MailSettings.from_env(env),
+            webhooks=WebhookSettings.from_env(env),
             datasets_dir=Path(env.get("HELPDESK_DATASETS_DIR", _ROOT.parent / "shared" / "datasets")),
             data_dir=Path(env.get("HELPDESK_DATA_DIR", _ROOT / "data")),
         )

@@ -16,6 +16,7 @@ __all__ = (
     "TicketExists",
     "TicketNotFound",
     "VersionNotFound",
+    "WebhookNotFound",
     "WorkerTimeout",
 )
 
@@ -70,6 +71,10 @@ class JobNotFound(NotFound):
 
 class JobConflict(Conflict):
     """A job of that kind is already queued or running."""
+
+
+class WebhookNotFound(NotFound):
+    """No webhook subscription (or delivery of it) has that id."""
 
 
 class WorkerTimeout(Unavailable):

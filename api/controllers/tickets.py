@@ -13,14 +13,7 @@ from models.audit import record_audit
 from models.db import session_scope
 from models.tickets import LABEL_FIELDS, TICKET_STATUSES
 from triage.desk.lifecycle import OPEN_STATUSES, resolve_ticket, ticket_feedback, update_ticket
-from triage.desk.tickets import (
-    audit_prediction,
-    create_ticket,
-    get_ticket,
-    latest_suggestion,
-    list_tickets,
-    save_suggestion,
-)
+from triage.desk.tickets import get_ticket, intake_ticket, latest_suggestion, list_tickets
 
 __all__ = ("TicketController",)
 
@@ -71,9 +64,12 @@ class TicketController(Controller):
     def create(self, data: JSONBody[TicketIn], request: Request, state: State) -> TicketOut:
         """Store a ticket and the suggestions made for it (201). Intake works even with no model."""
         serving = state.serving
+        top_k = serving.settings.api.default_top_k
         with session_scope(serving.sessions) as session:
-            ticket = create_ticket(
+            ticket, row = intake_ticket(
                 session,
+                lambda subject, body: serving.suggest(subject, body, top_k),
+                actor_of(request),
                 subject=data.subject,
                 body=data.body,
                 requester=data.requester,
@@ -81,9 +77,6 @@ class TicketController(Controller):
                 language=data.language,
                 external_id=data.external_id,
             )
-            result = serving.suggest(ticket.subject, ticket.body, serving.settings.api.default_top_k)
-            row = save_suggestion(session, ticket.id, result)
-            audit_prediction(session, actor_of(request), result, ticket_id=ticket.id)
             return _ticket_out(ticket, row)
 
     @get("/", sync_to_thread=True)

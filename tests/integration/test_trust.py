@@ -36,6 +36,8 @@ PATH_VALUES = {
     "job_id": "nojob",
     "key_id": "999999",
     "macro_id": "999999",
+    "webhook_id": "999999",
+    "delivery_id": "999999",
     "file_path": "portal-widget.js",
 }
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models import IncidentEvent, Ticket
 from models.base import utcnow
+from models.outbox import emit_event
 from triage.text.redaction import DEFAULT_REDACTOR
 
 __all__ = ("SpikeSettings", "incident_out", "list_incidents", "record_incidents", "spike_candidates")
@@ -133,6 +134,9 @@ def record_incidents(
         seen.append(members)
         events.append(event)
     session.flush()
+    for event in events:
+        payload = {**incident_out(event), "at": event.at.isoformat()}
+        emit_event(session, "incident.detected", {"incident": payload}, subject=f"incident:{event.id}")
     return events
 
 

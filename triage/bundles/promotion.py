@@ -23,6 +23,7 @@ from models import ArtifactVersion, Ticket
 from models.audit import Actor, record_audit
 from models.tickets import LABEL_FIELDS
 from triage.bundles import registry
+from triage.bundles.announce import announce_activation
 from triage.bundles.loading import load_bundle
 from triage.bundles.training import ticket_inputs, trained_ticket_ids
 from triage.errors import GateFailed, InvalidTransition, VersionNotFound
@@ -231,6 +232,8 @@ def promote(
         previous=report.active,
         forced=force and not report.passed,
     )
+    forced = force and not report.passed
+    announce_activation(session, "bundle.promoted", kind, report.candidate, report.active, actor, forced=forced)
     return report
 
 
@@ -253,7 +256,9 @@ def rollback(session: Session, kind: str, *, actor: Actor | None = None) -> Arti
     if previous is None:
         raise InvalidTransition(f"no earlier active {kind} bundle to roll back to", field="kind")
     record_audit(session, actor, "model.rolled_back", f"{kind}:{previous.version}", previous=active.version)
-    return registry.activate(session, kind, previous.version)
+    activated = registry.activate(session, kind, previous.version)
+    announce_activation(session, "bundle.rolled_back", kind, previous.version, active.version, actor)
+    return activated
 
 
 def diff_versions(session: Session, kind: str, old: str, new: str) -> dict[str, Any]:

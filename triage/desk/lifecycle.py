@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from models import Article, Feedback, Ticket
 from models.base import utcnow
 from models.tickets import LABEL_FIELDS
+from triage.desk.events import emit_ticket_event
 from triage.desk.tickets import get_ticket, latest_suggestion
 from triage.errors import InvalidQuery, InvalidTransition
 
@@ -104,6 +105,7 @@ def update_ticket(
         raise InvalidQuery("give at least one of category, priority, assignee or status", field="body")
     if ticket.status == "closed":
         raise InvalidTransition(f"ticket {ticket_id} is closed", field="status")
+    before = ticket.status
     if status is not None and status != ticket.status:
         if status not in TRANSITIONS:
             raise InvalidQuery(f"status must be one of {', '.join(TRANSITIONS)}", field="status")
@@ -113,8 +115,14 @@ def update_ticket(
         if ticket.status == "resolved":
             ticket.resolved_at = None  # reopened
         ticket.status = status
+    changed = {name: value for name, value in clean.items() if getattr(ticket, name) != value}
+    moved = status is not None and status != before
     _record_feedback(session, ticket, clean, "update", actor, on_behalf_of)
     ticket.updated_at = utcnow()
+    if changed or moved:
+        emit_ticket_event(
+            session, "ticket.updated", ticket, changes={**changed, **({"status": status} if moved else {})}
+        )
     session.flush()
     return ticket
 
@@ -151,7 +159,7 @@ def resolve_ticket(
     ticket.helped_articles = slugs
     ticket.status = "resolved"
     ticket.resolved_at = ticket.updated_at = utcnow()
-    session.flush()
+    emit_ticket_event(session, "ticket.resolved", ticket)
     return ticket
 
 

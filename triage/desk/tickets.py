@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from models import Suggestion, Ticket
 from models.audit import Actor, record_audit
 from models.db import page
 from models.hashing import content_hash
+from triage.desk.events import emit_ticket_event, suggestion_summary
 from triage.desk.suggest import Suggestions
 from triage.errors import InvalidQuery, TicketExists, TicketNotFound
 from triage.text.language import detect_language
@@ -20,6 +22,7 @@ __all__ = (
     "audit_prediction",
     "create_ticket",
     "get_ticket",
+    "intake_ticket",
     "latest_suggestion",
     "list_tickets",
     "save_suggestion",
@@ -106,3 +109,34 @@ def audit_prediction(session: Session, actor: Actor, result: Suggestions, ticket
     labels = {name: p.label if p.status == "ok" else p.status for name, p in result.predictions.items()}
     target = f"ticket:{ticket_id}" if ticket_id else None
     record_audit(session, actor, "prediction.served", target, bundle_version=result.bundle_version, labels=labels)
+
+
+def intake_ticket(
+    session: Session,
+    suggest: Callable[[str, str], Suggestions],
+    actor: Actor,
+    *,
+    subject: str | None,
+    body: str | None,
+    requester: str | None = None,
+    channel: str | None = None,
+    language: str | None = None,
+    external_id: str | None = None,
+) -> tuple[Ticket, Suggestion]:
+    """A new ticket with its suggestions (``suggest(subject, body)``), the prediction audited under
+    ``actor`` and ``ticket.created`` (with the predictions and articles) in the outbox, all in ``session``'s
+    transaction."""
+    ticket = create_ticket(
+        session,
+        subject=subject,
+        body=body,
+        requester=requester,
+        channel=channel,
+        language=language,
+        external_id=external_id,
+    )
+    result = suggest(ticket.subject, ticket.body)
+    row = save_suggestion(session, ticket.id, result)
+    audit_prediction(session, actor, result, ticket_id=ticket.id)
+    emit_ticket_event(session, "ticket.created", ticket, suggestion=suggestion_summary(row))
+    return ticket, row
