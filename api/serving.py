@@ -26,6 +26,8 @@ from triage.assist.incidents import SpikeSettings, record_incidents, spike_candi
 from triage.bundles.loading import LoadedBundle, load_bundle
 from triage.bundles.registry import get_active
 from triage.bundles.training import KIND
+from triage.channels.mail.poller import MailPoller
+from triage.channels.mail.service import desk_poller
 from triage.channels.webhooks.delivery import Deliverer
 from triage.desk.privacy import erased_ticket_ids, erasures_stamp
 from triage.desk.suggest import Suggestions, suggest, suggest_many
@@ -184,6 +186,21 @@ class Serving:
         return await anyio.to_thread.run_sync(self.refresh_knowledge_now)
 
 
+def _start_mail(serving: Serving) -> MailPoller:
+    """The mailbox poller beside the server: new tickets get this process's suggestions."""
+    top_k = serving.settings.api.default_top_k
+    poller = desk_poller(
+        serving.settings,
+        serving.sessions,
+        lambda subject, body: serving.suggest(subject, body, top_k),
+        lambda: serving.knowledge,
+        lambda: serving.encoder,
+    )
+    threading.Thread(target=poller.run, name="mail-poller", daemon=True).start()
+    log.info("polling mailbox %s", serving.settings.mail.mailbox)
+    return poller
+
+
 @contextlib.asynccontextmanager
 async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Load the encoder and the active bundle before serving, then poll for a newly active bundle."""
@@ -227,9 +244,12 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     task = asyncio.create_task(poll())
     hooks = serving.settings.webhooks
     deliverer = Deliverer(serving.sessions, hooks).start() if hooks.enabled else None
+    mail = _start_mail(serving) if serving.settings.mail.enabled else None
     try:
         yield
     finally:
+        if mail is not None:
+            mail.stop()  # its thread ends after the IDLE wait in progress (a daemon: it does not hold exit)
         if deliverer is not None:
             await anyio.to_thread.run_sync(deliverer.close)
         task.cancel()

@@ -13,6 +13,7 @@ from kb.rendering import split_sections
 from models import Article, ArticleChunk, ArticleRevision
 from models.db import page
 from models.hashing import content_hash
+from models.outbox import emit_event
 
 __all__ = (
     "UpsertResult",
@@ -25,6 +26,23 @@ __all__ = (
     "update_article",
     "upsert_article",
 )
+
+
+def _announce(session: Session, article: Article, was_published: bool, revision_before: int) -> None:
+    """``article.published`` when an article becomes published, or a published one gets a new revision."""
+    if article.status != "published" or (was_published and article.current_revision == revision_before):
+        return
+    session.flush()
+    data = {
+        "slug": article.slug,
+        "title": article.title,
+        "language": article.language,
+        "revision": article.current_revision,
+        "tags": list(article.tags or []),
+        "path": f"/help/{article.slug}",
+        "first_publication": not was_published,
+    }
+    emit_event(session, "article.published", {"article": data}, subject=f"article:{article.id}")
 
 
 @dataclass(frozen=True)
@@ -102,12 +120,14 @@ def create_article(session: Session, draft: ArticleDraft) -> Article:
     _add_revision(article, draft)
     session.add(article)
     session.flush()
+    _announce(session, article, False, 0)
     return article
 
 
 def update_article(session: Session, slug: str, draft: ArticleDraft) -> Article:
     """Apply ``draft`` to the article ``slug``: metadata in place, content as a new revision."""
     article = get_article(session, slug)
+    was_published, revision_before = article.status == "published", article.current_revision
     if draft.slug != slug and session.scalar(select(Article.id).where(Article.slug == draft.slug)):
         raise ArticleExists(f"an article with slug {draft.slug!r} already exists", field="slug")
     article.slug = draft.slug
@@ -119,6 +139,7 @@ def update_article(session: Session, slug: str, draft: ArticleDraft) -> Article:
         article.title = draft.title
         _add_revision(article, draft)
     session.flush()
+    _announce(session, article, was_published, revision_before)
     return article
 
 
@@ -127,8 +148,10 @@ def set_status(session: Session, slug: str, status: str) -> Article:
     if status not in ARTICLE_STATUSES:
         raise InvalidArticle(f"status must be one of {', '.join(ARTICLE_STATUSES)}", field="status")
     article = get_article(session, slug)
+    was_published = article.status == "published"
     article.status = status
     session.flush()
+    _announce(session, article, was_published, article.current_revision)
     return article
 
 

@@ -45,6 +45,15 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
             url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
         )
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(conn, _name) -> None:
+            # The sqlite3 driver opens a transaction only before a write, so a SAVEPOINT taken before the
+            # first write would open one itself, and its RELEASE would commit: the rows written inside
+            # it would survive a rollback of the unit of work (or the process dying before the commit).
+            dbapi_conn = conn.connection.dbapi_connection
+            if not dbapi_conn.in_transaction:
+                dbapi_conn.execute("BEGIN")
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
             use_wal(dbapi_conn, busy_timeout_ms / 1000)

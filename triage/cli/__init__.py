@@ -9,12 +9,15 @@ import click
 from models.errors import DomainError
 from triage.cli.assist import evaluate_duplicates_command, evaluate_replies_command
 from triage.cli.bench import bench_command
+from triage.cli.bench_channels import bench_channels_command
 from triage.cli.content import db, kb, tickets
 from triage.cli.evaluate import evaluate, evaluate_kb_command
 from triage.cli.keys import keys_group
+from triage.cli.mail import mail_group
 from triage.cli.models import models_group
 from triage.cli.serving import demo, serve
 from triage.cli.training import suggest, train
+from triage.cli.webhooks import webhooks_group
 from triage.ml.threads import dump_stacks_on_signal
 
 __all__ = ("main",)
@@ -40,5 +43,7 @@ def main() -> None:
 
 for command in (db, kb, tickets, train, suggest, evaluate, evaluate_kb_command, serve, demo, models_group, keys_group):
     main.add_command(command)
-for command in (evaluate_duplicates_command, evaluate_replies_command, bench_command):
+for command in (evaluate_duplicates_command, evaluate_replies_command, bench_command, bench_channels_command):
+    main.add_command(command)
+for command in (mail_group, webhooks_group):
     main.add_command(command)

@@ -1,14 +1,15 @@
 """GDPR: export everything held about a requester, and erase their personal data (ticket text, the
 requester field, suggestions made for their tickets, incident events that quote them, portal drafts with
-the same text, their vectors in the embedding cache), recording an erasure so that every serving process
-drops their tickets from the indexes it holds. The requester is named in the audit trail and the erasure
-record only by a keyed hash (:func:`models.secrets.keyed_identity`)."""
+the same text, their vectors in the embedding cache, the outbox events webhooks send about them),
+recording an erasure so that every serving process drops their tickets from the indexes it holds. The
+requester is named in the audit trail and the erasure record only by a keyed hash
+(:func:`models.secrets.keyed_identity`)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -18,6 +19,7 @@ from models import Erasure, Feedback, IncidentEvent, PortalSuggestion, Suggestio
 from models.audit import Actor, record_audit
 from models.base import utcnow
 from models.errors import InvalidInput, NotFound
+from models.outbox import OutboxEvent
 from models.secrets import IDENTITY_SECRET, deployment_secret, keyed_identity
 from triage.ml.embedding_cache import EmbeddingCache
 from triage.text.redaction import DEFAULT_REDACTOR, Redactor, ticket_texts
@@ -84,8 +86,9 @@ def erase_requester(
 ) -> dict[str, Any]:
     """Erase the personal fields of every ticket of ``requester`` (subject, body, resolution, requester;
     labels stay for the statistics), delete the suggestions made for them, erase the copies of their text
-    (incident events, portal drafts), drop their texts' vectors from ``caches`` and record the erasure
-    (serving processes then drop the tickets from their indexes).
+    (incident events, portal drafts), replace the outbox events about them with ``{"ticket": {"id": ...,
+    "erased": true}}`` (what a pending webhook delivery then sends), drop their texts' vectors from
+    ``caches`` and record the erasure (serving processes then drop the tickets from their indexes).
     Erasing again is harmless; 404 when nothing was ever held."""
     tickets = _tickets(session, requester)
     digest = _identity(session, requester)
@@ -100,6 +103,8 @@ def erase_requester(
     for cache in caches:
         cache.delete([cache.key(text) for text in texts])
     _erase_copies(session, tickets, ids, redactor)
+    for event in session.scalars(select(OutboxEvent).where(OutboxEvent.subject.in_([f"ticket:{i}" for i in ids]))):
+        event.payload = {"ticket": {"id": int(event.subject.split(":", 1)[1]), "erased": True}}
     _erase_mentions(session, requester.strip(), tickets, redactor, caches)
     now = utcnow()
     for t in tickets:
@@ -116,7 +121,8 @@ def _erase_copies(session: Session, tickets: Sequence[Ticket], ids: list[int], r
     of them represents it, and portal drafts with the same subject (stored redacted, so compared both as
     stored and as redacted) that the KB-gap report would quote."""
     for event in session.scalars(select(IncidentEvent).where(IncidentEvent.representative_id.in_(ids))):
-        event.subject = ERASED
+        quoted, event.subject = event.subject, ERASED
+        _rewrite_events(session, f"incident:{event.id}", lambda text, quoted=quoted: ERASED if text == quoted else text)
     subjects = {t.subject.strip() for t in tickets if t.subject and t.subject.strip()}
     subjects |= {redactor(s) for s in subjects} if redactor else set()
     if subjects:
@@ -173,6 +179,24 @@ def _erase_mentions(
             ticket.body = pattern.sub(ERASED, ticket.body or "")
             if ticket.resolution:
                 ticket.resolution = pattern.sub(ERASED, ticket.resolution)
+            _rewrite_events(session, f"ticket:{ticket.id}", lambda text, pattern=pattern: pattern.sub(ERASED, text))
+
+
+def _rewrite_strings(value: Any, rewrite: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return rewrite(value)
+    if isinstance(value, dict):
+        return {key: _rewrite_strings(item, rewrite) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rewrite_strings(item, rewrite) for item in value]
+    return value
+
+
+def _rewrite_events(session: Session, subject: str, rewrite: Callable[[str], str]) -> None:
+    """Pass every string in the payloads of the outbox events about ``subject`` through ``rewrite`` (the
+    events webhooks have yet to send, or would send again, quote the text as it was)."""
+    for event in session.scalars(select(OutboxEvent).where(OutboxEvent.subject == subject)):
+        event.payload = _rewrite_strings(event.payload, rewrite)
 
 
 def erased_ticket_ids(session: Session) -> set[int]:

@@ -18,7 +18,7 @@ from triage.ml.encoder import Encoder
 from triage.text.drafts import encode_draft
 from triage.text.redaction import DEFAULT_REDACTOR, Redactor
 
-__all__ = ("PortalAnswer", "portal_suggest", "record_event")
+__all__ = ("PortalAnswer", "fitting_articles", "portal_suggest", "record_event")
 
 ARTICLE_EVENTS = ("opened", "helpful", "not_helpful")  # these must name an article that was shown
 
@@ -34,6 +34,32 @@ class PortalAnswer:
     decided_by: str  # "outcomes" (the learned model) or "similarity" (the floor, before enough outcomes)
     nothing_fits_probability: float | None
     min_similarity: float
+
+
+def fitting_articles(
+    knowledge: KnowledgeSearch | None,
+    encoder: Encoder,
+    *,
+    subject: str | None,
+    body: str | None,
+    top_k: int,
+    min_similarity: float,
+    model: NothingFitsModel | None = None,
+    max_probability: float = 0.5,
+    redactor: Redactor = DEFAULT_REDACTOR,
+) -> tuple[list[ArticleHit], float | None, str | None]:
+    """The published articles that fit a text, none when nothing fits: decided by the "nothing fits"
+    ``model`` when there is one (nothing when its probability reaches ``max_probability``), else by the
+    ``min_similarity`` floor. Returns the articles, the model's probability and the text's language."""
+    text, vector, language = encode_draft(encoder, subject, body, redactor)
+    hits = article_hits(knowledge, vector, text, top_k, language=language or "en")
+    probability = None
+    if model is not None and hits:
+        probability = round(float(model.probabilities(vector[None, :], [hits])[0]), 4)
+        hits = [] if probability >= max_probability else hits
+    else:
+        hits = [h for h in hits if h.similarity >= min_similarity]
+    return hits, probability, language
 
 
 def portal_suggest(
@@ -57,14 +83,17 @@ def portal_suggest(
     is searched and stored with personal data redacted (``redactor``, built-in kinds by default).
     """
     redactor = redactor or DEFAULT_REDACTOR
-    text, vector, language = encode_draft(encoder, subject, body, redactor)
-    hits = article_hits(knowledge, vector, text, top_k, language=language or "en")
-    probability = None
-    if model is not None and hits:
-        probability = round(float(model.probabilities(vector[None, :], [hits])[0]), 4)
-        hits = [] if probability >= max_probability else hits
-    else:
-        hits = [h for h in hits if h.similarity >= min_similarity]
+    hits, probability, language = fitting_articles(
+        knowledge,
+        encoder,
+        subject=subject,
+        body=body,
+        top_k=top_k,
+        min_similarity=min_similarity,
+        model=model,
+        max_probability=max_probability,
+        redactor=redactor,
+    )
     row = PortalSuggestion(
         id=uuid.uuid4().hex,
         subject=redactor(subject or ""),

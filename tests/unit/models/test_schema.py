@@ -26,6 +26,11 @@ TABLES = {
     "assist_feedback",
     "incident_events",
     "deployment_secrets",
+    "outbox_events",
+    "webhook_subscriptions",
+    "webhook_deliveries",
+    "ticket_messages",
+    "inbound_mail",
 }
 
 
@@ -75,6 +80,19 @@ def test_external_id_is_unique(sessions):
         session.add(Ticket(subject="a", body="", external_id="X-1", content_hash="h"))
     with pytest.raises(IntegrityError), session_scope(sessions) as session:
         session.add(Ticket(subject="b", body="", external_id="X-1", content_hash="h"))
+
+
+def test_rows_written_inside_a_savepoint_go_with_the_unit_of_works_rollback(sessions):
+    """SQLite's driver opened no transaction before the first write, so a savepoint taken first committed
+    on release: a ticket from mail was kept while the rest of its unit of work (the record that the mail
+    was processed) was lost with the process."""
+    with pytest.raises(RuntimeError), session_scope(sessions) as session:
+        session.scalar(text("SELECT 1"))
+        with session.begin_nested():
+            session.add(Ticket(subject="kept?", body="", content_hash="h"))
+        raise RuntimeError("the process dies before the commit")
+    with session_scope(sessions) as session:
+        assert session.query(Ticket).filter(Ticket.subject == "kept?").count() == 0
 
 
 def test_each_migration_downgrades_and_upgrades_one_step_at_a_time(db_url: str):

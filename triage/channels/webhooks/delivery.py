@@ -33,7 +33,7 @@ def backoff_seconds(attempts: int, settings: WebhookSettings, rng: random.Random
     return (rng or random).uniform(delay / 2, delay)
 
 
-def _due(now: datetime, limit: int):
+def _due(now: datetime, limit: int, due_by: datetime | None = None):
     earlier = aliased(WebhookDelivery)
     blocked = exists().where(
         earlier.subscription_id == WebhookDelivery.subscription_id,
@@ -42,7 +42,7 @@ def _due(now: datetime, limit: int):
         earlier.state.in_(("pending", "sending")),
     )
     claimable = or_(
-        and_(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now),
+        and_(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= min(now, due_by or now)),
         and_(WebhookDelivery.state == "sending", WebhookDelivery.lease_until < now),
     )
     return (
@@ -69,14 +69,14 @@ class Deliverer:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhooks")
         self._unsubscribe = on_outbox_commit(self._wake.set)
 
-    def claim(self, now: datetime | None = None) -> list[int]:
-        """Take due deliveries (at most one per endpoint and subject) for this process until their lease
-        ends; another process claims none of them meanwhile."""
+    def claim(self, now: datetime | None = None, *, due_by: datetime | None = None) -> list[int]:
+        """Take due deliveries (at most one per endpoint and subject; only those due by ``due_by`` when
+        given) for this process until their lease ends; another process claims none of them meanwhile."""
         now = now or utcnow()
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         claimed = []
         with session_scope(self.sessions) as session:
-            for delivery_id in session.scalars(_due(now, self.batch)).all():
+            for delivery_id in session.scalars(_due(now, self.batch, due_by)).all():
                 taken = session.execute(
                     update(WebhookDelivery)
                     .where(
@@ -96,6 +96,8 @@ class Deliverer:
     def _send(self, delivery_id: int) -> None:
         with session_scope(self.sessions) as session:
             delivery = session.get(WebhookDelivery, delivery_id)
+            if delivery is None:  # its subscription was removed since the claim
+                return
             event = session.get(OutboxEvent, delivery.event_id)
             subscription = session.get(WebhookSubscription, delivery.subscription_id)
             url, secret, event_id, body = subscription.url, subscription.secret, event.event_id, event_body(event)
@@ -110,6 +112,8 @@ class Deliverer:
         now = utcnow()
         with session_scope(self.sessions) as session:
             delivery = session.get(WebhookDelivery, delivery_id)
+            if delivery is None:  # its subscription was removed while it was sent
+                return
             delivery.attempts += 1
             delivery.last_status, delivery.last_error, delivery.lease_until = attempt.status, attempt.error, None
             entry = {
@@ -135,10 +139,10 @@ class Deliverer:
                 delivery.state = "pending"
                 delivery.next_attempt_at = now + timedelta(seconds=backoff_seconds(delivery.attempts, self.settings))
 
-    def deliver_due(self) -> int:
-        """Claim and send what is due now (concurrently across endpoints and subjects); returns how many
-        were attempted."""
-        claimed = self.claim()
+    def deliver_due(self, *, due_by: datetime | None = None) -> int:
+        """Claim and send what is due now (and by ``due_by``, when given: a retry scheduled later waits),
+        concurrently across endpoints and subjects; returns how many were attempted."""
+        claimed = self.claim(due_by=due_by)
         for future in [self._pool.submit(self._send, delivery_id) for delivery_id in claimed]:
             future.result()
         return len(claimed)

@@ -1,0 +1,280 @@
+"""Inbound e-mail with a real IMAP server (Dovecot, started on a free port with a temporary mail store):
+real MIME mail of every kind becomes tickets with suggestions, replies thread onto their tickets,
+auto-generated mail never becomes a ticket, bad mail is quarantined with its reason, nothing is processed
+twice, acknowledgements go out through a real SMTP server (aiosmtpd) per RFC 3834, and the serving process
+polls the mailbox by itself."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from sqlalchemy import select
+
+from api.app import create_app
+from models import InboundMail, Suggestion, Ticket, TicketMessage
+from models.channel_settings import MailSettings
+from models.db import make_engine, make_session_factory, session_scope
+from tests.conftest import keyed_client
+from tests.mailserver import big_message, fixture_mail, start_imap_server
+from triage.channels.mail.poller import PROCESSED, MailPoller
+from triage.channels.mail.service import standalone_poller
+from triage.evaluation.bench import free_port
+
+pytestmark = pytest.mark.slow
+
+HUMAN = ("plain", "html_only", "alternative", "quoted_printable", "base64", "latin1_dutch", "utf8_german", "attachment")
+AUTOMATIC = {"out_of_office": "out-of-office", "bounce": "bounce", "list": "mailing-list"}
+
+
+@pytest.fixture(scope="module")
+def imap(tmp_path_factory):
+    server = start_imap_server(tmp_path_factory.mktemp("imap"))
+    yield server
+    server.stop()
+
+
+def mail_settings(imap, **extra) -> MailSettings:
+    base = {"host": imap.host, "port": imap.port, "security": "none", "user": imap.user, "poll_seconds": 1.0}
+    return MailSettings(**{**base, "password": imap.password, "folder": imap.folder, **extra})
+
+
+@pytest.fixture(scope="module")
+def deployment(deployments, imap):
+    """A demo deployment (trained bundle) of this module's own, on SQLite, reading the test mailbox."""
+    settings = deployments.copy("sqlite")
+    return replace(settings, mail=mail_settings(imap, processed_folder="Processed"))
+
+
+@pytest.fixture(scope="module")
+def sessions(deployment):
+    engine = make_engine(deployment.database.url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def compose(sender: str, subject: str, body: str, **headers: str) -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, "helpdesk@example.org", subject
+    message["Message-ID"] = make_msgid(domain="example.org")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message.as_bytes()
+
+
+def by_key(sessions, key: str) -> InboundMail:
+    with session_scope(sessions) as session:
+        return session.scalar(select(InboundMail).where(InboundMail.message_key == key))
+
+
+def message_id(raw: bytes) -> str:
+    return message_from_bytes(raw, policy=policy.default)["Message-ID"].strip()
+
+
+def test_every_kind_of_mail_gets_its_outcome_once(imap, deployment, sessions, encoder):
+    raws = {name: fixture_mail(name) for name in (*HUMAN, *AUTOMATIC, "reply", "malformed")}
+    raws["big"] = big_message()
+    for name in (*HUMAN, *AUTOMATIC, "malformed", "big"):
+        imap.append(raws[name])
+    poller = standalone_poller(deployment, sessions, encoder)
+    report = poller.poll_once()
+    assert report.outcomes == {"ticket": len(HUMAN) + 1, "ignored": len(AUTOMATIC), "quarantined": 1}
+    imap.append(raws["reply"])  # answers plain.eml
+    assert poller.poll_once().outcomes == {"reply": 1}
+    assert poller.poll_once().total == 0  # nothing is processed twice
+
+    with session_scope(sessions) as session:
+        tickets = {}
+        for name in (*HUMAN, "big"):
+            record = session.scalar(select(InboundMail).where(InboundMail.message_key == message_id(raws[name])))
+            assert record.outcome == "ticket", name
+            tickets[name] = session.get(Ticket, record.ticket_id)
+            assert tickets[name].channel == "email" and tickets[name].requester, name
+            suggestion = session.scalar(select(Suggestion).where(Suggestion.ticket_id == record.ticket_id))
+            assert set(suggestion.predictions) == {"category", "priority", "assignee"}, name
+            assert suggestion.bundle_version, name
+        assert (
+            tickets["latin1_dutch"].language == "nl"
+            and "é" in tickets["latin1_dutch"].body + tickets["latin1_dutch"].subject
+        )
+        assert tickets["utf8_german"].language == "de"
+        assert any(c in tickets["quoted_printable"].body for c in "äöüß")
+        assert "<" not in tickets["html_only"].body and tickets["html_only"].body.strip()
+        (attached,) = session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == tickets["attachment"].id))
+        assert {a["content_type"] for a in attached.attachments} >= {"application/pdf", "image/png"}
+        assert all(set(a) == {"filename", "content_type", "size"} for a in attached.attachments)
+        (big,) = session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == tickets["big"].id))
+        assert big.attachments[0]["size"] >= 10 * 1024 * 1024 - 1024 and "content" not in big.attachments[0]
+
+        reply = session.scalar(select(InboundMail).where(InboundMail.message_key == message_id(raws["reply"])))
+        assert reply.outcome == "reply" and reply.ticket_id == tickets["plain"].id
+        thread = session.scalars(
+            select(TicketMessage).where(TicketMessage.ticket_id == tickets["plain"].id).order_by(TicketMessage.id)
+        ).all()
+        assert len(thread) == 2
+        assert ">" not in thread[1].body and "wrote:" not in thread[1].body  # the quote is stripped ...
+        assert "wrote:" in thread[1].original or ">" in thread[1].original  # ... and kept in the original
+        for name, reason in AUTOMATIC.items():
+            record = session.scalar(select(InboundMail).where(InboundMail.message_key == message_id(raws[name])))
+            assert (record.outcome, record.reason, record.ticket_id) == ("ignored", reason, None), name
+        bad = session.scalars(select(InboundMail).where(InboundMail.outcome == "quarantined")).all()
+        assert len(bad) == 1 and bad[0].reason and bad[0].raw
+    assert len(imap.uids("INBOX")) == 0
+    assert len(imap.uids("Processed")) == len(HUMAN) + 2
+    assert len(imap.uids("Quarantine")) == len(AUTOMATIC) + 1
+
+
+def test_a_token_in_the_subject_threads_only_for_the_tickets_own_people(imap, deployment, sessions, encoder):
+    poller = standalone_poller(deployment, sessions, encoder)
+    first = compose("sanne@example.nl", "Laptop will not charge", "The charger light stays off.")
+    imap.append(first)
+    (ticket_id,) = poller.poll_once().ticket_ids
+    imap.append(compose("sanne@example.nl", f"Re: Laptop will not charge [#{ticket_id}]", "Tried another socket."))
+    imap.append(compose("mallory@example.com", f"Re: hello [#{ticket_id}]", "Please wire money."))
+    report = poller.poll_once()
+    assert report.outcomes == {"reply": 1, "ticket": 1}
+    assert report.ticket_ids != [ticket_id]
+
+
+def test_a_reply_to_a_resolved_ticket_reopens_it_and_one_to_a_closed_ticket_starts_a_new_one(
+    imap, deployment, sessions, encoder
+):
+    poller = standalone_poller(deployment, sessions, encoder)
+    first = compose("piet@example.nl", "Printer on floor 3 offline", "It shows error 49.")
+    imap.append(first)
+    (ticket_id,) = poller.poll_once().ticket_ids
+    with session_scope(sessions) as session:
+        session.get(Ticket, ticket_id).status = "resolved"
+    imap.append(compose("piet@example.nl", "Re: Printer", "Still broken.", In_Reply_To=message_id(first)))
+    assert poller.poll_once().outcomes == {"reply": 1}
+    with session_scope(sessions) as session:
+        assert session.get(Ticket, ticket_id).status == "open"
+        session.get(Ticket, ticket_id).status = "closed"
+    imap.append(compose("piet@example.nl", "Re: Printer", "Again.", In_Reply_To=message_id(first)))
+    report = poller.poll_once()
+    assert report.outcomes == {"ticket": 1} and report.ticket_ids != [ticket_id]
+
+
+def test_a_mail_committed_but_not_moved_is_only_moved_on_the_next_run(imap, deployment, sessions, encoder):
+    poller = standalone_poller(replace(deployment, mail=mail_settings(imap)), sessions, encoder)  # flags only
+    raw = compose("jan@example.nl", "Teams crashes on start", "Since the update this morning.")
+    imap.append(raw)
+    assert poller.poll_once().outcomes == {"ticket": 1}
+    with poller.connect() as box:  # as if the poller died between the commit and the flag
+        box.flag(box.uids(f"KEYWORD {PROCESSED}"), PROCESSED, False)
+    assert poller.poll_once().outcomes == {"repeat": 1}
+    with session_scope(sessions) as session:
+        assert session.query(Ticket).filter(Ticket.subject == "Teams crashes on start").count() == 1
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list = []
+
+    class Collect(Message):
+        def handle_message(self, message) -> None:
+            received.append(message)
+
+    controller = Controller(Collect(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    controller.received = received
+    yield controller
+    controller.stop()
+
+
+def test_acknowledgements_follow_rfc_3834_and_go_only_where_an_article_fits(imap, deployment, sessions, encoder, smtp):
+    mail = mail_settings(
+        imap,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_security="none",
+        from_address="helpdesk@example.org",
+        acknowledge=True,
+    )
+    poller = standalone_poller(replace(deployment, mail=mail), sessions, encoder)
+    first = compose("eva@example.de", "VPN keeps disconnecting", "GlobalProtect drops every ten minutes.")
+    imap.append(first)
+    (ticket_id,) = poller.poll_once().ticket_ids
+    (ack,) = smtp.received
+    assert ack["Auto-Submitted"] == "auto-replied" and ack["To"] == "eva@example.de"
+    assert ack["In-Reply-To"] == message_id(first) and f"[#{ticket_id}]" in ack["Subject"]
+    assert "/help/" in ack.get_payload(decode=True).decode()
+    imap.append(compose("eva@example.de", "Outlook search broken", "Search finds nothing since Monday."))
+    imap.append(compose("otto@example.de", "qwxz vbnm", "zzkv plorf"))  # nothing fits: no acknowledgement
+    imap.append(fixture_mail("out_of_office"))
+    poller.poll_once()
+    assert len(smtp.received) == 1  # one per requester per period; none where nothing fits or to a robot
+    answer = compose("eva@example.de", "Re: ack", "Thanks, the article helped.", In_Reply_To=ack["Message-ID"])
+    imap.append(answer)
+    assert poller.poll_once().outcomes == {"reply": 1}
+    assert by_key(sessions, message_id(answer)).ticket_id == ticket_id
+
+
+def test_the_server_polls_the_mailbox_by_itself(imap, deployment, encoder):
+    settings = replace(deployment, mail=mail_settings(imap, poll_seconds=30.0))  # IDLE wakes it, not the poll
+    with keyed_client(create_app(settings, encoder=encoder), "agent") as client:
+        time.sleep(1.0)  # the poller is connected and idling
+        imap.append(compose("lotte@example.nl", "Badge does not open the garage", "Since Monday."))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = [t for t in client.get("/v1/tickets").json()["items"] if t["subject"].startswith("Badge")]
+            if found:
+                break
+            time.sleep(0.2)
+        assert found, "the server did not pick the mail up"
+        ticket = client.get(f"/v1/tickets/{found[0]['id']}").json()
+        assert ticket["channel"] == "email" and ticket["suggestion"]["predictions"]
+
+
+def test_a_poller_killed_mid_batch_and_restarted_makes_exactly_one_ticket_per_mail(imap, deployment, sessions):
+    import signal
+
+    from tests.processes import finish, launch, settings_env
+
+    with MailPoller(deployment.mail, sessions, None).connect() as box:
+        if not box.folder.exists("Crash"):
+            box.folder.create("Crash")
+    raws = [compose(f"user{n}@example.org", f"Crash test {n}: VPN drops", f"Mail number {n}.") for n in range(30)]
+    for raw in raws:
+        imap.append(raw, "Crash")
+    keys = [message_id(raw) for raw in raws]
+    env = settings_env(
+        deployment,
+        HELPDESK_MAIL_HOST=imap.host,
+        HELPDESK_MAIL_PORT=str(imap.port),
+        HELPDESK_MAIL_SECURITY="none",
+        HELPDESK_MAIL_USER=imap.user,
+        HELPDESK_MAIL_PASSWORD=imap.password,
+        HELPDESK_MAIL_FOLDER="Crash",
+        HELPDESK_MAIL_PROCESSED_FOLDER="Processed",
+        HELPDESK_MAIL_BATCH="10",
+    )
+
+    def done() -> int:
+        with session_scope(sessions) as session:
+            return session.query(InboundMail).filter(InboundMail.message_key.in_(keys)).count()
+
+    for kill_at in (3, 12):  # killed twice mid-batch, at whatever step it was in
+        process = launch(deployment, "mail", "poll", env=env)
+        deadline = time.monotonic() + 120
+        while done() < kill_at and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert done() >= kill_at
+    result = finish(launch(deployment, "mail", "poll", env=env))
+    assert result.returncode == 0, result.stderr[-3000:]
+    with session_scope(sessions) as session:
+        rows = session.scalars(select(InboundMail).where(InboundMail.message_key.in_(keys))).all()
+        assert sorted(r.message_key for r in rows) == sorted(keys) and {r.outcome for r in rows} == {"ticket"}
+        tickets = session.scalars(select(Ticket).where(Ticket.subject.like("Crash test %"))).all()
+        assert len(tickets) == 30 and len({t.subject for t in tickets}) == 30  # no ticket without its record
+    assert imap.uids("Crash") == []  # every mail moved to Processed

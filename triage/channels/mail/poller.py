@@ -1,0 +1,187 @@
+"""The IMAP poller: reads new mail from the helpdesk mailbox, turns each into its outcome (a ticket, a
+reply, ignored or quarantined) and only after that row is committed moves the mail (or flags it). A poller
+killed at any point and started again processes every mail exactly once: a mail whose row committed but
+which was not moved yet is recognised by its ``Message-ID`` and only moved."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import ssl
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.channel_settings import MailSettings
+from models.db import session_scope
+from triage.channels.mail.intake import MailOutcome, earlier_outcome, message_key, record_mail, record_quarantine
+from triage.channels.mail.parsing import MailParseError, ParsedMail, parse_mail
+
+__all__ = ("PROCESSED", "MailPoller", "PollReport")
+
+log = logging.getLogger(__name__)
+PROCESSED = "$Triaged"  # the IMAP keyword on processed mail that stays in the folder
+_UID = re.compile(rb"UID (\d+)")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+
+
+@dataclass
+class PollReport:
+    """How many mails a poll took, by outcome (``ticket``, ``reply``, ``ignored``, ``quarantined``, and
+    ``repeat`` for mail an earlier run had processed but not moved)."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    ticket_ids: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(v for k, v in self.outcomes.items() if k != "repeat")
+
+
+class MailPoller:
+    """Polls one mailbox; ``suggest(subject, body)`` gives a new ticket its suggestions, and
+    ``after_ticket(ticket_id, mail)`` (optional) runs after a new ticket from mail commits (the
+    acknowledgement)."""
+
+    def __init__(
+        self,
+        settings: MailSettings,
+        sessions: sessionmaker[Session],
+        suggest: Callable,
+        *,
+        after_ticket: Callable[[int, ParsedMail], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.suggest = suggest
+        self.after_ticket = after_ticket
+        self._stop = threading.Event()
+
+    @contextmanager
+    def connect(self) -> Iterator[BaseMailBox]:
+        """A logged-in mailbox on the configured folder (the password is never logged)."""
+        s = self.settings
+        if s.security == "ssl":
+            box: BaseMailBox = MailBox(s.host, s.port, timeout=60, ssl_context=ssl.create_default_context())
+        elif s.security == "starttls":
+            box = MailBoxStartTls(s.host, s.port, timeout=60, ssl_context=ssl.create_default_context())
+        else:
+            box = MailBoxUnencrypted(s.host, s.port, timeout=60)
+        box.login(s.user, s.password, initial_folder=s.folder)
+        try:
+            for folder in (s.processed_folder, s.rejected_folder):
+                if folder and not box.folder.exists(folder):
+                    box.folder.create(folder)
+            yield box
+        finally:
+            with contextlib.suppress(Exception):  # the connection may already be gone
+                box.logout()
+
+    def _pending(self, box: BaseMailBox) -> list[tuple[str, int]]:
+        """UIDs and sizes of the mail not processed yet, oldest first, at most a batch."""
+        uids = box.uids(f"UNKEYWORD {PROCESSED}")[: self.settings.batch]
+        if not uids:
+            return []
+        status, data = box.client.uid("FETCH", ",".join(uids), "(UID RFC822.SIZE)")
+        sizes = {}
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            uid, size = _UID.search(line or b""), _SIZE.search(line or b"")
+            if uid and size:
+                sizes[uid.group(1).decode()] = int(size.group(1))
+        return [(uid, sizes.get(uid, 0)) for uid in uids]
+
+    def _fetch(self, box: BaseMailBox, uid: str, part: str = "BODY.PEEK[]") -> bytes:
+        status, data = box.client.uid("FETCH", uid, f"({part})")
+        for item in data:
+            if isinstance(item, tuple) and len(item) > 1:
+                return item[1]
+        raise MailParseError("unparsable-headers", f"the server returned no content for UID {uid}")
+
+    def _settle(self, box: BaseMailBox, uid: str, outcome: MailOutcome) -> None:
+        """Move (or flag) a mail whose outcome is committed."""
+        rejected = outcome.outcome in {"ignored", "quarantined"}
+        folder = self.settings.rejected_folder if rejected else self.settings.processed_folder
+        box.flag(uid, PROCESSED, True)
+        if folder:
+            box.move(uid, folder)
+
+    def _process(self, box: BaseMailBox, uid: str, size: int) -> MailOutcome:
+        mailbox = self.settings.mailbox
+        if size > self.settings.max_message_bytes:
+            raw = self._fetch(box, uid, "BODY.PEEK[HEADER]")
+            detail = f"{size} bytes, over HELPDESK_MAIL_MAX_MESSAGE_BYTES ({self.settings.max_message_bytes})"
+            return self._commit(lambda s: record_quarantine(s, raw, "too-large", detail, mailbox=mailbox), raw)
+        raw = self._fetch(box, uid)
+        try:
+            mail = parse_mail(raw, max_bytes=self.settings.max_message_bytes)
+        except MailParseError as error:
+            reason, detail = error.reason, str(error)
+            return self._commit(lambda s: record_quarantine(s, raw, reason, detail, mailbox=mailbox), raw)
+        return self._commit(lambda s: record_mail(s, mail, self.suggest, mailbox=mailbox), raw, mail)
+
+    def _commit(self, work: Callable[[Session], MailOutcome], raw: bytes, mail: ParsedMail | None = None):
+        try:
+            with session_scope(self.sessions) as session:
+                outcome = work(session)
+        except IntegrityError:  # another poller committed the same mail at the same moment
+            key = mail.message_id if mail is not None else message_key(raw)
+            with session_scope(self.sessions) as session:
+                outcome = earlier_outcome(session, key)
+            if outcome is None:
+                raise
+            return outcome
+        if outcome.outcome == "ticket" and not outcome.repeat and mail is not None and self.after_ticket:
+            try:
+                self.after_ticket(outcome.ticket_id, mail)
+            except Exception:  # an acknowledgement that fails must not hold up the mailbox
+                log.exception("acknowledgement for ticket %s failed", outcome.ticket_id)
+        return outcome
+
+    def poll_once(self, box: BaseMailBox | None = None) -> PollReport:
+        """Process the mail waiting now (at most a batch); returns what became of it."""
+        if box is None:
+            with self.connect() as box:
+                return self.poll_once(box)
+        report = PollReport()
+        for uid, size in self._pending(box):
+            outcome = self._process(box, uid, size)
+            self._settle(box, uid, outcome)
+            report.outcomes["repeat" if outcome.repeat else outcome.outcome] += 1
+            if outcome.outcome == "ticket" and not outcome.repeat:
+                report.ticket_ids.append(outcome.ticket_id)
+            log.info("mail %s: %s%s", uid, outcome.outcome, f" ({outcome.reason})" if outcome.reason else "")
+        return report
+
+    def run(self) -> None:
+        """Poll until :meth:`stop`: with IDLE where the server offers it (woken by new mail), else every
+        ``poll_seconds``; reconnects after errors with a growing pause."""
+        pause = 1.0
+        while not self._stop.is_set():
+            try:
+                with self.connect() as box:
+                    pause = 1.0
+                    idle = "IDLE" in (box.client.capabilities or ())
+                    while not self._stop.is_set():
+                        report = self.poll_once(box)
+                        if report.total >= self.settings.batch:
+                            continue  # more is waiting
+                        if idle:
+                            box.idle.wait(timeout=min(self.settings.poll_seconds, 29 * 60))
+                        else:
+                            self._stop.wait(self.settings.poll_seconds)
+            except Exception:  # noqa: BLE001 - the server or the database may be away; try again
+                log.exception("mail poll of %s failed; retrying in %.0f s", self.settings.mailbox, pause)
+                self._stop.wait(pause)
+                pause = min(pause * 2, 300.0)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return (at the latest after the current IDLE wait)."""
+        self._stop.set()
