@@ -17,6 +17,7 @@ from api.controllers.articles import ArticleController
 from api.controllers.assist import IncidentController, MacroController, TicketAssistController
 from api.controllers.health import health, ready
 from api.controllers.kb_search import KbSearchController
+from api.controllers.mail import MailController
 from api.controllers.models import AdminController, JobsController, ModelsController
 from api.controllers.pages import PAGE_HEADERS, PagesController, static_files
 from api.controllers.portal import PortalController
@@ -53,6 +54,7 @@ ROUTE_HANDLERS = (
     MacroController,
     IncidentController,
     WebhookController,
+    MailController,
     PagesController,
     whoami,
 )

@@ -13,7 +13,7 @@ from models.audit import record_audit
 from models.db import session_scope
 from models.tickets import LABEL_FIELDS, TICKET_STATUSES
 from triage.desk.lifecycle import OPEN_STATUSES, resolve_ticket, ticket_feedback, update_ticket
-from triage.desk.tickets import get_ticket, intake_ticket, latest_suggestion, list_tickets
+from triage.desk.tickets import get_ticket, intake_ticket, latest_suggestion, list_tickets, ticket_messages
 
 __all__ = ("TicketController",)
 
@@ -163,6 +163,28 @@ class TicketController(Controller):
                 session, caller, "ticket.resolved", f"ticket:{ticket_id}", labels=final, on_behalf_of=data.actor
             )
             return _ticket_out(ticket, latest_suggestion(session, ticket.id))
+
+    @get("/{ticket_id:int}/messages", sync_to_thread=True)
+    def messages(self, state: State, ticket_id: int = ROW_ID) -> list[dict]:
+        """The ticket's thread, oldest first: each mail as encoded (quotes and signature stripped) and as
+        received (``original``), attachments by name, type and size, and acknowledgements sent."""
+        with session_scope(state.serving.sessions) as session:
+            return [
+                {
+                    "id": m.id,
+                    "direction": m.direction,
+                    "kind": m.kind,
+                    "channel": m.channel,
+                    "author": m.author,
+                    "subject": m.subject,
+                    "body": m.body,
+                    "original": m.original,
+                    "message_id": m.message_id,
+                    "attachments": m.attachments,
+                    "created_at": m.created_at,
+                }
+                for m in ticket_messages(session, ticket_id)
+            ]
 
     @get("/{ticket_id:int}/feedback", sync_to_thread=True)
     def feedback(self, state: State, ticket_id: int = ROW_ID) -> list[dict]:

@@ -278,3 +278,36 @@ def test_a_poller_killed_mid_batch_and_restarted_makes_exactly_one_ticket_per_ma
         tickets = session.scalars(select(Ticket).where(Ticket.subject.like("Crash test %"))).all()
         assert len(tickets) == 30 and len({t.subject for t in tickets}) == 30  # no ticket without its record
     assert imap.uids("Crash") == []  # every mail moved to Processed
+
+
+def test_agents_read_the_thread_admins_the_mail_log_and_erasure_takes_the_mail_too(imap, deployment, sessions, encoder):
+    poller = standalone_poller(deployment, sessions, encoder)
+    first = compose("noor@example.nl", "Scanner sends nothing", "The scanner on floor 2 sends no mail.")
+    imap.append(first)
+    (ticket_id,) = poller.poll_once().ticket_ids
+    reply = compose(
+        "noor@example.nl",
+        "Re: Scanner sends nothing",
+        "Still nothing.\n\nOn Monday helpdesk wrote:\n> Did you restart it?\n",
+        In_Reply_To=message_id(first),
+    )
+    imap.append(reply)
+    imap.append(fixture_mail("malformed"))
+    poller.poll_once()
+    app = create_app(replace(deployment, mail=MailSettings()), encoder=encoder)  # no poller of its own
+    with keyed_client(app, "admin") as client:
+        thread = client.get(f"/v1/tickets/{ticket_id}/messages").json()
+        assert [m["direction"] for m in thread] == ["in", "in"]
+        assert thread[1]["body"].startswith("Still nothing") and "restart" not in thread[1]["body"]
+        assert "restart" in thread[1]["original"]
+        log = client.get("/v1/mail/inbound", params={"outcome": "quarantined"}).json()
+        assert log["total"] >= 1 and all(item["reason"] for item in log["items"])
+        assert client.get("/v1/mail/inbound", params={"outcome": "lost"}).status_code == 422
+        exported = client.post("/v1/requesters/export", json={"requester": "noor@example.nl"}).json()
+        assert len(exported["messages"]) == 2 and len(exported["inbound_mail"]) == 2
+        assert client.post("/v1/requesters/erase", json={"requester": "noor@example.nl"}).status_code == 200
+        thread = client.get(f"/v1/tickets/{ticket_id}/messages").json()
+        assert all(m["author"] is None and not m["original"] and "Scanner" not in m["subject"] for m in thread)
+    with session_scope(sessions) as session:
+        records = session.scalars(select(InboundMail).where(InboundMail.ticket_id == ticket_id)).all()
+        assert records and all(r.sender is None and "Scanner" not in (r.subject or "") for r in records)

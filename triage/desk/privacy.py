@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Erasure, Feedback, IncidentEvent, PortalSuggestion, Suggestion, Ticket
+from models import Erasure, Feedback, InboundMail, IncidentEvent, PortalSuggestion, Suggestion, Ticket, TicketMessage
 from models.audit import Actor, record_audit
 from models.base import utcnow
 from models.errors import InvalidInput, NotFound
@@ -73,6 +73,21 @@ def export_requester(session: Session, requester: str, *, actor: Actor | None = 
             {"ticket_id": f.ticket_id, "field": f.field, "value": f.value, "action": f.action, "at": f.created_at}
             for f in feedback
         ],
+        **_mail_export(session, requester, ids),
+    }
+
+
+def _mail_export(session: Session, requester: str, ids: list[int]) -> dict[str, Any]:
+    messages, inbound = _mail_of(requester, ids)
+    fields = ("ticket_id", "direction", "kind", "author", "subject", "original", "attachments", "created_at")
+    records = ("ticket_id", "outcome", "reason", "sender", "subject", "created_at")
+    return {
+        "messages": [
+            {f: getattr(m, f) for f in fields} for m in session.scalars(select(TicketMessage).where(messages))
+        ],
+        "inbound_mail": [
+            {f: getattr(r, f) for f in records} for r in session.scalars(select(InboundMail).where(inbound))
+        ],
     }
 
 
@@ -103,6 +118,7 @@ def erase_requester(
     for cache in caches:
         cache.delete([cache.key(text) for text in texts])
     _erase_copies(session, tickets, ids, redactor)
+    _erase_mail(session, requester, ids)
     for event in session.scalars(select(OutboxEvent).where(OutboxEvent.subject.in_([f"ticket:{i}" for i in ids]))):
         event.payload = {"ticket": {"id": int(event.subject.split(":", 1)[1]), "erased": True}}
     _erase_mentions(session, requester.strip(), tickets, redactor, caches)
@@ -129,6 +145,26 @@ def _erase_copies(session: Session, tickets: Sequence[Ticket], ids: list[int], r
         drafts = select(PortalSuggestion).where(or_(*(PortalSuggestion.subject == s for s in subjects)))
         for draft in session.scalars(drafts):
             draft.subject, draft.body = ERASED, ""
+
+
+def _mail_of(requester: str, ids: list[int]) -> tuple[Any, Any]:
+    """Conditions for the ticket messages and inbound-mail records of a requester (by address or ticket)."""
+    address = requester.strip().lower()
+    return (
+        or_(TicketMessage.ticket_id.in_(ids), func.lower(TicketMessage.author) == address),
+        or_(InboundMail.ticket_id.in_(ids), func.lower(InboundMail.sender) == address),
+    )
+
+
+def _erase_mail(session: Session, requester: str, ids: list[int]) -> None:
+    """Erase the mail of these tickets and of this requester: messages' text, author and attachment names,
+    and the inbound-mail records' sender, subject and kept raw bytes (their outcome stays, for the counts)."""
+    messages, inbound = _mail_of(requester, ids)
+    for message in session.scalars(select(TicketMessage).where(messages)):
+        message.subject, message.body, message.original, message.author = ERASED, "", "", None
+        message.attachments = []
+    for record in session.scalars(select(InboundMail).where(inbound)):
+        record.sender, record.subject, record.detail, record.raw = None, ERASED, None, None
 
 
 SHARED_VALUE_TICKETS = 5  # a value quoted by more other tickets than this is shared (a service desk's number)

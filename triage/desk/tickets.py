@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Suggestion, Ticket
+from models import Suggestion, Ticket, TicketMessage
 from models.audit import Actor, record_audit
 from models.db import page
 from models.hashing import content_hash
@@ -25,6 +25,7 @@ __all__ = (
     "intake_ticket",
     "latest_suggestion",
     "list_tickets",
+    "ticket_messages",
     "save_suggestion",
 )
 
@@ -140,3 +141,10 @@ def intake_ticket(
     audit_prediction(session, actor, result, ticket_id=ticket.id)
     emit_ticket_event(session, "ticket.created", ticket, suggestion=suggestion_summary(row))
     return ticket, row
+
+
+def ticket_messages(session: Session, ticket_id: int) -> list[TicketMessage]:
+    """The messages on a ticket's thread (mail in, acknowledgements out), oldest first; 404 for no ticket."""
+    get_ticket(session, ticket_id)
+    query = select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(TicketMessage.id)
+    return list(session.scalars(query))

@@ -16,12 +16,21 @@ from sqlalchemy.orm import Session
 from models import InboundMail, Ticket, TicketMessage
 from models.audit import Actor
 from models.base import utcnow
+from models.db import page
 from triage.channels.mail.parsing import ParsedMail, ticket_token
 from triage.desk.events import emit_ticket_event
 from triage.desk.suggest import Suggestions
 from triage.desk.tickets import intake_ticket
 
-__all__ = ("MailOutcome", "earlier_outcome", "find_thread", "message_key", "record_mail", "record_quarantine")
+__all__ = (
+    "list_inbound",
+    "MailOutcome",
+    "earlier_outcome",
+    "find_thread",
+    "message_key",
+    "record_mail",
+    "record_quarantine",
+)
 
 QUARANTINE_RAW_BYTES = 256 * 1024  # of a quarantined mail's raw bytes, this much is kept for inspection
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,990}>)", re.IGNORECASE | re.MULTILINE)
@@ -169,3 +178,13 @@ def record_quarantine(session: Session, raw: bytes, reason: str, detail: str, *,
     )
     session.flush()
     return MailOutcome("quarantined", reason=reason)
+
+
+def list_inbound(
+    session: Session, *, outcome: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[InboundMail], int]:
+    """A page of inbound-mail records, newest first (only ``outcome`` when given)."""
+    query = select(InboundMail)
+    if outcome:
+        query = query.where(InboundMail.outcome == outcome)
+    return page(session, query, InboundMail.id.desc(), limit=limit, offset=offset)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.channel_settings import MailSettings
 from models.db import session_scope
+from models.errors import InvalidInput
 from triage.channels.mail.intake import MailOutcome, earlier_outcome, message_key, record_mail, record_quarantine
 from triage.channels.mail.parsing import MailParseError, ParsedMail, parse_mail
 
@@ -125,7 +126,11 @@ class MailPoller:
         except MailParseError as error:
             reason, detail = error.reason, str(error)
             return self._commit(lambda s: record_quarantine(s, raw, reason, detail, mailbox=mailbox), raw)
-        return self._commit(lambda s: record_mail(s, mail, self.suggest, mailbox=mailbox), raw, mail)
+        try:
+            return self._commit(lambda s: record_mail(s, mail, self.suggest, mailbox=mailbox), raw, mail)
+        except InvalidInput as error:  # the desk refuses it (e.g. no text at all): quarantined, not retried forever
+            detail = error.detail
+            return self._commit(lambda s: record_quarantine(s, raw, "refused", detail, mailbox=mailbox), raw)
 
     def _commit(self, work: Callable[[Session], MailOutcome], raw: bytes, mail: ParsedMail | None = None):
         try:
@@ -178,6 +183,8 @@ class MailPoller:
                         else:
                             self._stop.wait(self.settings.poll_seconds)
             except Exception:  # noqa: BLE001 - the server or the database may be away; try again
+                if self._stop.is_set():
+                    return
                 log.exception("mail poll of %s failed; retrying in %.0f s", self.settings.mailbox, pause)
                 self._stop.wait(pause)
                 pause = min(pause * 2, 300.0)

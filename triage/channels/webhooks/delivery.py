@@ -24,6 +24,7 @@ __all__ = ("Deliverer", "backoff_seconds")
 
 log = logging.getLogger(__name__)
 LOG_ENTRIES = 20  # attempts kept in a delivery's log
+IN_FLIGHT = 8  # sends a deliverer has going at once
 
 
 def backoff_seconds(attempts: int, settings: WebhookSettings, rng: random.Random | None = None) -> float:
@@ -66,17 +67,21 @@ class Deliverer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhooks")
+        self._pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="webhooks")
+        self._counter = threading.Lock()
+        self._in_flight = 0
         self._unsubscribe = on_outbox_commit(self._wake.set)
 
-    def claim(self, now: datetime | None = None, *, due_by: datetime | None = None) -> list[int]:
+    def claim(
+        self, now: datetime | None = None, *, due_by: datetime | None = None, limit: int | None = None
+    ) -> list[int]:
         """Take due deliveries (at most one per endpoint and subject; only those due by ``due_by`` when
         given) for this process until their lease ends; another process claims none of them meanwhile."""
         now = now or utcnow()
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         claimed = []
         with session_scope(self.sessions) as session:
-            for delivery_id in session.scalars(_due(now, self.batch, due_by)).all():
+            for delivery_id in session.scalars(_due(now, limit or self.batch, due_by)).all():
                 taken = session.execute(
                     update(WebhookDelivery)
                     .where(
@@ -147,16 +152,32 @@ class Deliverer:
             future.result()
         return len(claimed)
 
+    def _send_and_wake(self, delivery_id: int) -> None:
+        try:
+            self._send(delivery_id)
+        finally:
+            with self._counter:
+                self._in_flight -= 1
+            self._wake.set()  # a slot is free, and the next event of this subject may be due now
+
     def _run(self) -> None:
+        """Keep up to :data:`IN_FLIGHT` sends going: a slow endpoint holds one slot, never the others."""
         while not self._stop.is_set():
-            try:
-                sent = self.deliver_due()
-            except Exception:  # the database may be away for a moment; the next round retries
-                log.exception("webhook delivery round failed")
-                sent = 0
-            if not sent:
+            self._wake.clear()
+            with self._counter:
+                free = IN_FLIGHT - self._in_flight
+            claimed = []
+            if free > 0:
+                try:
+                    claimed = self.claim(limit=free)
+                except Exception:  # the database may be away for a moment; the next round retries
+                    log.exception("webhook delivery round failed")
+            for delivery_id in claimed:
+                with self._counter:
+                    self._in_flight += 1
+                self._pool.submit(self._send_and_wake, delivery_id)
+            if not claimed:
                 self._wake.wait(self.settings.poll_seconds)
-                self._wake.clear()
 
     def start(self) -> Deliverer:
         """Run on a daemon thread until :meth:`close`."""
