@@ -283,3 +283,26 @@ def big_message(size_bytes: int = 10 * 1024 * 1024) -> bytes:
     data = random.Random(size_bytes).randbytes(size_bytes)
     message.add_attachment(data, maintype="application", subtype="octet-stream", filename="accounting-crash.dmp")
     return message.as_bytes(policy=SMTP)
+
+
+def main() -> None:
+    """``python -m tests.mailserver``: a Dovecot for ``helpdesk bench-channels`` or trying the mail intake by
+    hand; prints the ``HELPDESK_MAIL_*`` settings for it and runs until Ctrl-C."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="helpdesk-imap-") as root:
+        server = start_imap_server(Path(root))
+        print(
+            f"export HELPDESK_MAIL_HOST={server.host} HELPDESK_MAIL_PORT={server.port} HELPDESK_MAIL_SECURITY=none "
+            f"HELPDESK_MAIL_USER={server.user} HELPDESK_MAIL_PASSWORD={server.password}",
+            flush=True,
+        )
+        try:
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    main()

@@ -37,6 +37,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # requests that failed verification
     requests: int = 0
+    raw: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)  # every request's body and headers
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -55,6 +56,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 with receiver._lock:
                     receiver.requests += 1
+                    receiver.raw.append((body, dict(self.headers.items())))
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = receiver.status

@@ -311,3 +311,54 @@ def test_agents_read_the_thread_admins_the_mail_log_and_erasure_takes_the_mail_t
     with session_scope(sessions) as session:
         records = session.scalars(select(InboundMail).where(InboundMail.ticket_id == ticket_id)).all()
         assert records and all(r.sender is None and "Scanner" not in (r.subject or "") for r in records)
+
+
+def fresh(raw: bytes) -> bytes:
+    """``raw`` under a new ``Message-ID`` (a mail no earlier test sent)."""
+    import re
+
+    new = make_msgid(domain="example.org").encode()
+    return re.sub(rb"(?im)^message-id:[^\r\n]*", b"Message-ID: " + new, raw, count=1)
+
+
+def test_the_readme_table_of_bad_mail_outcomes_is_what_the_poller_does(imap, deployment, sessions, encoder):
+    from pathlib import Path
+
+    cases = [
+        ("an out-of-office reply", fresh(fixture_mail("out_of_office"))),
+        ("a bounce (delivery status report)", fresh(fixture_mail("bounce"))),
+        ("a mailing-list mail (`Precedence: bulk`)", fresh(fixture_mail("list"))),
+        (
+            "`Auto-Submitted: auto-generated`",
+            compose("monitor@example.org", "Disk 91% full", "sda1", Auto_Submitted="auto-generated"),
+        ),
+        ("no readable `From`", fresh(fixture_mail("malformed"))),
+        ("neither subject nor text", compose("leeg@example.nl", "", "")),
+        (
+            "over `HELPDESK_MAIL_MAX_MESSAGE_BYTES` (here 5 MB; 10 MB sent)",
+            big_message().replace(b"<big-dump-", b"<too-big-"),
+        ),
+        ("the same mail again (same `Message-ID`)", fixture_mail("plain")),
+    ]
+    with imap.mailbox() as box:
+        box.folder.create("Bad")
+    settings = replace(deployment, mail=mail_settings(imap, folder="Bad", max_message_bytes=5 * 1024 * 1024))
+    poller = standalone_poller(settings, sessions, encoder)
+    imap.append(fixture_mail("plain"), "Bad")
+    poller.poll_once()  # a ticket (or a repeat, when an earlier test took it): the last case sends it again
+    rows = ["| mail | outcome | reason |", "|---|---|---|"]
+    for label, raw in cases:
+        imap.append(raw, "Bad")
+        report = poller.poll_once()
+        ((outcome, count),) = report.outcomes.items()
+        with session_scope(sessions) as session:  # the newest record is this mail's (unless a repeat)
+            reason = session.scalar(select(InboundMail.reason).order_by(InboundMail.id.desc()).limit(1))
+        reason = "" if outcome == "repeat" else reason
+        shown = "nothing new (moved only)" if outcome == "repeat" else outcome
+        rows.append(f"| {label} | {shown} | {reason} |")
+    with imap.mailbox() as box:
+        box.folder.set("Bad")
+        assert box.uids(f"UNKEYWORD {PROCESSED}") == [] and len(box.uids()) == 2  # plain.eml twice, flagged in place
+    table = "\n".join(rows)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert table in readme, table

@@ -223,3 +223,21 @@ def test_outbox_rows_are_written_with_the_change_or_not_at_all(client, receiver)
     assert answer.status_code == 422
     with session_scope(sessions) as session:
         assert (session.query(WebhookDelivery).count(), session.query(OutboxEvent).count()) == before
+
+
+def test_the_readme_receiver_snippet_verifies_a_real_delivery_and_refuses_a_forged_one(client, receiver):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("<!-- webhook-receiver -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102 - our own README's example
+    receiver.start()
+    hook = subscribe(client, receiver, ["webhook.test"])
+    client.post(f"/v1/webhooks/{hook['id']}/test")
+    receiver.wait_for(1)
+    body, headers = receiver.raw[0]
+    event = namespace["receive"](body, headers, hook["secret"])
+    assert event["type"] == "webhook.test" and event["data"]["webhook_id"] == hook["id"]
+    assert namespace["receive"](body.replace(b"webhook", b"webhooK"), headers, hook["secret"]) is None
+    assert namespace["receive"](body, headers, "whsec_" + "A" * 43 + "=") is None

@@ -67,7 +67,7 @@ def mail_throughput(
     poll_seconds = time.perf_counter() - started
     started = time.perf_counter()
     for text in texts:
-        encoder.encode([text])
+        encoder.encode(text)
     encode_seconds = time.perf_counter() - started
     poller_rate, encoder_rate = done / poll_seconds, len(texts) / encode_seconds
     return {
