@@ -210,7 +210,9 @@ def test_erasing_a_requester_scrubs_the_events_still_to_be_sent(client, subscrib
         "tickets",
         "suggestions",
         "feedback",
-    }  # nothing about the outbox
+        "messages",
+        "inbound_mail",
+    }  # their mail, nothing about the outbox
     about_them = OutboxEvent.subject.in_([f"ticket:{i}" for i in mine])
     with session_scope(sessions) as session:
         pending = session.scalars(select(WebhookDelivery.state).join(OutboxEvent).where(about_them)).all()

@@ -198,7 +198,7 @@ def test_gone_disables_the_subscription(client, receiver):
     assert state["active"] is False and "410" in state["disabled_reason"]
 
 
-def test_slow_and_huge_answers_are_cut_off(client, receiver):
+def test_a_slow_answer_is_cut_off_by_the_timeout(client, receiver):
     receiver.delay = FAST.timeout_seconds + 1
     receiver.start()
     hook = subscribe(client, receiver, ["webhook.test"])
@@ -241,3 +241,19 @@ def test_the_readme_receiver_snippet_verifies_a_real_delivery_and_refuses_a_forg
     assert event["type"] == "webhook.test" and event["data"]["webhook_id"] == hook["id"]
     assert namespace["receive"](body.replace(b"webhook", b"webhooK"), headers, hook["secret"]) is None
     assert namespace["receive"](body, headers, "whsec_" + "A" * 43 + "=") is None
+
+
+def test_a_huge_answer_is_read_only_up_to_the_cap(client, receiver):
+    receiver.body = b"x" * (8 * 1024 * 1024)
+    receiver.start()
+    hook = subscribe(client, receiver, ["webhook.test"])
+    client.post(f"/v1/webhooks/{hook['id']}/test")
+    receiver.wait_for(1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        item = client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"][0]
+        if item["state"] == "delivered":
+            break
+        time.sleep(0.05)
+    assert item["state"] == "delivered" and item["log"][-1]["response"] == "x" * 200
+    client.delete(f"/v1/webhooks/{hook['id']}")
