@@ -64,7 +64,8 @@ def bench_channels_command(var: Path, n_messages: int, n_events: int, out: Path)
     report["webhooks"] = webhook_latency(factory, n_events)
     click.echo(f"webhooks: {report['webhooks']}", err=True)
 
-    sample = [random.Random(7).choice(rows) for _ in range(n_messages)]
+    rng = random.Random(7)
+    sample = [rng.choice(rows) for _ in range(n_messages)]
     texts = [(f"user{n}@bench.example", r["subject"], r["body"]) for n, r in enumerate(sample)]
     poller = standalone_poller(settings, factory, encoder)
     report["mail"] = mail_throughput(
@@ -76,6 +77,7 @@ def bench_channels_command(var: Path, n_messages: int, n_events: int, out: Path)
         "mail through the poller with suggestions (per second)": report["mail"]["poller_per_second"],
         "encoder alone on the same texts, one at a time (per second)": report["mail"]["encoder_alone_per_second"],
         "poller / encoder alone": report["mail"]["poller_to_encoder"],
+        **{f"poller ms per mail: {k}": v for k, v in report["mail"]["ms_per_mail"].items()},
         "webhook commit to verified receipt p50 (ms)": report["webhooks"]["p50"],
         "webhook commit to verified receipt p95 (ms)": report["webhooks"]["p95"],
         "webhook events delivered / sent": f"{report['webhooks']['delivered']} / {report['webhooks']['events']}",

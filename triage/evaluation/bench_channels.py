@@ -57,6 +57,7 @@ def mail_throughput(
             box.append(raw, settings.mail.folder)
     started, done = time.perf_counter(), 0
     outcomes: dict[str, int] = {}
+    stages: dict[str, float] = {}
     while done < len(messages):
         report = poller.poll_once()
         if not report.total:
@@ -64,6 +65,8 @@ def mail_throughput(
         done += report.total
         for key, value in report.outcomes.items():
             outcomes[key] = outcomes.get(key, 0) + value
+        for key, value in report.seconds.items():
+            stages[key] = stages.get(key, 0.0) + value
     poll_seconds = time.perf_counter() - started
     started = time.perf_counter()
     for text in texts:
@@ -73,6 +76,8 @@ def mail_throughput(
     return {
         "messages": done,
         "outcomes": outcomes,
+        # ms per mail by stage; "desk" (the transaction) includes "suggest" (encode, search, classify)
+        "ms_per_mail": {k: round(v * 1000 / max(done, 1), 1) for k, v in stages.items()},
         "poller_per_second": round(poller_rate, 1),
         "encoder_alone_per_second": round(encoder_rate, 1),
         "poller_to_encoder": round(poller_rate / encoder_rate, 2),

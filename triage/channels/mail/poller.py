@@ -10,6 +10,7 @@ import logging
 import re
 import ssl
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,15 @@ _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
+@contextmanager
+def _timed(seconds: Counter, stage: str) -> Iterator[None]:
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] += time.perf_counter() - began
+
+
 @dataclass
 class PollReport:
     """How many mails a poll took, by outcome (``ticket``, ``reply``, ``ignored``, ``quarantined``, and
@@ -40,6 +50,7 @@ class PollReport:
 
     outcomes: Counter = field(default_factory=Counter)
     ticket_ids: list[int] = field(default_factory=list)
+    seconds: Counter = field(default_factory=Counter)  # by stage: fetch, parse, suggest, desk, settle
 
     @property
     def total(self) -> int:
@@ -114,20 +125,31 @@ class MailPoller:
         if folder:
             box.move(uid, folder)
 
-    def _process(self, box: BaseMailBox, uid: str, size: int) -> MailOutcome:
+    def _process(self, box: BaseMailBox, uid: str, size: int, seconds: Counter) -> MailOutcome:
         mailbox = self.settings.mailbox
+        started = time.perf_counter()
         if size > self.settings.max_message_bytes:
             raw = self._fetch(box, uid, "BODY.PEEK[HEADER]")
             detail = f"{size} bytes, over HELPDESK_MAIL_MAX_MESSAGE_BYTES ({self.settings.max_message_bytes})"
             return self._commit(lambda s: record_quarantine(s, raw, "too-large", detail, mailbox=mailbox), raw)
         raw = self._fetch(box, uid)
+        fetched = time.perf_counter()
+        seconds["fetch"] += fetched - started
         try:
             mail = parse_mail(raw, max_bytes=self.settings.max_message_bytes)
         except MailParseError as error:
             reason, detail = error.reason, str(error)
             return self._commit(lambda s: record_quarantine(s, raw, reason, detail, mailbox=mailbox), raw)
+        finally:
+            seconds["parse"] += time.perf_counter() - fetched
+
+        def suggest(subject: str, body: str):
+            with _timed(seconds, "suggest"):
+                return self.suggest(subject, body)
+
         try:
-            return self._commit(lambda s: record_mail(s, mail, self.suggest, mailbox=mailbox), raw, mail)
+            with _timed(seconds, "desk"):
+                return self._commit(lambda s: record_mail(s, mail, suggest, mailbox=mailbox), raw, mail)
         except InvalidInput as error:  # the desk refuses it (e.g. no text at all): quarantined, not retried forever
             detail = error.detail
             return self._commit(lambda s: record_quarantine(s, raw, "refused", detail, mailbox=mailbox), raw)
@@ -157,8 +179,9 @@ class MailPoller:
                 return self.poll_once(box)
         report = PollReport()
         for uid, size in self._pending(box):
-            outcome = self._process(box, uid, size)
-            self._settle(box, uid, outcome)
+            outcome = self._process(box, uid, size, report.seconds)
+            with _timed(report.seconds, "settle"):
+                self._settle(box, uid, outcome)
             report.outcomes["repeat" if outcome.repeat else outcome.outcome] += 1
             if outcome.outcome == "ticket" and not outcome.repeat:
                 report.ticket_ids.append(outcome.ticket_id)
