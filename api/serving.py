@@ -67,7 +67,9 @@ class Serving:
             return suggest(self.bundle, self.search, self.encoder, subject=subject, body=body, top_k=top_k)
         return self.suggest_batcher.call([(subject, body, top_k)])[0]
 
-    def _suggest_batch(self, drafts: list[tuple[str | None, str | None, int]]) -> list:
+    def suggest_many(self, drafts: list[tuple[str | None, str | None, int]]) -> list:
+        """Suggestions for several (subject, body, top_k) drafts at once, from one bundle: one encoder
+        batch and one call per classifier (blocking: call it off the event loop)."""
         bundle = self.bundle  # one bundle for the whole batch: no request mixes versions
         return suggest_many(bundle, self.search, self.encoder, drafts)
 
@@ -195,6 +197,7 @@ def _start_mail(serving: Serving) -> MailPoller:
         lambda subject, body: serving.suggest(subject, body, top_k),
         lambda: serving.knowledge,
         lambda: serving.encoder,
+        lambda drafts: serving.suggest_many([(subject, body, top_k) for subject, body in drafts]),
     )
     threading.Thread(target=poller.run, name="mail-poller", daemon=True).start()
     log.info("polling mailbox %s", serving.settings.mail.mailbox)
@@ -214,7 +217,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         batcher = MicroBatchingEncoder(serving.encoder, max_wait=wait, max_batch=api.batch_max, timeout=timeout)
         serving.encoder = batcher
         serving.suggest_batcher = MicroBatcher(
-            serving._suggest_batch, max_wait=wait, max_batch=api.batch_max, timeout=timeout, name="suggestions"
+            serving.suggest_many, max_wait=wait, max_batch=api.batch_max, timeout=timeout, name="suggestions"
         )
     try:
         await serving.refresh()

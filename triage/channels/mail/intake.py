@@ -23,13 +23,14 @@ from triage.desk.suggest import Suggestions
 from triage.desk.tickets import intake_ticket
 
 __all__ = (
-    "list_inbound",
     "MailOutcome",
     "earlier_outcome",
     "find_thread",
+    "list_inbound",
     "message_key",
     "record_mail",
     "record_quarantine",
+    "ticket_fields",
 )
 
 QUARANTINE_RAW_BYTES = 256 * 1024  # of a quarantined mail's raw bytes, this much is kept for inspection
@@ -92,6 +93,12 @@ def find_thread(session: Session, mail: ParsedMail) -> Ticket | None:
     return None
 
 
+def ticket_fields(mail: ParsedMail) -> tuple[str, str]:
+    """The subject and body a new ticket from ``mail`` gets (a mail without a subject is named by its
+    first line)."""
+    return mail.subject or mail.reply_text.split("\n", 1)[0][:200], mail.reply_text
+
+
 def _message(ticket_id: int, mail: ParsedMail) -> TicketMessage:
     return TicketMessage(
         ticket_id=ticket_id,
@@ -143,12 +150,13 @@ def record_mail(
             _reply(session, ticket, mail)
             record.outcome, record.ticket_id = "reply", ticket.id
         else:  # new, or a follow-up to a closed ticket: a ticket of its own
+            subject, body = ticket_fields(mail)
             ticket, _ = intake_ticket(
                 session,
                 suggest,
                 Actor(f"mail:{mailbox}"),
-                subject=mail.subject or mail.reply_text.split("\n", 1)[0][:200],
-                body=mail.reply_text,
+                subject=subject,
+                body=body,
                 requester=mail.sender,
                 channel="email",
             )

@@ -23,8 +23,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.channel_settings import MailSettings
 from models.db import session_scope
 from models.errors import InvalidInput
-from triage.channels.mail.intake import MailOutcome, earlier_outcome, message_key, record_mail, record_quarantine
+from triage.channels.mail.intake import (
+    MailOutcome,
+    earlier_outcome,
+    message_key,
+    record_mail,
+    record_quarantine,
+    ticket_fields,
+)
 from triage.channels.mail.parsing import MailParseError, ParsedMail, parse_mail
+from triage.desk.suggest import Suggestions
 
 __all__ = ("PROCESSED", "MailPoller", "PollReport")
 
@@ -32,6 +40,7 @@ log = logging.getLogger(__name__)
 PROCESSED = "$Triaged"  # the IMAP keyword on processed mail that stays in the folder
 _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+SUGGEST_BATCH = 16  # mails read, then suggested together, before each is committed in turn
 
 
 @contextmanager
@@ -41,6 +50,13 @@ def _timed(seconds: Counter, stage: str) -> Iterator[None]:
         yield
     finally:
         seconds[stage] += time.perf_counter() - began
+
+
+@dataclass(frozen=True)
+class _Read:
+    uid: str
+    raw: bytes
+    mail: ParsedMail | MailParseError
 
 
 @dataclass
@@ -58,8 +74,9 @@ class PollReport:
 
 
 class MailPoller:
-    """Polls one mailbox; ``suggest(subject, body)`` gives a new ticket its suggestions, and
-    ``after_ticket(ticket_id, mail)`` (optional) runs after a new ticket from mail commits (the
+    """Polls one mailbox; ``suggest(subject, body)`` gives a new ticket its suggestions (and
+    ``suggest_batch(drafts)``, when given, those of several mails at once, ahead of their transactions),
+    and ``after_ticket(ticket_id, mail)`` (optional) runs after a new ticket from mail commits (the
     acknowledgement)."""
 
     def __init__(
@@ -69,11 +86,13 @@ class MailPoller:
         suggest: Callable,
         *,
         after_ticket: Callable[[int, ParsedMail], None] | None = None,
+        suggest_batch: Callable[[list[tuple[str, str]]], list] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.suggest = suggest
         self.after_ticket = after_ticket
+        self.suggest_batch = suggest_batch
         self._stop = threading.Event()
 
     @contextmanager
@@ -118,32 +137,57 @@ class MailPoller:
         raise MailParseError("unparsable-headers", f"the server returned no content for UID {uid}")
 
     def _settle(self, box: BaseMailBox, uid: str, outcome: MailOutcome) -> None:
-        """Move (or flag) a mail whose outcome is committed."""
+        """Move a mail whose outcome is committed, or flag it where it is when no folder is set. Never both:
+        a mail flagged but not yet moved when the poller died would be skipped, and stay, for ever."""
         rejected = outcome.outcome in {"ignored", "quarantined"}
         folder = self.settings.rejected_folder if rejected else self.settings.processed_folder
-        box.flag(uid, PROCESSED, True)
         if folder:
             box.move(uid, folder)
+        else:
+            box.flag(uid, PROCESSED, True)
 
-    def _process(self, box: BaseMailBox, uid: str, size: int, seconds: Counter) -> MailOutcome:
-        mailbox = self.settings.mailbox
-        started = time.perf_counter()
+    def _read(self, box: BaseMailBox, uid: str, size: int, seconds: Counter) -> _Read:
+        """Fetch a mail (only its header when it is over the size cap) and parse it."""
         if size > self.settings.max_message_bytes:
-            raw = self._fetch(box, uid, "BODY.PEEK[HEADER]")
             detail = f"{size} bytes, over HELPDESK_MAIL_MAX_MESSAGE_BYTES ({self.settings.max_message_bytes})"
-            return self._commit(lambda s: record_quarantine(s, raw, "too-large", detail, mailbox=mailbox), raw)
-        raw = self._fetch(box, uid)
-        fetched = time.perf_counter()
-        seconds["fetch"] += fetched - started
-        try:
-            mail = parse_mail(raw, max_bytes=self.settings.max_message_bytes)
-        except MailParseError as error:
-            reason, detail = error.reason, str(error)
-            return self._commit(lambda s: record_quarantine(s, raw, reason, detail, mailbox=mailbox), raw)
-        finally:
-            seconds["parse"] += time.perf_counter() - fetched
+            return _Read(uid, self._fetch(box, uid, "BODY.PEEK[HEADER]"), MailParseError("too-large", detail))
+        with _timed(seconds, "fetch"):
+            raw = self._fetch(box, uid)
+        with _timed(seconds, "parse"):
+            try:
+                return _Read(uid, raw, parse_mail(raw, max_bytes=self.settings.max_message_bytes))
+            except MailParseError as error:
+                return _Read(uid, raw, error)
 
-        def suggest(subject: str, body: str):
+    def _presuggest(self, reads: list[_Read], seconds: Counter) -> dict[tuple[str, str], Suggestions]:
+        """Suggestions for the mails that look like new tickets, in one batch (one encoder call, one call
+        per classifier): a mail that names no earlier message is most likely new."""
+        if self.suggest_batch is None:
+            return {}
+        drafts = []
+        for read in reads:
+            mail = read.mail
+            if isinstance(mail, ParsedMail) and not (mail.auto_generated or mail.in_reply_to or mail.references):
+                subject, body = ticket_fields(mail)
+                drafts.append((subject.strip(), body.strip()))
+        drafts = list(dict.fromkeys(d for d in drafts if d[0] or d[1]))
+        if not drafts:
+            return {}
+        with _timed(seconds, "suggest"):
+            results = self.suggest_batch(drafts)
+        return {d: r for d, r in zip(drafts, results, strict=True) if isinstance(r, Suggestions)}
+
+    def _record(self, read: _Read, ready: dict[tuple[str, str], Suggestions], seconds: Counter) -> MailOutcome:
+        """Commit what becomes of a mail that was read."""
+        mailbox, raw, mail = self.settings.mailbox, read.raw, read.mail
+        if isinstance(mail, MailParseError):
+            reason, detail = mail.reason, str(mail)
+            return self._commit(lambda s: record_quarantine(s, raw, reason, detail, mailbox=mailbox), raw)
+
+        def suggest(subject: str, body: str) -> Suggestions:
+            found = ready.get((subject, body))
+            if found is not None:
+                return found
             with _timed(seconds, "suggest"):
                 return self.suggest(subject, body)
 
@@ -177,15 +221,19 @@ class MailPoller:
         if box is None:
             with self.connect() as box:
                 return self.poll_once(box)
-        report = PollReport()
-        for uid, size in self._pending(box):
-            outcome = self._process(box, uid, size, report.seconds)
-            with _timed(report.seconds, "settle"):
-                self._settle(box, uid, outcome)
-            report.outcomes["repeat" if outcome.repeat else outcome.outcome] += 1
-            if outcome.outcome == "ticket" and not outcome.repeat:
-                report.ticket_ids.append(outcome.ticket_id)
-            log.info("mail %s: %s%s", uid, outcome.outcome, f" ({outcome.reason})" if outcome.reason else "")
+        report, pending = PollReport(), self._pending(box)
+        for start in range(0, len(pending), SUGGEST_BATCH):
+            reads = [self._read(box, uid, size, report.seconds) for uid, size in pending[start : start + SUGGEST_BATCH]]
+            ready = self._presuggest(reads, report.seconds)
+            for read in reads:
+                outcome = self._record(read, ready, report.seconds)
+                with _timed(report.seconds, "settle"):
+                    self._settle(box, read.uid, outcome)
+                report.outcomes["repeat" if outcome.repeat else outcome.outcome] += 1
+                if outcome.outcome == "ticket" and not outcome.repeat:
+                    report.ticket_ids.append(outcome.ticket_id)
+                reason = f" ({outcome.reason})" if outcome.reason else ""
+                log.info("mail %s: %s%s", read.uid, outcome.outcome, reason)
         return report
 
     def run(self) -> None:

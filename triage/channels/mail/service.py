@@ -17,7 +17,7 @@ from triage.bundles.training import KIND
 from triage.channels.mail.acknowledge import Acknowledger
 from triage.channels.mail.poller import MailPoller
 from triage.desk.privacy import erased_ticket_ids
-from triage.desk.suggest import Suggestions, suggest
+from triage.desk.suggest import Suggestions, suggest, suggest_many
 from triage.knowledge.kb_index import Knowledge, load_knowledge
 from triage.knowledge.portal import fitting_articles
 from triage.knowledge.retrieval import ArticleHit
@@ -36,9 +36,11 @@ def desk_poller(
     suggest_ticket: Callable[[str, str], Suggestions],
     knowledge: Callable[[], Knowledge | None],
     encoder: Callable[[], Encoder],
+    suggest_tickets: Callable[[list[tuple[str, str]]], list] | None = None,
 ) -> MailPoller:
-    """A poller whose new tickets get ``suggest_ticket(subject, body)`` and whose acknowledgements list the
-    articles that fit by the KB index ``knowledge()`` holds now."""
+    """A poller whose new tickets get ``suggest_ticket(subject, body)`` (or, a poll's mails together,
+    ``suggest_tickets(drafts)``) and whose acknowledgements list the articles that fit by the KB index
+    ``knowledge()`` holds now."""
     models = settings.models
     redactor = Redactor(models.redact_patterns)
 
@@ -58,7 +60,7 @@ def desk_poller(
         return hits
 
     acknowledge = Acknowledger(settings.mail, sessions, find_articles, settings.api.base_url())
-    return MailPoller(settings.mail, sessions, suggest_ticket, after_ticket=acknowledge)
+    return MailPoller(settings.mail, sessions, suggest_ticket, after_ticket=acknowledge, suggest_batch=suggest_tickets)
 
 
 def standalone_poller(settings: Settings, sessions: sessionmaker[Session], encoder: Encoder) -> MailPoller:
@@ -73,4 +75,7 @@ def standalone_poller(settings: Settings, sessions: sessionmaker[Session], encod
     def suggest_ticket(subject: str, body: str) -> Suggestions:
         return suggest(bundle, knowledge.search, encoder, subject=subject, body=body, top_k=top_k)
 
-    return desk_poller(settings, sessions, suggest_ticket, lambda: knowledge, lambda: encoder)
+    def suggest_tickets(drafts: list[tuple[str, str]]) -> list:
+        return suggest_many(bundle, knowledge.search, encoder, [(s, b, top_k) for s, b in drafts])
+
+    return desk_poller(settings, sessions, suggest_ticket, lambda: knowledge, lambda: encoder, suggest_tickets)
