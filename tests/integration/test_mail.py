@@ -362,3 +362,38 @@ def test_the_readme_table_of_bad_mail_outcomes_is_what_the_poller_does(imap, dep
     table = "\n".join(rows)
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert table in readme, table
+
+
+@pytest.mark.postgres
+def test_mail_intake_on_postgresql(imap, deployments, encoder):
+    """The same intake on the production database: tickets, a threaded reply, an ignored and a quarantined
+    mail, and a subject token too large for a ticket id (which PostgreSQL would refuse to look up)."""
+    from tests.conftest import BACKENDS
+
+    if "postgresql" not in BACKENDS:
+        pytest.skip("postgresql is not among HELPDESK_TEST_BACKENDS")
+    settings = deployments.copy("postgresql")
+    with imap.mailbox() as box:
+        box.folder.create("Pg")
+    settings = replace(settings, mail=mail_settings(imap, folder="Pg"))
+    engine = make_engine(settings.database.url)
+    sessions = make_session_factory(engine)
+    try:
+        first = compose("kim@example.de", "Drucker druckt nicht", "Der Drucker im 2. Stock zeigt Fehler 49.")
+        mails = [
+            first,
+            compose("kim@example.de", "Re: Drucker", "Immer noch.", In_Reply_To=message_id(first)),
+            compose("kim@example.de", "Re: [#99999999999] Drucker", "Token too large for an id."),
+            fresh(fixture_mail("out_of_office")),
+            fresh(fixture_mail("malformed")),
+        ]
+        for raw in mails:
+            imap.append(raw, "Pg")
+        report = standalone_poller(settings, sessions, encoder).poll_once()
+        assert report.outcomes == {"ticket": 2, "reply": 1, "ignored": 1, "quarantined": 1}
+        with session_scope(sessions) as session:
+            ticket = session.get(Ticket, report.ticket_ids[0])
+            assert ticket.language == "de" and ticket.channel == "email"
+            assert session.query(TicketMessage).filter(TicketMessage.ticket_id == ticket.id).count() == 2
+    finally:
+        engine.dispose()

@@ -33,6 +33,7 @@ __all__ = (
     "ticket_fields",
 )
 
+MAX_TICKET_ID = 2_147_483_647  # ids are 32-bit integers: a larger [#token] names no ticket (PostgreSQL would refuse it)
 QUARANTINE_RAW_BYTES = 256 * 1024  # of a quarantined mail's raw bytes, this much is kept for inspection
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,990}>)", re.IGNORECASE | re.MULTILINE)
 
@@ -84,7 +85,7 @@ def find_thread(session: Session, mail: ParsedMail) -> Ticket | None:
             if message_id in by_id:
                 return _live(session, session.get(Ticket, by_id[message_id].ticket_id))
     token = ticket_token(mail.subject)
-    ticket = session.get(Ticket, token) if token else None
+    ticket = session.get(Ticket, token) if token and token <= MAX_TICKET_ID else None
     if ticket is None or not mail.sender:
         return None
     authors = set(session.scalars(select(TicketMessage.author).where(TicketMessage.ticket_id == ticket.id)))
