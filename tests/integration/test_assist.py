@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
-from models import Ticket
+from models import OutboxEvent, Ticket
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import keyed_client
 from triage.assist.duplicates import ticket_vectors
@@ -116,6 +116,11 @@ def test_similar_finds_what_was_done_and_open_duplicates_then_merges(client):
     merged = client.post(f"/v1/tickets/{second['id']}/merge", json={"primary_id": first["id"]})
     assert merged.status_code == 200 and merged.json()["merged_into_id"] == first["id"]
     assert merged.json()["status"] == "closed" and merged.json()["requester_notified_at"]
+    with session_scope(client.app.state.serving.sessions) as session:  # webhook subscribers hear of it
+        event = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.subject == f"ticket:{second['id']}").order_by(OutboxEvent.id.desc())
+        ).first()
+        assert event.type == "ticket.updated" and event.payload["changes"]["merged_into_id"] == first["id"]
     again = client.post(f"/v1/tickets/{second['id']}/merge", json={"primary_id": first["id"]})
     assert again.status_code == 409
     third = client.post("/v1/tickets", json=VPN).json()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from models import Ticket
 from models.audit import Actor, record_audit
 from models.base import as_utc, utcnow
+from triage.desk.events import emit_ticket_event
 from triage.desk.lifecycle import OPEN_STATUSES
 from triage.desk.tickets import get_ticket
 from triage.errors import InvalidTransition
@@ -101,5 +102,6 @@ def merge_ticket(
     if notify:
         duplicate.requester_notified_at = utcnow()
     record_audit(session, actor, "ticket.merged", f"ticket:{duplicate.id}", primary=primary.id, notified=notify)
-    session.flush()
+    changes = {"status": "closed", "merged_into_id": primary.id}
+    emit_ticket_event(session, "ticket.updated", duplicate, changes=changes)
     return duplicate
