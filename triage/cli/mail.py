@@ -41,7 +41,7 @@ def poll_command() -> None:
         total += report.total
         for outcome, count in sorted(report.outcomes.items()):
             click.echo(f"{outcome}: {count}")
-        if report.total < poller.settings.batch:
+        if report.handled < poller.settings.batch:
             break
     click.echo(f"{total} mail(s) processed from {poller.settings.mailbox}")
 

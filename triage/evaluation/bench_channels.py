@@ -60,7 +60,7 @@ def mail_throughput(
     stages: dict[str, float] = {}
     while done < len(messages):
         report = poller.poll_once()
-        if not report.total:
+        if not report.handled:
             break
         done += report.total
         for key, value in report.outcomes.items():

@@ -70,7 +70,13 @@ class PollReport:
 
     @property
     def total(self) -> int:
+        """Mails processed for the first time."""
         return sum(v for k, v in self.outcomes.items() if k != "repeat")
+
+    @property
+    def handled(self) -> int:
+        """Mails taken from the folder, repeats included (a full batch means more may be waiting)."""
+        return sum(self.outcomes.values())
 
 
 class MailPoller:
@@ -147,12 +153,16 @@ class MailPoller:
             box.flag(uid, PROCESSED, True)
 
     def _read(self, box: BaseMailBox, uid: str, size: int, seconds: Counter) -> _Read:
-        """Fetch a mail (only its header when it is over the size cap) and parse it."""
-        if size > self.settings.max_message_bytes:
-            detail = f"{size} bytes, over HELPDESK_MAIL_MAX_MESSAGE_BYTES ({self.settings.max_message_bytes})"
-            return _Read(uid, self._fetch(box, uid, "BODY.PEEK[HEADER]"), MailParseError("too-large", detail))
-        with _timed(seconds, "fetch"):
-            raw = self._fetch(box, uid)
+        """Fetch a mail (only its header when it is over the size cap) and parse it; a mail the server
+        sends no content for is read as that error, to be quarantined rather than stop the poll."""
+        try:
+            if size > self.settings.max_message_bytes:
+                detail = f"{size} bytes, over HELPDESK_MAIL_MAX_MESSAGE_BYTES ({self.settings.max_message_bytes})"
+                return _Read(uid, self._fetch(box, uid, "BODY.PEEK[HEADER]"), MailParseError("too-large", detail))
+            with _timed(seconds, "fetch"):
+                raw = self._fetch(box, uid)
+        except MailParseError as error:
+            return _Read(uid, f"(no content for UID {uid} of {self.settings.mailbox})".encode(), error)
         with _timed(seconds, "parse"):
             try:
                 return _Read(uid, raw, parse_mail(raw, max_bytes=self.settings.max_message_bytes))
@@ -247,7 +257,7 @@ class MailPoller:
                     idle = "IDLE" in (box.client.capabilities or ())
                     while not self._stop.is_set():
                         report = self.poll_once(box)
-                        if report.total >= self.settings.batch:
+                        if report.handled >= self.settings.batch:
                             continue  # more is waiting
                         if idle:
                             box.idle.wait(timeout=min(self.settings.poll_seconds, 29 * 60))
