@@ -15,6 +15,7 @@ from api.controllers.access import AuditController, KeyController, RequesterCont
 from api.controllers.analytics import AnalyticsController
 from api.controllers.articles import ArticleController
 from api.controllers.assist import IncidentController, MacroController, TicketAssistController
+from api.controllers.connectors import ConnectorController
 from api.controllers.health import health, ready
 from api.controllers.kb_search import KbSearchController
 from api.controllers.mail import MailController
@@ -54,6 +55,7 @@ ROUTE_HANDLERS = (
     MacroController,
     IncidentController,
     WebhookController,
+    ConnectorController,
     MailController,
     PagesController,
     whoami,

@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.logs import escape_controls
-from models.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, Unavailable
+from models.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, Unauthenticated, Unavailable
 
 __all__ = ("EXCEPTION_HANDLERS", "PROBLEM_RESPONSES", "Problem", "document_problems", "problem")
 
@@ -46,6 +46,7 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int, str], ...] = (
     (Conflict, 409, "conflict"),
     (TooLarge, 413, "too-large"),
     (Unavailable, 503, "unavailable"),
+    (Unauthenticated, 401, "unauthenticated"),
 )
 _TITLES = {
     400: "Bad Request",

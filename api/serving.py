@@ -26,6 +26,7 @@ from triage.assist.incidents import SpikeSettings, record_incidents, spike_candi
 from triage.bundles.loading import LoadedBundle, load_bundle
 from triage.bundles.registry import get_active
 from triage.bundles.training import KIND
+from triage.channels.connectors.sync import ConnectorWork, Desk
 from triage.channels.mail.poller import MailPoller
 from triage.channels.mail.service import desk_poller
 from triage.channels.webhooks.delivery import Deliverer
@@ -57,7 +58,7 @@ class Serving:
     _kb_lock: threading.Lock = field(default_factory=threading.Lock)
     _fitted_at: float = 0.0  # time.monotonic() of the last "nothing fits" fit
     _erasures: int = -1  # the erasures stamp the held bundle reflects
-    _embeddings: EmbeddingCache | None = None  # see _cache()
+    _embeddings: EmbeddingCache | None = None  # see embedding_cache()
     suggest_batcher: MicroBatcher | None = None  # set by the lifespan when micro-batching is on
 
     def suggest(self, subject: str | None, body: str | None, top_k: int) -> Suggestions:
@@ -88,7 +89,7 @@ class Serving:
         """The KB index requests use now."""
         return self.knowledge.search if self.knowledge else None
 
-    def _cache(self) -> EmbeddingCache:
+    def embedding_cache(self) -> EmbeddingCache:
         """The embedding cache of the encoder served (opened once, not per request)."""
         cache = self._embeddings
         if cache is None or cache.encoder_name != self.encoder.name:
@@ -97,7 +98,7 @@ class Serving:
 
     def assistant(self) -> Assistant:
         """Agent assist over the bundle and KB index held now."""
-        return Assistant(self.bundle, self.search, self.encoder, self._cache(), self.redactor)
+        return Assistant(self.bundle, self.search, self.encoder, self.embedding_cache(), self.redactor)
 
     def spike_settings(self) -> SpikeSettings:
         """When a group of similar tickets counts as a spike (from the settings)."""
@@ -125,7 +126,8 @@ class Serving:
         with self._kb_lock, session_scope(self.sessions) as session:
             held = self.knowledge
             if held is None or held.stamp != kb_stamp(session):
-                knowledge = load_knowledge(session, self.encoder, self._cache(), outcomes_limit=limit, previous=held)
+                cache = self.embedding_cache()
+                knowledge = load_knowledge(session, self.encoder, cache, outcomes_limit=limit, previous=held)
                 log.info(
                     "KB index rebuilt: %d sections, %d passages encoded",
                     len(knowledge.search.chunks),
@@ -134,7 +136,7 @@ class Serving:
             elif held.outcomes_stamp != outcomes_stamp(session) and (
                 time.monotonic() - self._fitted_at >= models.kb_refit_seconds
             ):
-                knowledge = refit_nothing_fits(session, held, self.encoder, self._cache(), limit=limit)
+                knowledge = refit_nothing_fits(session, held, self.encoder, self.embedding_cache(), limit=limit)
             else:
                 return False
             self._fitted_at = time.monotonic()
@@ -204,6 +206,17 @@ def _start_mail(serving: Serving) -> MailPoller:
     return poller
 
 
+def connector_work(serving: Serving) -> ConnectorWork:
+    """The connectors' queued work with this process's suggestions and recommended replies."""
+    top_k = serving.settings.api.default_top_k
+
+    def replies(session: Session, ticket_id: int) -> list[dict[str, Any]]:
+        return serving.assistant().assist(session, ticket_id, agent=None)["replies"]
+
+    desk = Desk(lambda subject, body: serving.suggest(subject, body, top_k), replies, serving.settings.api.base_url())
+    return ConnectorWork(serving.sessions, desk, timeout=serving.settings.webhooks.timeout_seconds)
+
+
 @contextlib.asynccontextmanager
 async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Load the encoder and the active bundle before serving, then poll for a newly active bundle."""
@@ -246,7 +259,9 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
 
     task = asyncio.create_task(poll())
     hooks = serving.settings.webhooks
-    deliverer = Deliverer(serving.sessions, hooks).start() if hooks.enabled else None
+    deliverer = None
+    if hooks.enabled:
+        deliverer = Deliverer(serving.sessions, hooks, handlers={"connector": connector_work(serving)}).start()
     mail = _start_mail(serving) if serving.settings.mail.enabled else None
     try:
         yield

@@ -6,6 +6,7 @@ from models.artifacts import ArtifactVersion
 from models.assist import AssistFeedback, IncidentEvent, Macro
 from models.audit import AuditEvent
 from models.base import Base
+from models.connectors import ConnectorInbound, HelpdeskConnector
 from models.erasure import Erasure
 from models.feedback import Feedback
 from models.jobs import Job
@@ -24,9 +25,11 @@ __all__ = (
     "AssistFeedback",
     "AuditEvent",
     "Base",
+    "ConnectorInbound",
     "DeploymentSecret",
     "Erasure",
     "Feedback",
+    "HelpdeskConnector",
     "InboundMail",
     "IncidentEvent",
     "Job",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ("DomainError", "InvalidInput", "NotFound", "Conflict", "TooLarge", "Unavailable")
+__all__ = ("DomainError", "InvalidInput", "NotFound", "Conflict", "TooLarge", "Unauthenticated", "Unavailable")
 
 
 class DomainError(Exception):
@@ -36,3 +36,7 @@ class TooLarge(DomainError):
 
 class Unavailable(DomainError):
     """A needed resource (e.g. a trained bundle) is not there yet."""
+
+
+class Unauthenticated(DomainError):
+    """The request does not prove who sent it (a webhook whose signature does not verify)."""

@@ -18,6 +18,7 @@ from models.base import Base, JSONType, utcnow
 __all__ = (
     "DELIVERY_STATES",
     "EVENT_TYPES",
+    "INTERNAL_EVENT_TYPES",
     "OutboxEvent",
     "WebhookDelivery",
     "WebhookSubscription",
@@ -35,6 +36,8 @@ EVENT_TYPES = (
     "article.published",
     "webhook.test",
 )
+# events only an internal subscription (a connector's) receives: never offered to webhook subscribers
+INTERNAL_EVENT_TYPES = ("connector.received", "connector.write_back")
 DELIVERY_STATES = ("pending", "sending", "delivered", "failed")
 
 
@@ -52,11 +55,13 @@ class OutboxEvent(Base):
 
 
 class WebhookSubscription(Base):
-    """An endpoint that receives the events it subscribed to, signed with its own secret."""
+    """An endpoint that receives the events it subscribed to, signed with its own secret; or (``kind``
+    ``connector``) the internal queue of one helpdesk connector's work, handled in process, not posted."""
 
     __tablename__ = "webhook_subscriptions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="webhook", server_default="webhook")
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
     secret: Mapped[str] = mapped_column(String(100))  # whsec_...: never returned after creation, never logged

@@ -6,6 +6,8 @@ from models.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 __all__ = (
     "BundleUnavailable",
+    "ConnectorExists",
+    "ConnectorNotFound",
     "GateFailed",
     "InvalidImport",
     "InvalidQuery",
@@ -79,3 +81,11 @@ class WebhookNotFound(NotFound):
 
 class WorkerTimeout(Unavailable):
     """A shared worker (the encoder's, the classifiers') did not answer in time: overloaded or stuck."""
+
+
+class ConnectorNotFound(NotFound):
+    """No helpdesk connector has that name."""
+
+
+class ConnectorExists(Conflict):
+    """A connector with that name is already configured."""

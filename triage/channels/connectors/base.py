@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from models.errors import DomainError, InvalidInput
+from models.errors import InvalidInput, Unauthenticated
 
 __all__ = (
     "MARKER",
@@ -36,7 +36,7 @@ __all__ = (
 MARKER = "helpdesk-triage:suggestion:"  # + our suggestion id: in every note we write, so a retry finds it
 
 
-class InvalidSignature(DomainError):
+class InvalidSignature(Unauthenticated):
     """A webhook whose signature (or shared secret) does not verify; nothing of it is stored (401)."""
 
 
@@ -164,11 +164,20 @@ class Connector(ABC):
             needed = ", ".join(missing)
             raise InvalidInput(f"{self.title} needs credentials {needed}", field=f"credentials.{missing[0]}")
         self.config = config
-        self.client = client or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+        self.timeout = timeout
+        self._client = client
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client, made at the first call (verifying a webhook needs none)."""
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False)
+        return self._client
 
     def close(self) -> None:
         """Release the HTTP client."""
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     # --- what each connector implements -------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -20,7 +21,10 @@ from models.db import session_scope
 from models.outbox import OutboxEvent, WebhookDelivery, WebhookSubscription, on_outbox_commit
 from triage.channels.webhooks.sending import Attempt, Sender, event_body
 
-__all__ = ("Deliverer", "backoff_seconds")
+__all__ = ("Deliverer", "Handler", "backoff_seconds")
+
+# handles a delivery of an internal subscription (its kind's handler): (subscription id, event) -> attempt
+Handler = Callable[[int, OutboxEvent], Attempt]
 
 log = logging.getLogger(__name__)
 LOG_ENTRIES = 20  # attempts kept in a delivery's log
@@ -34,7 +38,12 @@ def backoff_seconds(attempts: int, settings: WebhookSettings, rng: random.Random
     return (rng or random).uniform(delay / 2, delay)
 
 
-def _due(now: datetime, limit: int, due_by: datetime | None = None):
+def subscription_kind(session: Session, delivery: WebhookDelivery) -> str:
+    """The kind of the subscription a delivery belongs to."""
+    return session.get(WebhookSubscription, delivery.subscription_id).kind
+
+
+def _due(now: datetime, limit: int, due_by: datetime | None = None, kinds: tuple[str, ...] = ("webhook",)):
     earlier = aliased(WebhookDelivery)
     blocked = exists().where(
         earlier.subscription_id == WebhookDelivery.subscription_id,
@@ -49,7 +58,7 @@ def _due(now: datetime, limit: int, due_by: datetime | None = None):
     return (
         select(WebhookDelivery.id)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        .where(WebhookSubscription.active.is_(True), claimable, ~blocked)
+        .where(WebhookSubscription.active.is_(True), WebhookSubscription.kind.in_(kinds), claimable, ~blocked)
         .order_by(WebhookDelivery.id)
         .limit(limit)
     )
@@ -57,12 +66,22 @@ def _due(now: datetime, limit: int, due_by: datetime | None = None):
 
 class Deliverer:
     """Sends the outbox's deliveries; ``start()`` runs it on a thread that wakes when this process commits
-    an event and polls for the rest (retries, other processes' events)."""
+    an event and polls for the rest (retries, other processes' events). Deliveries of an internal
+    subscription (a connector's queue) go to the handler of its kind instead of being posted; without
+    one they wait (for a process that has it)."""
 
-    def __init__(self, sessions: sessionmaker[Session], settings: WebhookSettings, *, batch: int = 32) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: WebhookSettings,
+        *,
+        batch: int = 32,
+        handlers: Mapping[str, Handler] | None = None,
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.batch = batch
+        self.handlers = dict(handlers or {})
         self.sender = Sender(settings)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -81,7 +100,8 @@ class Deliverer:
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         claimed = []
         with session_scope(self.sessions) as session:
-            for delivery_id in session.scalars(_due(now, limit or self.batch, due_by)).all():
+            kinds = ("webhook", *self.handlers)
+            for delivery_id in session.scalars(_due(now, limit or self.batch, due_by, kinds)).all():
                 taken = session.execute(
                     update(WebhookDelivery)
                     .where(
@@ -106,8 +126,13 @@ class Deliverer:
             event = session.get(OutboxEvent, delivery.event_id)
             subscription = session.get(WebhookSubscription, delivery.subscription_id)
             url, secret, event_id, body = subscription.url, subscription.secret, event.event_id, event_body(event)
+            handler, subscription_id = self.handlers.get(subscription.kind), subscription.id
+            session.expunge(event)
         try:
-            attempt = self.sender.send(url, secret, event_id, body)
+            if handler is not None:
+                attempt = handler(subscription_id, event)
+            else:
+                attempt = self.sender.send(url, secret, event_id, body)
         except Exception as error:  # a bug must not leave the delivery claimed until its lease ends
             log.exception("webhook delivery %d failed", delivery_id)
             attempt = Attempt(None, f"internal error: {type(error).__name__}", 0.0)
@@ -131,7 +156,9 @@ class Deliverer:
             delivery.log = [*(delivery.log or []), entry][-LOG_ENTRIES:]
             if attempt.delivered:
                 delivery.state, delivery.delivered_at = "delivered", now
-            elif attempt.status == 410:  # Gone: the receiver asks to be unsubscribed
+            elif attempt.final:
+                delivery.state = "failed"
+            elif attempt.status == 410 and subscription_kind(session, delivery) == "webhook":  # unsubscribe us
                 delivery.state = "failed"
                 subscription = session.get(WebhookSubscription, delivery.subscription_id)
                 subscription.active = False

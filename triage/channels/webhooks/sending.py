@@ -39,12 +39,14 @@ def event_body(event: OutboxEvent) -> str:
 
 @dataclass(frozen=True)
 class Attempt:
-    """What one attempt got: an HTTP status, or an error (no answer, refused destination)."""
+    """What one attempt got: an HTTP status, or an error (no answer, refused destination). ``final``: a
+    failure that trying again cannot fix (given up at once)."""
 
     status: int | None
     error: str | None
     seconds: float
     response: str = ""
+    final: bool = False
 
     @property
     def delivered(self) -> bool:

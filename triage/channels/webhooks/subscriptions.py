@@ -76,17 +76,19 @@ def create_subscription(
     return row
 
 
-def get_subscription(session: Session, subscription_id: int) -> WebhookSubscription:
-    """The subscription with that id; raise :class:`WebhookNotFound`."""
+def get_subscription(session: Session, subscription_id: int, kind: str = "webhook") -> WebhookSubscription:
+    """The subscription of ``kind`` with that id; raise :class:`WebhookNotFound` (a connector's queue is
+    reached through its connector, not as a webhook)."""
     row = session.get(WebhookSubscription, subscription_id)
-    if row is None:
+    if row is None or row.kind != kind:
         raise WebhookNotFound(f"no webhook with id {subscription_id}", field="webhook_id")
     return row
 
 
 def list_subscriptions(session: Session) -> list[WebhookSubscription]:
     """Every subscription, oldest first."""
-    return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
+    query = select(WebhookSubscription).where(WebhookSubscription.kind == "webhook")
+    return list(session.scalars(query.order_by(WebhookSubscription.id)))
 
 
 def update_subscription(
@@ -126,10 +128,16 @@ def delete_subscription(session: Session, subscription_id: int) -> None:
 
 
 def list_deliveries(
-    session: Session, subscription_id: int, *, state: str | None = None, limit: int = 50, offset: int = 0
+    session: Session,
+    subscription_id: int,
+    *,
+    state: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    kind: str = "webhook",
 ) -> tuple[list[tuple[WebhookDelivery, OutboxEvent]], int]:
     """A page of a subscription's deliveries with their events, newest first."""
-    get_subscription(session, subscription_id)
+    get_subscription(session, subscription_id, kind)
     if state is not None and state not in DELIVERY_STATES:
         raise InvalidQuery(f"state must be one of {', '.join(DELIVERY_STATES)}", field="state")
     query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
@@ -141,9 +149,12 @@ def list_deliveries(
     return [(row, events[row.event_id]) for row in rows], total
 
 
-def redeliver(session: Session, subscription_id: int, delivery_id: int) -> tuple[WebhookDelivery, OutboxEvent]:
+def redeliver(
+    session: Session, subscription_id: int, delivery_id: int, kind: str = "webhook"
+) -> tuple[WebhookDelivery, OutboxEvent]:
     """Send a delivery again now (same ``webhook-id``: receivers that saw it can tell), whatever its state;
     its attempts start over."""
+    get_subscription(session, subscription_id, kind)
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != subscription_id:
         raise WebhookNotFound(f"webhook {subscription_id} has no delivery {delivery_id}", field="delivery_id")
