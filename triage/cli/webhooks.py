@@ -23,6 +23,7 @@ from triage.channels.webhooks.subscriptions import (
     redeliver,
     send_test_event,
 )
+from triage.cli.connectors import standalone_work
 from triage.cli.support import CLI_ACTOR, sessions
 
 __all__ = ("webhooks_group",)
@@ -126,10 +127,11 @@ def test_command(webhook_id: int) -> None:
 @webhooks_group.command("deliver")
 @click.option("--once", is_flag=True, help="Send what is due now, then exit (a failed send waits for its retry).")
 def deliver_command(once: bool) -> None:
-    """Send the outbox's deliveries. Until Ctrl-C or SIGTERM, or with --once what is due now."""
+    """Send the outbox's deliveries. Until Ctrl-C or SIGTERM, or with --once what is due now; connectors'
+    queued work (their webhooks taken in, write-backs) is done here too."""
     settings = get_settings()
     factory = sessions(settings)
-    deliverer = Deliverer(factory, settings.webhooks)
+    deliverer = Deliverer(factory, settings.webhooks, handlers={"connector": standalone_work(settings, factory)})
     try:
         if once:
             started, attempted = utcnow(), 0

@@ -5,23 +5,17 @@ serves; ``helpdesk mail poll`` builds one over what it loads itself."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import session_scope
 from models.settings import Settings
-from triage.bundles.loading import load_bundle
-from triage.bundles.registry import get_active
-from triage.bundles.training import KIND
 from triage.channels.mail.acknowledge import Acknowledger
 from triage.channels.mail.poller import MailPoller
-from triage.desk.privacy import erased_ticket_ids
-from triage.desk.suggest import Suggestions, suggest, suggest_many
-from triage.knowledge.kb_index import Knowledge, load_knowledge
+from triage.channels.standalone import load_standalone
+from triage.desk.suggest import Suggestions
+from triage.knowledge.kb_index import Knowledge
 from triage.knowledge.portal import fitting_articles
 from triage.knowledge.retrieval import ArticleHit
-from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
 from triage.text.redaction import Redactor
 
@@ -65,17 +59,7 @@ def desk_poller(
 
 def standalone_poller(settings: Settings, sessions: sessionmaker[Session], encoder: Encoder) -> MailPoller:
     """A poller over the active bundle (without erased tickets) and the KB index, loaded here once."""
-    with session_scope(sessions) as session:
-        active = get_active(session, KIND)
-        bundle = load_bundle(Path(active.path)).without(erased_ticket_ids(session)) if active else None
-        cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
-        knowledge = load_knowledge(session, encoder, cache, outcomes_limit=settings.models.kb_outcomes_limit)
-    top_k = settings.api.default_top_k
-
-    def suggest_ticket(subject: str, body: str) -> Suggestions:
-        return suggest(bundle, knowledge.search, encoder, subject=subject, body=body, top_k=top_k)
-
-    def suggest_tickets(drafts: list[tuple[str, str]]) -> list:
-        return suggest_many(bundle, knowledge.search, encoder, [(s, b, top_k) for s, b in drafts])
-
-    return desk_poller(settings, sessions, suggest_ticket, lambda: knowledge, lambda: encoder, suggest_tickets)
+    loaded = load_standalone(settings, sessions, encoder)
+    return desk_poller(
+        settings, sessions, loaded.suggest, lambda: loaded.knowledge, lambda: encoder, loaded.suggest_many
+    )
