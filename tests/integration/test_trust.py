@@ -38,6 +38,7 @@ PATH_VALUES = {
     "macro_id": "999999",
     "webhook_id": "999999",
     "delivery_id": "999999",
+    "name": "no-such-connector",
     "file_path": "portal-widget.js",
 }
 
