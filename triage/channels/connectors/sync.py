@@ -96,7 +96,7 @@ class ConnectorWork:
             outcome = self._apply(session, row, remote, labels, ticket, actor)
             inbound = session.get(ConnectorInbound, payload.get("inbound_id"))
             if inbound is not None:
-                inbound.outcome, inbound.processed_at = outcome.split(" ")[0], utcnow()
+                inbound.outcome, inbound.processed_at = outcome.split(":")[0], utcnow()
                 current = session.scalar(
                     select(Ticket.id).where(Ticket.external_id == external_id(row.name, remote.id))
                 )
