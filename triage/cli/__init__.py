@@ -10,6 +10,7 @@ from models.errors import DomainError
 from triage.cli.assist import evaluate_duplicates_command, evaluate_replies_command
 from triage.cli.bench import bench_command
 from triage.cli.bench_channels import bench_channels_command
+from triage.cli.bench_connectors import bench_connectors_command
 from triage.cli.connectors import connectors_group
 from triage.cli.content import db, kb, tickets
 from triage.cli.evaluate import evaluate, evaluate_kb_command
@@ -46,5 +47,5 @@ for command in (db, kb, tickets, train, suggest, evaluate, evaluate_kb_command, 
     main.add_command(command)
 for command in (evaluate_duplicates_command, evaluate_replies_command, bench_command, bench_channels_command):
     main.add_command(command)
-for command in (mail_group, webhooks_group, connectors_group):
+for command in (mail_group, webhooks_group, connectors_group, bench_connectors_command):
     main.add_command(command)
