@@ -301,3 +301,31 @@ def test_backfill_imports_the_history_once_and_a_retrain_learns_from_it(stack, t
     learned = {t["external_id"] for t in json.loads((bundle / "tickets.json").read_text())}
     learned |= {t.get("external_id") for t in json.loads((bundle / "holdout.json").read_text()).get("tickets", [])}
     assert {f"desk:{i}" for i in made} & learned, "the retrain saw none of the backfilled tickets"
+
+
+def test_the_readme_commands_connect_test_and_backfill_a_real_django_helpdesk(stack, deployments):
+    """The README's connector commands, run as written but for the helpdesk's address and user (and without
+    the retrain, which the backfill test above does through the API)."""
+    import shlex
+
+    from tests.processes import helpdesk, settings_env
+
+    section = (Path(__file__).resolve().parents[2] / "README.md").read_text().split("## Connectors", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.startswith("helpdesk ")]
+    assert [c.split()[:2] for c in commands][:3] == [["helpdesk", "connectors"]] * 3
+    settings = deployments.copy("sqlite", "loaded")
+    env = settings_env(settings, DESK_PASSWORD=stack.desk.password, HELPDESK_WEBHOOK_ALLOW_NETWORKS="loopback")
+    outputs = []
+    for command in commands[:3]:
+        command = command.replace("https://desk.example.org/helpdesk", stack.desk.base_url)
+        command = command.replace("user=triage", f"user={stack.desk.user}")
+        done = helpdesk(settings, *shlex.split(command)[1:], env=env)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        outputs.append(done.stdout)
+    assert "/v1/connectors/desk/events" in outputs[0] and "webhook secret: " in outputs[0]
+    assert outputs[1].startswith("ok: admin on django-helpdesk")
+    assert json.loads(outputs[2].splitlines()[-1])["created"] >= 3 and "secret" not in outputs[2]
+    with session_scope(make_session_factory(make_engine(settings.database.url))) as session:
+        backfilled = session.scalars(select(Ticket).where(Ticket.external_id.like("desk:%"))).all()
+        assert backfilled and all(t.status == "resolved" and t.channel == "django-helpdesk" for t in backfilled)
