@@ -1,6 +1,6 @@
 """The Zammad, Zendesk and Freshdesk connectors against their documented contracts: recorded webhooks
 (signatures, parsing), the recorded API answers of the docs (tests/data/connectors), and a local stand-in
-of each REST API (tests/standins.py) that refuses what the real one refuses."""
+of each REST API (tests/standins) that refuses what the real one refuses."""
 
 from __future__ import annotations
 

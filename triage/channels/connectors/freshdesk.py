@@ -185,7 +185,10 @@ class FreshdeskConnector(Connector):
 
     def fetch_ticket(self, ticket_id: str) -> RemoteTicket:
         """``GET /api/v2/tickets/{id}`` and its conversations (replies and notes)."""
-        ticket = _json(self.request("GET", f"/api/v2/tickets/{ticket_id}", ticket_id=ticket_id), "a ticket")
+        answer = self.request(
+            "GET", f"/api/v2/tickets/{ticket_id}", ticket_id=ticket_id, params={"include": "requester"}
+        )
+        ticket = _json(answer, "a ticket")
         if not isinstance(ticket, dict):
             raise RemoteError("Freshdesk answered a ticket with no object", retry=False)
         if ticket.get("deleted"):
@@ -211,7 +214,7 @@ class FreshdeskConnector(Connector):
             "order_type": "asc",
             "per_page": str(PAGE_SIZE),
             "page": str(page),
-            "include": "description",
+            "include": "description,requester",
         }
         response = self.request("GET", "/api/v2/tickets", params=params)
         rows = [t for t in _json(response, "a ticket list") or [] if isinstance(t, dict)]

@@ -4,6 +4,7 @@ happens on the connector's queue."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +23,24 @@ __all__ = ("Received", "receive", "remote_subject")
 def remote_subject(name: str, remote_id: str) -> str:
     """The ordering key of a remote ticket's work: one ticket's events are handled in the order received."""
     return f"connector:{name}:{remote_id}"[:100]
+
+
+def _key(session: Session, connector_id: int, delivery_id: str) -> str | None:
+    """What a delivery is stored under, or ``None`` for a duplicate. A helpdesk's own delivery id is seen
+    once. A digest of the body (for a helpdesk that sends no id) is a duplicate only while the same body's
+    work is still queued (that work reads the ticket as it is by then); once done, the same body is news
+    (a ticket reopened to the same status, resolved a second time), and the work reads the ticket again."""
+    if not delivery_id.startswith("sha256:"):
+        known = select(ConnectorInbound.id).where(
+            ConnectorInbound.connector_id == connector_id, ConnectorInbound.delivery_id == delivery_id[:200]
+        )
+        return None if session.scalar(known) is not None else delivery_id[:200]
+    pending = select(ConnectorInbound.id).where(
+        ConnectorInbound.connector_id == connector_id,
+        ConnectorInbound.delivery_id.startswith(delivery_id + "@", autoescape=True),
+        ConnectorInbound.processed_at.is_(None),
+    )
+    return None if session.scalar(pending.limit(1)) is not None else f"{delivery_id}@{time.time_ns()}"
 
 
 @dataclass(frozen=True)
@@ -49,14 +68,10 @@ def receive(session: Session, name: str, headers: Mapping[str, str], query: Mapp
         connector.close()
     if event.ours or not row.active:
         return Received("ignored", event.delivery_id, event.ticket_id)
-    known = select(ConnectorInbound.id).where(
-        ConnectorInbound.connector_id == row.id, ConnectorInbound.delivery_id == event.delivery_id[:200]
-    )
-    if session.scalar(known) is not None:
+    key = _key(session, row.id, event.delivery_id)
+    if key is None:
         return Received("duplicate", event.delivery_id, event.ticket_id)
-    inbound = ConnectorInbound(
-        connector_id=row.id, delivery_id=event.delivery_id[:200], kind=event.kind, remote_id=event.ticket_id[:100]
-    )
+    inbound = ConnectorInbound(connector_id=row.id, delivery_id=key, kind=event.kind, remote_id=event.ticket_id[:100])
     try:
         with session.begin_nested():  # the same delivery may arrive twice at once
             session.add(inbound)

@@ -78,13 +78,24 @@ class ConnectorWork:
             else:
                 return Attempt(None, f"not a connector event: {event.type}", time.monotonic() - started, final=True)
         except RemoteError as error:
+            self._failed(event)
             seconds = time.monotonic() - started
             return Attempt(error.status, str(error)[:500], seconds, final=not error.retry)
         except DomainError as error:  # the ticket cannot be taken in as it is (no text, say)
+            self._failed(event)
             return Attempt(None, error.detail[:500], time.monotonic() - started, final=True)
         finally:
             connector.close()
         return Attempt(200, None, time.monotonic() - started, done)
+
+    def _failed(self, event: OutboxEvent) -> None:
+        """Record that a received delivery's work failed (for now: a retry that succeeds says so again)."""
+        if event.type != "connector.received":
+            return
+        with session_scope(self.sessions) as session:
+            inbound = session.get(ConnectorInbound, event.payload.get("inbound_id"))
+            if inbound is not None:
+                inbound.outcome, inbound.processed_at = "failed", utcnow()
 
     def received(self, row: HelpdeskConnector, connector: Connector, payload: dict[str, Any]) -> str:
         """Take in, resolve or reopen our copy of the helpdesk's ticket; returns what was done."""
