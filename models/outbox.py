@@ -18,7 +18,6 @@ from models.base import Base, JSONType, utcnow
 __all__ = (
     "DELIVERY_STATES",
     "EVENT_TYPES",
-    "INTERNAL_EVENT_TYPES",
     "OutboxEvent",
     "WebhookDelivery",
     "WebhookSubscription",
@@ -36,8 +35,6 @@ EVENT_TYPES = (
     "article.published",
     "webhook.test",
 )
-# events only an internal subscription (a connector's) receives: never offered to webhook subscribers
-INTERNAL_EVENT_TYPES = ("connector.received", "connector.write_back")
 DELIVERY_STATES = ("pending", "sending", "delivered", "failed")
 
 

@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter, QueryParameter
 
 from api.auth import PUBLIC, actor_of, roles
+from api.errors import PROBLEM_RESPONSES
 from api.schemas import LIMIT, OFFSET, ROW_ID
 from models.audit import record_audit
 from models.db import session_scope
@@ -34,6 +35,8 @@ from triage.channels.webhooks.subscriptions import delivery_out, list_deliveries
 
 __all__ = ("ConnectorController",)
 
+# the events route is public, so the problems every guarded route documents are named here
+EVENT_PROBLEMS = {status: PROBLEM_RESPONSES[status] for status in (400, 401, 404, 413, 415, 422, 429)}
 NAME = Parameter(max_length=40, pattern="^[a-z0-9][a-z0-9-]*$", description="The connector's name.")
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 Labels = dict[Annotated[str, msgspec.Meta(max_length=20)], dict[Annotated[str, msgspec.Meta(max_length=200)], str]]
@@ -80,7 +83,7 @@ class ConnectorController(Controller):
     tags = ["connectors"]
     opt = roles()
 
-    @post("/{name:str}/events", status_code=202, opt=PUBLIC)
+    @post("/{name:str}/events", status_code=202, opt=PUBLIC, responses=EVENT_PROBLEMS)
     async def events(self, request: Request, state: State, name: str = NAME) -> dict[str, Any]:
         """A helpdesk's "ticket created / updated" webhook, verified by its own scheme (Zammad
         ``X-Hub-Signature``, Zendesk ``X-Zendesk-Webhook-Signature``, ``?token=`` for helpdesks that sign

@@ -4,7 +4,6 @@ names (a test mailbox: the command fills it)."""
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from pathlib import Path
@@ -31,15 +30,11 @@ def bench_channels_command(var: Path, n_messages: int, n_events: int, out: Path)
     """Measure the channels on a scratch deployment under VAR."""
     import shutil
 
-    from kb.importer import import_folder
-    from models.db import session_scope
     from models.migrate import upgrade
     from models.settings import Settings
-    from triage.bundles.retrain import retrain
     from triage.channels.mail.service import standalone_poller
     from triage.cli.support import sessions
-    from triage.desk.ticket_import import import_tickets
-    from triage.evaluation.bench import scratch_env
+    from triage.evaluation.bench import demo_deployment, scratch_env
     from triage.evaluation.bench_channels import mail_messages, mail_throughput, webhook_latency
     from triage.evaluation.report import write_report
     from triage.ml.encoders import configured_encoder
@@ -52,13 +47,7 @@ def bench_channels_command(var: Path, n_messages: int, n_events: int, out: Path)
     upgrade(settings.database.url)
     factory = sessions(settings)
     encoder = configured_encoder(settings).load()
-    rows = []
-    with session_scope(factory) as session:
-        import_folder(session, settings.data_dir / "kb")
-        for file in sorted((settings.data_dir / "tickets").glob("*.jsonl")):
-            import_tickets(session, file)
-            rows += [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    retrain(factory, encoder, settings.models.artifacts_dir, promote=True, force=True)
+    rows = demo_deployment(settings, factory, encoder)
     report: dict[str, Any] = {"encoder": encoder.name, "threads": settings.threads_per_worker()}
 
     report["webhooks"] = webhook_latency(factory, n_events)

@@ -5,7 +5,6 @@ django-helpdesk whose webhooks post to that port (``python -m tests.djangohelpde
 from __future__ import annotations
 
 import csv
-import json
 import random
 import shutil
 import sys
@@ -65,15 +64,12 @@ def bench_connectors_command(
     """Measure the django-helpdesk connector: note latency and backfill rate."""
     import httpx
 
-    from kb.importer import import_folder
     from models.db import session_scope
     from models.migrate import upgrade
     from models.settings import Settings
-    from triage.bundles.retrain import retrain
     from triage.channels.connectors.registry import create_connector, get_connector
     from triage.cli.support import sessions
-    from triage.desk.ticket_import import import_tickets
-    from triage.evaluation.bench import scratch_env, start_server
+    from triage.evaluation.bench import demo_deployment, scratch_env, start_server
     from triage.evaluation.bench_connectors import backfill_rate, note_latency, resolved_history
     from triage.evaluation.report import write_report
     from triage.ml.embedding_cache import EmbeddingCache
@@ -88,23 +84,17 @@ def bench_connectors_command(
     upgrade(settings.database.url)
     factory = sessions(settings)
     encoder = configured_encoder(settings).load()
-    rows = []
+    rows = demo_deployment(settings, factory, encoder)
     with session_scope(factory) as session:
-        import_folder(session, settings.data_dir / "kb")
-        for file in sorted((settings.data_dir / "tickets").glob("*.jsonl")):
-            import_tickets(session, file)
-            rows += [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
-        credentials = {"user": desk_user, "password": desk_password}
         create_connector(
             session,
             name="bench",
             kind="django-helpdesk",
             base_url=desk_url,
-            credentials=credentials,
+            credentials={"user": desk_user, "password": desk_password},
             webhook_secret=token,
             allow_networks=("loopback", "private"),
         )
-    retrain(factory, encoder, settings.models.artifacts_dir, promote=True, force=True)
     server, ready_s = start_server(env, port, var / "server.log")
     desk = httpx.Client(base_url=desk_url.rstrip("/") + "/api/", auth=(desk_user, desk_password), timeout=60)
     report: dict[str, Any] = {"encoder": encoder.name, "server_ready_seconds": round(ready_s, 1)}

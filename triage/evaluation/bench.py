@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ("http_latency", "in_process_split", "percentiles", "timed")
+__all__ = ("demo_deployment", "http_latency", "in_process_split", "percentiles", "timed")
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -175,3 +175,23 @@ def ingest_rate(ingest: Callable[[], dict[str, int]], encoder, texts: Sequence[s
         "encoder_alone_per_second": round(encoder_per_second, 1),
         "ratio": round(ingest_per_second / encoder_per_second, 2),
     }
+
+
+def demo_deployment(settings, sessions, encoder) -> list[dict[str, Any]]:
+    """Fill a scratch deployment with the demo KB and tickets and promote a bundle trained on them; returns
+    the demo tickets' rows."""
+    import json
+
+    from kb.importer import import_folder
+    from models.db import session_scope
+    from triage.bundles.retrain import retrain
+    from triage.desk.ticket_import import import_tickets
+
+    rows = []
+    with session_scope(sessions) as session:
+        import_folder(session, settings.data_dir / "kb")
+        for file in sorted((settings.data_dir / "tickets").glob("*.jsonl")):
+            import_tickets(session, file)
+            rows += [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    retrain(sessions, encoder, settings.models.artifacts_dir, promote=True, force=True)
+    return rows

@@ -30,7 +30,9 @@ __all__ = (
     "body_digest",
     "check_hmac",
     "check_token",
+    "field_value",
     "header",
+    "when",
 )
 
 MARKER = "helpdesk-triage:suggestion:"  # + our suggestion id: in every note we write, so a retry finds it
@@ -105,6 +107,25 @@ class ConnectorConfig:
     base_url: str
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def when(value: Any) -> datetime | None:
+    """An ISO 8601 time from a helpdesk's JSON (``Z`` included); ``None`` for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def field_value(value: Any) -> str | None:
+    """A helpdesk field's value as a string (a list's items joined); ``None`` when it is empty."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -216,6 +237,14 @@ class Connector(ABC):
         """Check the credentials with a cheap read; a line saying who we are in the helpdesk."""
 
     # --- shared plumbing ------------------------------------------------------------------------------
+
+    def json(self, response: httpx.Response, what: str) -> Any:
+        """The JSON of a helpdesk's answer; :class:`RemoteError` (not retried) when it is none."""
+        try:
+            return response.json()
+        except ValueError:
+            message = f"{self.title} answered {what} with no JSON"
+            raise RemoteError(message, status=response.status_code, retry=False) from None
 
     def url(self, path: str) -> str:
         """``path`` under the helpdesk's base URL."""

@@ -24,10 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar
-
-import httpx
 
 from models.errors import InvalidInput
 from triage.channels.connectors.base import (
@@ -39,6 +36,8 @@ from triage.channels.connectors.base import (
     RemoteGone,
     RemoteTicket,
     check_token,
+    field_value,
+    when,
 )
 
 __all__ = ("DjangoHelpdeskConnector",)
@@ -53,35 +52,13 @@ _TEMPLATE = re.compile(r"\{(?=[{%#])|%(?=\})")
 _ZWSP = "\u200b"
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _stamp(value: Any) -> float:
-    when = _when(value)
-    return when.timestamp() if when and when.tzinfo else 0.0
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
+    moment = when(value)
+    return moment.timestamp() if moment and moment.tzinfo else 0.0
 
 
 def _number(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise RemoteError(
-            f"django-helpdesk answered {what} with no JSON", status=response.status_code, retry=False
-        ) from None
 
 
 def literal(text: str) -> str:
@@ -143,7 +120,7 @@ class DjangoHelpdeskConnector(Connector):
         """``GET /api/tickets/{id}/``, with its follow-ups."""
         if not ticket_id.isdigit():
             raise RemoteGone(f"django-helpdesk has no ticket {ticket_id!r} (its ids are numbers)", status=None)
-        ticket = _json(self.request("GET", f"api/tickets/{ticket_id}/", ticket_id=ticket_id), "a ticket")
+        ticket = self.json(self.request("GET", f"api/tickets/{ticket_id}/", ticket_id=ticket_id), "a ticket")
         if not isinstance(ticket, dict) or _number(ticket.get("id")) is None:
             raise RemoteError("django-helpdesk answered a ticket with no ticket", retry=False)
         if ticket.get("merged_to") is not None:
@@ -156,23 +133,25 @@ class DjangoHelpdeskConnector(Connector):
         closing = [f for f in followups if f.get("new_status") in DONE]
         status = STATUSES.get(_number(ticket.get("status")) or 1, "open")
         fields: dict[str, str | None] = {
-            "assignee": _text(ticket.get("queue")),
-            "priority": _text(ticket.get("priority")),
+            "assignee": field_value(ticket.get("queue")),
+            "priority": field_value(ticket.get("priority")),
         }
         if self.category_field:
-            fields["category"] = _text(ticket.get(f"custom_{self.category_field}"))
+            fields["category"] = field_value(ticket.get(f"custom_{self.category_field}"))
         done = status in ("resolved", "closed")
-        resolution = _text(ticket.get("resolution")) or (_text(closing[-1].get("comment")) if closing else None)
+        resolution = field_value(ticket.get("resolution")) or (
+            field_value(closing[-1].get("comment")) if closing else None
+        )
         return RemoteTicket(
             id=str(ticket["id"]),
             subject=str(ticket.get("title") or ""),
             body=str(ticket.get("description") or ""),
             status=status,
             fields=fields,
-            requester=_text(ticket.get("submitter_email")),
+            requester=field_value(ticket.get("submitter_email")),
             resolution=resolution if done else None,
-            created_at=_when(followups[0].get("date")) if followups else None,
-            resolved_at=_when(closing[-1].get("date")) if done and closing else None,
+            created_at=when(followups[0].get("date")) if followups else None,
+            resolved_at=when(closing[-1].get("date")) if done and closing else None,
             notes=tuple(str(f["comment"]) for f in followups if f.get("comment")),
         )
 
@@ -182,7 +161,7 @@ class DjangoHelpdeskConnector(Connector):
         page = int(cursor) if cursor and cursor.isdigit() and int(cursor) > 0 else 1
         params = {"status": ",".join(map(str, DONE)), "page": str(page), "page_size": str(self.page_size)}
         try:
-            found = _json(self.request("GET", "api/tickets/", params=params), "a ticket list")
+            found = self.json(self.request("GET", "api/tickets/", params=params), "a ticket list")
         except RemoteError as error:
             if error.status == 404 and page > 1:  # "Invalid page."
                 return Page(tickets=[], cursor=None)
@@ -225,7 +204,7 @@ class DjangoHelpdeskConnector(Connector):
     def whoami(self) -> str:
         """``GET /api/followups/?page_size=1``: staff only, and cheaper than the ticket list (which reads every
         ticket's custom fields before it takes a page)."""
-        found = _json(self.request("GET", "api/followups/", params={"page_size": "1"}), "the follow-up list")
+        found = self.json(self.request("GET", "api/followups/", params={"page_size": "1"}), "the follow-up list")
         if not isinstance(found, dict) or "results" not in found:
             raise RemoteError("django-helpdesk answered the follow-up list with no results", retry=False)
         return f"{self.config.credentials['user']} on django-helpdesk at {self.config.base_url}"

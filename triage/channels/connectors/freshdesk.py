@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar
 
-import httpx
 from inscriptis import get_text
 
 from models.errors import InvalidInput
@@ -42,6 +40,8 @@ from triage.channels.connectors.base import (
     RemoteTicket,
     body_digest,
     check_token,
+    field_value,
+    when,
 )
 
 __all__ = ("FreshdeskConnector",)
@@ -52,34 +52,10 @@ LAST_PAGE = 300  # Freshdesk lists no page past the 300th: the cursor then moves
 START = "2000-01-01T00:00:00Z"
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _value(value: Any) -> str | None:
-    if value is None or value == "" or value == []:
-        return None
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
 def _text(item: Mapping[str, Any], plain: str, html: str) -> str:
     if item.get(plain):
         return str(item[plain]).strip()
     return get_text(str(item.get(html) or "")).strip()
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise RemoteError(f"Freshdesk answered {what} with no JSON", status=response.status_code, retry=False) from None
 
 
 class FreshdeskConnector(Connector):
@@ -131,7 +107,7 @@ class FreshdeskConnector(Connector):
         page = 1
         while True:
             response = self.request("GET", path, ticket_id=ticket_id, params={**params, "page": str(page)})
-            found = _json(response, path)
+            found = self.json(response, path)
             items += [i for i in found or [] if isinstance(i, dict)] if isinstance(found, list) else []
             if "next" not in response.links or not found:
                 return items
@@ -155,13 +131,13 @@ class FreshdeskConnector(Connector):
         group = ticket.get("group_id")
         fields: dict[str, str | None] = {
             "assignee": self._group_names().get(group) if group is not None else None,
-            "priority": _value(ticket.get("priority")),
+            "priority": field_value(ticket.get("priority")),
         }
         category = self.config.options.get("category_field")
         if category == "type":
-            fields["category"] = _value(ticket.get("type"))
+            fields["category"] = field_value(ticket.get("type"))
         elif category:
-            fields["category"] = _value((ticket.get("custom_fields") or {}).get(category))
+            fields["category"] = field_value((ticket.get("custom_fields") or {}).get(category))
         replies = [c for c in conversations if not c.get("private") and not c.get("incoming")]
         done = status in ("resolved", "closed")
         stats = ticket.get("stats") or {}
@@ -174,9 +150,9 @@ class FreshdeskConnector(Connector):
             fields=fields,
             requester=str(requester.get("email")) if isinstance(requester, dict) and requester.get("email") else None,
             resolution=_text(replies[-1], "body_text", "body") if done and replies else None,
-            created_at=_when(ticket.get("created_at")),
+            created_at=when(ticket.get("created_at")),
             resolved_at=(
-                _when(stats.get("resolved_at")) or _when(stats.get("closed_at")) or _when(ticket.get("updated_at"))
+                when(stats.get("resolved_at")) or when(stats.get("closed_at")) or when(ticket.get("updated_at"))
             )
             if done
             else None,
@@ -188,7 +164,7 @@ class FreshdeskConnector(Connector):
         answer = self.request(
             "GET", f"/api/v2/tickets/{ticket_id}", ticket_id=ticket_id, params={"include": "requester"}
         )
-        ticket = _json(answer, "a ticket")
+        ticket = self.json(answer, "a ticket")
         if not isinstance(ticket, dict):
             raise RemoteError("Freshdesk answered a ticket with no object", retry=False)
         if ticket.get("deleted"):
@@ -217,7 +193,7 @@ class FreshdeskConnector(Connector):
             "include": "description,requester",
         }
         response = self.request("GET", "/api/v2/tickets", params=params)
-        rows = [t for t in _json(response, "a ticket list") or [] if isinstance(t, dict)]
+        rows = [t for t in self.json(response, "a ticket list") or [] if isinstance(t, dict)]
         tickets = [self._ticket(t, []) for t in rows if t.get("status") in (4, 5)]
         if "next" not in response.links or not rows:
             return Page(tickets=tickets, cursor=None)
@@ -247,7 +223,7 @@ class FreshdeskConnector(Connector):
 
     def whoami(self) -> str:
         """``GET /api/v2/agents/me``."""
-        me = _json(self.request("GET", "/api/v2/agents/me"), "agents/me")
+        me = self.json(self.request("GET", "/api/v2/agents/me"), "agents/me")
         if not isinstance(me, dict) or me.get("id") is None:
             raise RemoteError("Freshdesk answered agents/me with no agent", retry=False)
         contact = me.get("contact") or {}

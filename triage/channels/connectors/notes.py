@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import html as html_lib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from triage.channels.connectors.base import MARKER, RemoteTicket
 from triage.channels.connectors.registry import Labels
 
-__all__ = ("field_writes", "note_html", "note_text")
+__all__ = ("Note", "field_writes")
 
 TITLES = {"category": "Category", "priority": "Priority", "assignee": "Team"}
 REPLIES_SHOWN = 2
@@ -46,60 +47,59 @@ def _reply_sources(reply: Mapping[str, Any]) -> str:
     return ", ".join(named) or "similar tickets"
 
 
-def note_text(
-    suggestion_id: int,
-    predictions: Mapping[str, Mapping[str, Any]],
-    articles: Sequence[Mapping[str, Any]],
-    replies: Sequence[Mapping[str, Any]],
-    *,
-    base_url: str,
-    bundle_version: str | None,
-    written: Mapping[str, str] | None = None,
-) -> str:
-    """The note as plain text with Markdown links (what a helpdesk that renders Markdown shows)."""
-    lines = [f"Triage suggestion (model {bundle_version or 'none'}; internal, not sent to the customer)", ""]
-    lines += [f"- {_field_line(name, p)}" for name, p in predictions.items()]
-    if written:
-        lines += ["", "Set by triage: " + ", ".join(f"{TITLES.get(k, k)} = {v}" for k, v in written.items())]
-    if articles:
-        lines += ["", "Articles that may answer it:"]
-        lines += [f"- [{title}]({url})" for title, url in _articles(articles, base_url)]
-    if replies:
-        lines += ["", "Recommended replies:"]
-        for reply in replies[:REPLIES_SHOWN]:
-            lines += [f"> {' '.join(reply['text'].split())}", f"(from {_reply_sources(reply)})", ""]
-    lines += ["", f"{MARKER}{suggestion_id}"]
-    return "\n".join(lines).strip() + "\n"
+@dataclass(frozen=True)
+class Note:
+    """The note for one stored suggestion: ``predictions`` and ``articles`` as stored, the recommended
+    ``replies``, where article links point (``base_url``) and the fields we are about to set (``written``)."""
 
+    suggestion_id: int
+    predictions: Mapping[str, Mapping[str, Any]]
+    articles: Sequence[Mapping[str, Any]]
+    replies: Sequence[Mapping[str, Any]]
+    base_url: str
+    bundle_version: str | None
+    written: Mapping[str, str] = field(default_factory=dict)
 
-def note_html(
-    suggestion_id: int,
-    predictions: Mapping[str, Mapping[str, Any]],
-    articles: Sequence[Mapping[str, Any]],
-    replies: Sequence[Mapping[str, Any]],
-    *,
-    base_url: str,
-    bundle_version: str | None,
-    written: Mapping[str, str] | None = None,
-) -> str:
-    """The same note as HTML (for helpdesks whose notes are HTML); every value is escaped."""
-    e = html_lib.escape
-    parts = [
-        f"<p><b>Triage suggestion</b> (model {e(bundle_version or 'none')}; internal, not sent to the customer)</p>"
-    ]
-    parts.append("<ul>" + "".join(f"<li>{e(_field_line(n, p))}</li>" for n, p in predictions.items()) + "</ul>")
-    if written:
-        parts.append("<p>Set by triage: " + e(", ".join(f"{TITLES.get(k, k)} = {v}" for k, v in written.items())))
-    if articles:
-        links = "".join(f'<li><a href="{e(url)}">{e(title)}</a></li>' for title, url in _articles(articles, base_url))
-        parts.append(f"<p>Articles that may answer it:</p><ul>{links}</ul>")
-    if replies:
-        parts.append("<p>Recommended replies:</p>")
-        for reply in replies[:REPLIES_SHOWN]:
-            text = e(" ".join(reply["text"].split()))
-            parts.append(f"<blockquote>{text}</blockquote><p><i>from {e(_reply_sources(reply))}</i></p>")
-    parts.append(f"<p><small>{MARKER}{suggestion_id}</small></p>")
-    return "".join(parts)
+    def _set_line(self) -> str:
+        return "Set by triage: " + ", ".join(f"{TITLES.get(k, k)} = {v}" for k, v in self.written.items())
+
+    def text(self) -> str:
+        """The note as plain text with Markdown links (what a helpdesk that renders Markdown shows)."""
+        lines = [f"Triage suggestion (model {self.bundle_version or 'none'}; internal, not sent to the customer)", ""]
+        lines += [f"- {_field_line(name, p)}" for name, p in self.predictions.items()]
+        if self.written:
+            lines += ["", self._set_line()]
+        if self.articles:
+            lines += ["", "Articles that may answer it:"]
+            lines += [f"- [{title}]({url})" for title, url in _articles(self.articles, self.base_url)]
+        if self.replies:
+            lines += ["", "Recommended replies:"]
+            for reply in self.replies[:REPLIES_SHOWN]:
+                lines += [f"> {' '.join(reply['text'].split())}", f"(from {_reply_sources(reply)})", ""]
+        lines += ["", f"{MARKER}{self.suggestion_id}"]
+        return "\n".join(lines).strip() + "\n"
+
+    def html(self) -> str:
+        """The same note as HTML (for helpdesks whose notes are HTML); every value is escaped."""
+        e = html_lib.escape
+        version = e(self.bundle_version or "none")
+        parts = [f"<p><b>Triage suggestion</b> (model {version}; internal, not sent to the customer)</p>"]
+        items = "".join(f"<li>{e(_field_line(n, p))}</li>" for n, p in self.predictions.items())
+        parts.append(f"<ul>{items}</ul>")
+        if self.written:
+            parts.append(f"<p>{e(self._set_line())}</p>")
+        if self.articles:
+            links = "".join(
+                f'<li><a href="{e(url)}">{e(title)}</a></li>' for title, url in _articles(self.articles, self.base_url)
+            )
+            parts.append(f"<p>Articles that may answer it:</p><ul>{links}</ul>")
+        if self.replies:
+            parts.append("<p>Recommended replies:</p>")
+            for reply in self.replies[:REPLIES_SHOWN]:
+                text = e(" ".join(reply["text"].split()))
+                parts.append(f"<blockquote>{text}</blockquote><p><i>from {e(_reply_sources(reply))}</i></p>")
+        parts.append(f"<p><small>{MARKER}{self.suggestion_id}</small></p>")
+        return "".join(parts)
 
 
 def field_writes(

@@ -31,7 +31,7 @@ from triage.channels.connectors.base import MARKER, Connector, RemoteError, Remo
 from triage.channels.connectors.history import external_id, history_values, remote_labels
 from triage.channels.connectors.inbound import remote_subject
 from triage.channels.connectors.kinds import connector_class
-from triage.channels.connectors.notes import field_writes, note_html, note_text
+from triage.channels.connectors.notes import Note, field_writes
 from triage.channels.connectors.registry import Labels, build_connector
 from triage.channels.webhooks.sending import Attempt
 from triage.desk.lifecycle import OPEN_STATUSES, resolve_ticket, update_ticket
@@ -172,9 +172,8 @@ class ConnectorWork:
         writes = field_writes(remote, predictions, row.write_fields or [], Labels(row, connector_class(row.kind)))
         done = []
         if row.note and not any(_has_marker(note, suggestion_id) for note in remote.notes):
-            args = (suggestion_id, predictions, articles, replies)
-            kwargs = {"base_url": self.desk.base_url, "bundle_version": version, "written": writes}
-            connector.add_note(remote.id, note_text(*args, **kwargs), note_html(*args, **kwargs))
+            note = Note(suggestion_id, predictions, articles, replies, self.desk.base_url, version, writes)
+            connector.add_note(remote.id, note.text(), note.html())
             done.append("note added")
         if writes:
             connector.set_fields(remote.id, writes)

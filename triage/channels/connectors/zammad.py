@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar
 
-import httpx
 from inscriptis import get_text
 
 from models.errors import InvalidInput
@@ -41,7 +39,9 @@ from triage.channels.connectors.base import (
     RemoteTicket,
     body_digest,
     check_hmac,
+    field_value,
     header,
+    when,
 )
 
 __all__ = ("ZammadConnector",)
@@ -52,15 +52,6 @@ PAGE_SIZE = 50
 CREATED_WITHIN = 2.0  # seconds between a ticket and its first article
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _plain(article: Mapping[str, Any]) -> str:
     body = str(article.get("body") or "")
     if str(article.get("content_type") or "").startswith("text/html"):
@@ -68,26 +59,11 @@ def _plain(article: Mapping[str, Any]) -> str:
     return body.strip()
 
 
-def _value(value: Any) -> str | None:
-    if value is None or value == "" or value == []:
-        return None
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
 def _name(value: Any) -> str | None:
     """A relation as ``?expand=true`` names it (a string) or as a webhook carries it (an object)."""
     if isinstance(value, Mapping):
         value = value.get("name")
-    return _value(value)
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise RemoteError(f"Zammad answered {what} with no JSON", status=response.status_code, retry=False) from None
+    return field_value(value)
 
 
 class ZammadConnector(Connector):
@@ -145,14 +121,16 @@ class ZammadConnector(Connector):
         ids = [i for i in ticket.get("article_ids") or [] if isinstance(i, int)]
         if ids and isinstance(article.get("id"), int):
             return "created" if article["id"] == min(ids) else "updated"
-        made, written = _when(ticket.get("created_at")), _when(article.get("created_at"))
+        made, written = when(ticket.get("created_at")), when(article.get("created_at"))
         if made and written and abs((written - made).total_seconds()) <= CREATED_WITHIN:
             return "created"
         return "updated"
 
     def fetch_ticket(self, ticket_id: str) -> RemoteTicket:
         """``GET /api/v1/tickets/{id}?expand=true`` and its articles."""
-        ticket = _json(self.request("GET", f"/api/v1/tickets/{ticket_id}?expand=true", ticket_id=ticket_id), "a ticket")
+        ticket = self.json(
+            self.request("GET", f"/api/v1/tickets/{ticket_id}?expand=true", ticket_id=ticket_id), "a ticket"
+        )
         if not isinstance(ticket, dict):
             raise RemoteError("Zammad answered a ticket with no object", retry=False)
         state = str(_name(ticket.get("state")) or "").lower()
@@ -161,7 +139,7 @@ class ZammadConnector(Connector):
         return self._ticket(ticket, self._articles(ticket_id))
 
     def _articles(self, ticket_id: str) -> list[dict[str, Any]]:
-        found = _json(
+        found = self.json(
             self.request("GET", f"/api/v1/ticket_articles/by_ticket/{ticket_id}", ticket_id=ticket_id), "articles"
         )
         return sorted((a for a in found if isinstance(a, dict)), key=lambda a: a.get("id") or 0) if found else []
@@ -178,8 +156,8 @@ class ZammadConnector(Connector):
         }
         category = self.config.options.get("category_field")
         if category:
-            fields["category"] = _value(ticket.get(str(category)))
-        closed = _when(ticket.get("last_close_at")) or _when(ticket.get("close_at"))
+            fields["category"] = field_value(ticket.get(str(category)))
+        closed = when(ticket.get("last_close_at")) or when(ticket.get("close_at"))
         return RemoteTicket(
             id=str(ticket.get("id")),
             subject=str(ticket.get("title") or ""),
@@ -188,7 +166,7 @@ class ZammadConnector(Connector):
             fields=fields,
             requester=_name(ticket.get("customer")),
             resolution=_plain(replies[-1]) if replies and status == "closed" else None,
-            created_at=_when(ticket.get("created_at")),
+            created_at=when(ticket.get("created_at")),
             resolved_at=closed if status == "closed" else None,
             notes=tuple(str(a.get("body") or "") for a in articles if a.get("internal")),
         )
@@ -205,7 +183,7 @@ class ZammadConnector(Connector):
             "order_by": "asc",
             "expand": "true",
         }
-        found = _json(self.request("GET", "/api/v1/tickets/search", params=params), "a search")
+        found = self.json(self.request("GET", "/api/v1/tickets/search", params=params), "a search")
         if isinstance(found, dict):  # older versions answer {"tickets": [ids], "assets": {...}} without expand
             assets = (found.get("assets") or {}).get("Ticket") or {}
             found = [assets.get(str(i)) for i in found.get("tickets") or []]
@@ -241,7 +219,7 @@ class ZammadConnector(Connector):
 
     def whoami(self) -> str:
         """``GET /api/v1/users/me``."""
-        me = _json(self.request("GET", "/api/v1/users/me"), "users/me")
+        me = self.json(self.request("GET", "/api/v1/users/me"), "users/me")
         if not isinstance(me, dict) or me.get("id") is None:
             raise RemoteError("Zammad answered users/me with no user", retry=False)
         login = me.get("login") or me.get("email") or me.get("id")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -45,7 +44,9 @@ from triage.channels.connectors.base import (
     RemoteTicket,
     body_digest,
     check_hmac,
+    field_value,
     header,
+    when,
 )
 
 __all__ = ("ZendeskConnector",)
@@ -62,33 +63,6 @@ EVENT = "zen:event-type:ticket."
 PAGE_SIZE = 100
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _value(value: Any) -> str | None:
-    if value is None or value == "" or value == []:
-        return None
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        found = response.json()
-    except ValueError:
-        raise RemoteError(f"Zendesk answered {what} with no JSON", status=response.status_code, retry=False) from None
-    if not isinstance(found, dict):
-        raise RemoteError(f"Zendesk answered {what} with no object", status=response.status_code, retry=False)
-    return found
-
-
 class ZendeskConnector(Connector):
     """Zendesk by its REST API (basic auth ``{email}/token:{token}``) and signed webhooks."""
 
@@ -100,6 +74,13 @@ class ZendeskConnector(Connector):
     default_mapping: ClassVar[dict[str, dict[str, str]]] = {}  # low/normal/high/urgent are ours already
 
     _groups: dict[int, str] | None = None
+
+    def json_object(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        """The JSON object of an answer (every Zendesk answer is one); :class:`RemoteError` otherwise."""
+        found = self.json(response, what)
+        if not isinstance(found, dict):
+            raise RemoteError(f"Zendesk answered {what} with no object", status=response.status_code, retry=False)
+        return found
 
     def auth(self) -> dict[str, Any]:
         """An API token: basic auth as ``{email}/token``."""
@@ -158,7 +139,7 @@ class ZendeskConnector(Connector):
         items: list[dict[str, Any]] = []
         base = self.config.base_url.rstrip("/")
         while path:
-            page = _json(self.request("GET", path, ticket_id=ticket_id), key)
+            page = self.json_object(self.request("GET", path, ticket_id=ticket_id), key)
             items += [i for i in page.get(key) or [] if isinstance(i, dict)]
             following = page.get("next_page")
             if not isinstance(following, str) or not following:
@@ -187,12 +168,12 @@ class ZendeskConnector(Connector):
         group = ticket.get("group_id")
         fields: dict[str, str | None] = {
             "assignee": self._group_names().get(group) if group is not None else None,
-            "priority": _value(ticket.get("priority")),
+            "priority": field_value(ticket.get("priority")),
         }
         category = self.config.options.get("category_field")
         if category:
             found = [f for f in ticket.get("custom_fields") or [] if str(f.get("id")) == str(category)]
-            fields["category"] = _value(found[0].get("value")) if found else None
+            fields["category"] = field_value(found[0].get("value")) if found else None
         public = [c for c in comments if c.get("public")]
         replies = [c for c in public if c.get("author_id") != ticket.get("requester_id")]
         first = public[0] if public else None
@@ -207,14 +188,14 @@ class ZendeskConnector(Connector):
             resolution=str(replies[-1].get("plain_body") or replies[-1].get("body") or "")
             if done and replies
             else None,
-            created_at=_when(ticket.get("created_at")),
-            resolved_at=_when(ticket.get("updated_at")) if done else None,
+            created_at=when(ticket.get("created_at")),
+            resolved_at=when(ticket.get("updated_at")) if done else None,
             notes=tuple(str(c.get("body") or c.get("html_body") or "") for c in comments if not c.get("public")),
         )
 
     def fetch_ticket(self, ticket_id: str) -> RemoteTicket:
         """``GET /api/v2/tickets/{id}.json`` (its users side-loaded, for the requester) and its comments."""
-        found = _json(
+        found = self.json_object(
             self.request("GET", f"/api/v2/tickets/{ticket_id}.json?include=users", ticket_id=ticket_id), "a ticket"
         )
         ticket = found.get("ticket")
@@ -230,7 +211,9 @@ class ZendeskConnector(Connector):
         ``end_of_stream`` ends it. The cursor is Zendesk's ``after_cursor``."""
         params = {"cursor": cursor} if cursor else {"start_time": "0"}
         params["per_page"] = str(PAGE_SIZE)
-        page = _json(self.request("GET", "/api/v2/incremental/tickets/cursor.json", params=params), "an export")
+        page = self.json_object(
+            self.request("GET", "/api/v2/incremental/tickets/cursor.json", params=params), "an export"
+        )
         rows = [t for t in page.get("tickets") or [] if isinstance(t, dict)]
         tickets = [self._ticket(t, [], None) for t in rows if t.get("status") in ("solved", "closed")]
         after = page.get("after_cursor")
@@ -257,7 +240,7 @@ class ZendeskConnector(Connector):
 
     def whoami(self) -> str:
         """``GET /api/v2/users/me.json``; the anonymous user (no id) means the credentials were not taken."""
-        user = _json(self.request("GET", "/api/v2/users/me.json"), "users/me").get("user")
+        user = self.json_object(self.request("GET", "/api/v2/users/me.json"), "users/me").get("user")
         if not isinstance(user, dict) or user.get("id") is None:
             raise RemoteError("Zendesk took the credentials for no user (anonymous)", status=401, retry=False)
         return f"{user.get('name') or user.get('id')} ({user.get('email') or user.get('role') or 'no e-mail'})"

@@ -154,9 +154,9 @@ def redeliver(
 ) -> tuple[WebhookDelivery, OutboxEvent]:
     """Send a delivery again now (same ``webhook-id``: receivers that saw it can tell), whatever its state;
     its attempts start over."""
-    get_subscription(session, subscription_id, kind)
     delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.subscription_id != subscription_id:
+    owner = session.get(WebhookSubscription, subscription_id)
+    if delivery is None or delivery.subscription_id != subscription_id or owner is None or owner.kind != kind:
         raise WebhookNotFound(f"webhook {subscription_id} has no delivery {delivery_id}", field="delivery_id")
     if delivery.state != "sending":
         delivery.state, delivery.attempts, delivery.next_attempt_at = "pending", 0, utcnow()
