@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ __all__ = (
     "check_token",
     "field_value",
     "header",
+    "json_payload",
     "when",
 )
 
@@ -107,6 +109,14 @@ class ConnectorConfig:
     base_url: str
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def json_payload(body: bytes) -> Any:
+    """A webhook's JSON body; :class:`InvalidInput` naming ``body`` when it is not JSON."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise InvalidInput("the webhook body is not JSON", field="body") from None
 
 
 def when(value: Any) -> datetime | None:
@@ -237,6 +247,13 @@ class Connector(ABC):
         """Check the credentials with a cheap read; a line saying who we are in the helpdesk."""
 
     # --- shared plumbing ------------------------------------------------------------------------------
+
+    def check_settable(self, values: Mapping[str, str], settable: tuple[str, ...] | None = None) -> None:
+        """:class:`InvalidInput` naming the first field of ``values`` this helpdesk cannot set."""
+        allowed = settable if settable is not None else tuple(getattr(self, "writable", type(self).writable))
+        wrong = [k for k in values if k not in allowed]
+        if wrong:
+            raise InvalidInput(f"{self.title} cannot set {wrong[0]!r}", field=f"fields.{wrong[0]}")
 
     def json(self, response: httpx.Response, what: str) -> Any:
         """The JSON of a helpdesk's answer; :class:`RemoteError` (not retried) when it is none."""

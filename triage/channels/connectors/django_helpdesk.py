@@ -21,7 +21,6 @@ the first follow-up's (the one ticket creation writes) stands in."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -37,6 +36,7 @@ from triage.channels.connectors.base import (
     RemoteTicket,
     check_token,
     field_value,
+    json_payload,
     when,
 )
 
@@ -96,10 +96,7 @@ class DjangoHelpdeskConnector(Connector):
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
         """``created`` for the new-ticket webhook, ``updated`` for a follow-up's (it carries ``followup_id``);
         ours when that follow-up's comment carries our marker."""
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise InvalidInput("the webhook body is not JSON", field="body") from None
+        payload = json_payload(body)
         ticket = payload.get("ticket") if isinstance(payload, dict) else None
         if not isinstance(ticket, dict):
             raise InvalidInput("the webhook body has no ticket object", field="ticket")

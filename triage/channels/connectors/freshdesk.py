@@ -23,7 +23,6 @@ status) pending. A ticket in the trash (``deleted: true``) is gone."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -41,6 +40,7 @@ from triage.channels.connectors.base import (
     body_digest,
     check_token,
     field_value,
+    json_payload,
     when,
 )
 
@@ -82,10 +82,7 @@ class FreshdeskConnector(Connector):
 
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
         """The rule's JSON body (see the module's docstring); the delivery id is a digest of the body."""
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise InvalidInput("the webhook body is not JSON", field="body") from None
+        payload = json_payload(body)
         if isinstance(payload, dict) and isinstance(payload.get("freshdesk_webhook"), dict):
             payload, prefix = payload["freshdesk_webhook"], "freshdesk_webhook."
         elif isinstance(payload, dict):
@@ -209,9 +206,7 @@ class FreshdeskConnector(Connector):
 
     def set_fields(self, ticket_id: str, values: Mapping[str, str]) -> None:
         """The group (by name, looked up) and the priority (1 to 4)."""
-        wrong = [k for k in values if k not in ("assignee", "priority")]
-        if wrong:
-            raise InvalidInput(f"Freshdesk cannot set {wrong[0]!r}", field=f"fields.{wrong[0]}")
+        self.check_settable(values)
         change: dict[str, Any] = {}
         if "assignee" in values:
             change["group_id"] = self._group_id(values["assignee"])

@@ -21,7 +21,6 @@ any other (a custom state) open. A ``merged`` ticket lives on in the ticket it w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -41,6 +40,7 @@ from triage.channels.connectors.base import (
     check_hmac,
     field_value,
     header,
+    json_payload,
     when,
 )
 
@@ -94,10 +94,7 @@ class ZammadConnector(Connector):
 
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
         """The ticket, what happened to it (see the module's docstring) and whether the article is ours."""
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise InvalidInput("the webhook body is not JSON", field="body") from None
+        payload = json_payload(body)
         ticket = payload.get("ticket") if isinstance(payload, dict) else None
         if not isinstance(ticket, dict):
             raise InvalidInput("the webhook body has no ticket object", field="ticket")
@@ -210,9 +207,7 @@ class ZammadConnector(Connector):
     def set_fields(self, ticket_id: str, values: Mapping[str, str]) -> None:
         """``PUT /api/v1/tickets/{id}`` with the group and priority by name."""
         names = {"assignee": "group", "priority": "priority"}
-        wrong = [k for k in values if k not in names]
-        if wrong:
-            raise InvalidInput(f"Zammad cannot set {wrong[0]!r}", field=f"fields.{wrong[0]}")
+        self.check_settable(values, tuple(names))
         change = {names[k]: v for k, v in values.items()}
         if change:
             self.request("PUT", f"/api/v1/tickets/{ticket_id}", ticket_id=ticket_id, json=change)

@@ -28,7 +28,6 @@ closed. The ticket JSON has no solved time, so ``resolved_at`` is its last updat
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -46,6 +45,7 @@ from triage.channels.connectors.base import (
     check_hmac,
     field_value,
     header,
+    json_payload,
     when,
 )
 
@@ -95,10 +95,7 @@ class ZendeskConnector(Connector):
 
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
         """A trigger's JSON body or a ticket event (see the module's docstring)."""
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise InvalidInput("the webhook body is not JSON", field="body") from None
+        payload = json_payload(body)
         if not isinstance(payload, dict):
             raise InvalidInput("the webhook body is not a JSON object", field="body")
         delivery = header(headers, "x-zendesk-webhook-invocation-id")
@@ -227,9 +224,7 @@ class ZendeskConnector(Connector):
 
     def set_fields(self, ticket_id: str, values: Mapping[str, str]) -> None:
         """The group (by name, looked up) and the priority."""
-        wrong = [k for k in values if k not in ("assignee", "priority")]
-        if wrong:
-            raise InvalidInput(f"Zendesk cannot set {wrong[0]!r}", field=f"fields.{wrong[0]}")
+        self.check_settable(values)
         change: dict[str, Any] = {}
         if "assignee" in values:
             change["group_id"] = self._group_id(values["assignee"])
