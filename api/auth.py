@@ -110,7 +110,7 @@ class Access:
         """Seconds until ``bucket`` may send again when its window is full, else 0 (counts nothing)."""
         now = time.monotonic()
         start, used = self._window(bucket, now)
-        return max(1, math.ceil(start + WINDOW_SECONDS - now)) if used >= limit else 0
+        return max(1, math.ceil(WINDOW_SECONDS - (now - start))) if used >= limit else 0
 
     def _hit(self, bucket: Bucket, limit: int) -> tuple[int, int, int]:
         """Count one request in ``bucket``'s window: (limit, remaining, seconds to reset)."""
@@ -119,7 +119,9 @@ class Access:
         if len(self._windows) > 100_000:  # many client addresses: forget the closed windows
             self._windows = {b: w for b, w in self._windows.items() if now - w[0] < WINDOW_SECONDS}
         self._windows[bucket] = (start, used + 1)
-        return limit, limit - used - 1, max(1, math.ceil(start + WINDOW_SECONDS - now))
+        # WINDOW_SECONDS - (now - start), not start + WINDOW_SECONDS - now: at the window's first request that
+        # is exactly 60, where the other order can round to 60.000...01 and announce 61
+        return limit, limit - used - 1, max(1, math.ceil(WINDOW_SECONDS - (now - start)))
 
 
 def _rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
