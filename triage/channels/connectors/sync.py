@@ -11,7 +11,6 @@ the helpdesk refused the call) is given up at once and stays in the delivery log
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,8 +38,6 @@ from triage.desk.suggest import Suggestions
 from triage.desk.tickets import intake_ticket
 
 __all__ = ("ConnectorWork", "Desk", "inbound_log")
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
