@@ -42,7 +42,10 @@
       card.append(head, el("p", {class: "muted"}, (p && p.reason) || "no prediction"));
       return card;
     }
-    var shown = p.status === "abstained" ? "not sure" : p.label;
+    var shown = p.label;
+    if (p.status === "abstained") { // the most probable label is named, with its probability, but not committed
+      shown = p.top ? "probably " + p.top.label + " (" + Math.round(p.top.probability * 100) + "%), not sure" : "not sure";
+    }
     card.append(head, el("p", {class: "label"}, el("strong", {class: "value"}, shown), " ", confidenceBar(p.confidence)));
     if (p.reason) card.append(el("p", {class: "muted"}, p.reason));
     if (p.prediction_set && p.prediction_set.length) {
@@ -60,7 +63,7 @@
       card.append(evidence);
     }
     var options = [];
-    [p.label].concat(p.prediction_set || [], (p.alternatives || []).map(function (a) { return a.label; }))
+    [p.label, p.top && p.top.label].concat(p.prediction_set || [], (p.alternatives || []).map(function (a) { return a.label; }))
       .forEach(function (l) { if (l && options.indexOf(l) < 0) options.push(l); });
     var select = el("select", {"aria-label": "Override " + name},
       options.map(function (l) { return el("option", {value: l}, l); }));

@@ -51,6 +51,25 @@ def test_suggest_for_a_forgotten_vpn_password(client):
     assert body["predictions"]["priority"]["status"] in {"ok", "abstained"}
 
 
+def test_every_prediction_names_its_most_probable_label_whether_or_not_it_abstains(client):
+    drafts = [("I forgot my VPN password", ""), ("hello", "something is wrong"), ("Printer jammed", "tray 2")]
+    seen = set()
+    for subject, body in drafts:
+        for prediction in (
+            client.post("/v1/suggest", json={"subject": subject, "body": body}).json()["predictions"].values()
+        ):
+            top, others = prediction["top"], prediction["alternatives"]
+            assert top["probability"] == prediction["confidence"]
+            assert all(top["probability"] >= a["probability"] for a in others)  # the next ones
+            assert top["label"] not in {a["label"] for a in others}
+            if prediction["status"] == "ok":
+                assert prediction["label"] == top["label"]
+            else:  # label keeps meaning "committed": none, while top still names the most probable one
+                assert prediction["label"] is None and top["label"]
+            seen.add(prediction["status"])
+    assert seen == {"ok", "abstained"}  # both kinds were checked
+
+
 def test_dutch_and_german_drafts_find_their_topic(client):
     nl = client.post("/v1/suggest", json={"subject": "Ik ben mijn wachtwoord vergeten", "body": "Kestrel ID"}).json()
     assert {"wachtwoord-vergeten-kestrel-id", "forgot-kestrel-id-password"} & {a["slug"] for a in nl["articles"][:3]}

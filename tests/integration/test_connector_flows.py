@@ -203,7 +203,13 @@ def test_a_new_ticket_gets_an_internal_note_and_only_the_fields_we_are_sure_of(d
     text = html.unescape(re.sub(r"<[^>]+>", " ", note))
     assert f"{MARKER}{suggestion.id}" in text
     for name, prediction in suggestion.predictions.items():
-        said = f"{prediction['label']} (" if prediction["status"] == "ok" else "not sure"
+        top = prediction.get("top") or {}
+        percent = f"{prediction['confidence']:.0%}"
+        said = (
+            f"{prediction['label']} ("
+            if prediction["status"] == "ok"
+            else f"probably {top['label']} ({percent}), not sure"
+        )
         assert f"{TITLES[name]}: {said}" in text
     base_url = desk.client.app.state.serving.settings.api.base_url().rstrip("/")
     assert suggestion.articles and all(f'href="{base_url}/help/{a["slug"]}"' in note for a in suggestion.articles)

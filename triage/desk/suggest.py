@@ -48,7 +48,9 @@ class FieldPrediction:
     """One field's prediction.
 
     ``status`` is ``ok`` (a label), ``abstained`` (no label: too unsure for the bundle's target
-    precision; the prediction set and the reason say why) or ``unavailable`` (no classifier).
+    precision; the prediction set and the reason say why) or ``unavailable`` (no classifier). ``label``
+    is the committed label only; ``top`` names the most probable label and its calibrated probability
+    whether or not the field abstains, and ``alternatives`` the next ones.
     """
 
     status: str
@@ -60,6 +62,7 @@ class FieldPrediction:
     evidence: dict[str, Any] | None = None
     reason: str | None = None
     bundle_version: str | None = None
+    top: dict[str, Any] | None = None  # the most probable label and its probability, committed or not
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ def _field_prediction(bundle: LoadedBundle, name: str, clf, proba, members, abst
         evidence=_evidence(name, best, similar) if similar else None,
         reason=reason,
         bundle_version=bundle.version,
+        top={"label": best, "probability": confidence},
     )
 
 

@@ -26,7 +26,9 @@ def _field_line(name: str, prediction: Mapping[str, Any]) -> str:
         line = f"{title}: {prediction['label']} ({percent} sure)"
     elif prediction.get("status") == "abstained":
         options = ", ".join(prediction.get("prediction_set") or []) or "no label"
-        line = f"{title}: not sure ({percent} for the most likely); could be {options}"
+        top = prediction.get("top") or {}
+        probably = f"probably {top['label']} ({percent}), " if top.get("label") else ""
+        line = f"{title}: {probably}not sure; could be {options}"
     else:
         return f"{title}: no prediction ({prediction.get('reason') or prediction.get('status')})"
     evidence = (prediction.get("evidence") or {}).get("summary")
