@@ -248,6 +248,19 @@ class Connector(ABC):
 
     # --- shared plumbing ------------------------------------------------------------------------------
 
+    def group_names(self, *, fresh: bool = False) -> dict[int, str]:
+        """The groups by id, where the API names a ticket's group by id (kept; ``fresh`` reads them again)."""
+        raise NotImplementedError(f"{self.title} names groups by name")
+
+    def group_id(self, name: str) -> int:
+        """The id of the group called ``name``: from the groups read before, else from a fresh read (a group
+        made since); :class:`RemoteError` (not retried) when the helpdesk has none by that name."""
+        for fresh in (False, True):
+            for group_id, group in self.group_names(fresh=fresh).items():
+                if group == name:
+                    return group_id
+        raise RemoteError(f"{self.title} has no group named {name!r}", retry=False)
+
     def check_settable(self, values: Mapping[str, str], settable: tuple[str, ...] | None = None) -> None:
         """:class:`InvalidInput` naming the first field of ``values`` this helpdesk cannot set."""
         allowed = settable if settable is not None else tuple(getattr(self, "writable", type(self).writable))

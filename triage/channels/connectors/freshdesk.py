@@ -110,24 +110,18 @@ class FreshdeskConnector(Connector):
                 return items
             page += 1
 
-    def _group_names(self, *, fresh: bool = False) -> dict[int, str]:
+    def group_names(self, *, fresh: bool = False) -> dict[int, str]:
+        """``GET /api/v2/groups``, kept after the first read."""
         if self._groups is None or fresh:
             groups = self._get_all("/api/v2/groups", {"per_page": str(PAGE_SIZE)})
             self._groups = {g["id"]: str(g.get("name")) for g in groups if "id" in g}
         return self._groups
 
-    def _group_id(self, name: str) -> int:
-        for fresh in (False, True):
-            for group_id, group in self._group_names(fresh=fresh).items():
-                if group == name:
-                    return group_id
-        raise RemoteError(f"Freshdesk has no group named {name!r}", retry=False)
-
     def _ticket(self, ticket: Mapping[str, Any], conversations: list[dict[str, Any]]) -> RemoteTicket:
         status = STATUSES.get(ticket.get("status"), "pending")
         group = ticket.get("group_id")
         fields: dict[str, str | None] = {
-            "assignee": self._group_names().get(group) if group is not None else None,
+            "assignee": self.group_names().get(group) if group is not None else None,
             "priority": field_value(ticket.get("priority")),
         }
         category = self.config.options.get("category_field")
@@ -209,7 +203,7 @@ class FreshdeskConnector(Connector):
         self.check_settable(values)
         change: dict[str, Any] = {}
         if "assignee" in values:
-            change["group_id"] = self._group_id(values["assignee"])
+            change["group_id"] = self.group_id(values["assignee"])
         if "priority" in values:
             priority = str(values["priority"]).strip()
             change["priority"] = int(priority) if priority.isdigit() else priority  # Freshdesk refuses others

@@ -148,23 +148,17 @@ class ZendeskConnector(Connector):
                 path = url.raw_path.decode("ascii")
         return items
 
-    def _group_names(self, *, fresh: bool = False) -> dict[int, str]:
+    def group_names(self, *, fresh: bool = False) -> dict[int, str]:
+        """``GET /api/v2/groups.json``, kept after the first read."""
         if self._groups is None or fresh:
             self._groups = {g["id"]: str(g.get("name")) for g in self._get_all("/api/v2/groups.json", "groups")}
         return self._groups
-
-    def _group_id(self, name: str) -> int:
-        for fresh in (False, True):
-            for group_id, group in self._group_names(fresh=fresh).items():
-                if group == name:
-                    return group_id
-        raise RemoteError(f"Zendesk has no group named {name!r}", retry=False)
 
     def _ticket(self, ticket: Mapping[str, Any], comments: list[dict[str, Any]], requester: str | None) -> RemoteTicket:
         status = STATUSES.get(str(ticket.get("status") or ""), "open")
         group = ticket.get("group_id")
         fields: dict[str, str | None] = {
-            "assignee": self._group_names().get(group) if group is not None else None,
+            "assignee": self.group_names().get(group) if group is not None else None,
             "priority": field_value(ticket.get("priority")),
         }
         category = self.config.options.get("category_field")
@@ -227,7 +221,7 @@ class ZendeskConnector(Connector):
         self.check_settable(values)
         change: dict[str, Any] = {}
         if "assignee" in values:
-            change["group_id"] = self._group_id(values["assignee"])
+            change["group_id"] = self.group_id(values["assignee"])
         if "priority" in values:
             change["priority"] = values["priority"] or None
         if change:
