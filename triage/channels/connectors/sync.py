@@ -11,9 +11,11 @@ the helpdesk refused the call) is given up at once and stays in the delivery log
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +39,9 @@ from triage.desk.lifecycle import OPEN_STATUSES, resolve_ticket, update_ticket
 from triage.desk.suggest import Suggestions
 from triage.desk.tickets import intake_ticket
 
-__all__ = ("ConnectorWork", "Desk", "inbound_log")
+__all__ = ("HELD_SECONDS", "ConnectorWork", "Desk", "inbound_log")
+
+HELD_SECONDS = 600.0  # how long one connector object (its connections, the groups it read) is reused
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,27 @@ class ConnectorWork:
         self.sessions = sessions
         self.desk = desk
         self.timeout = timeout
+        self._lock = threading.Lock()
+        # per connector id: (its row's updated_at, when made, the connector): its open HTTP connections and
+        # what it read once (a helpdesk's groups) serve the next pieces of work too
+        self._held: dict[int, tuple[datetime, float, Connector]] = {}
+
+    def _connector(self, row: HelpdeskConnector) -> Connector:
+        """The connector object for ``row``, reused until the row changes or it is :data:`HELD_SECONDS` old
+        (a group renamed in the helpdesk is then read again)."""
+        now = time.monotonic()
+        with self._lock:
+            held = self._held.get(row.id)
+            if held is None or held[0] != row.updated_at or now - held[1] > HELD_SECONDS:
+                held = self._held[row.id] = (row.updated_at, now, build_connector(row, timeout=self.timeout))
+            return held[2]
+
+    def close(self) -> None:
+        """Release the connectors' HTTP clients (when the deliverer stops)."""
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        for _, _, connector in held:
+            connector.close()
 
     def __call__(self, subscription_id: int, event: OutboxEvent) -> Attempt:
         started = time.monotonic()
@@ -66,7 +91,7 @@ class ConnectorWork:
                 session.expunge(row)
         if row is None:
             return Attempt(None, "the connector was removed", time.monotonic() - started, final=True)
-        connector = build_connector(row, timeout=self.timeout)
+        connector = self._connector(row)
         try:
             if event.type == "connector.received":
                 done = self.received(row, connector, event.payload)
@@ -81,8 +106,6 @@ class ConnectorWork:
         except DomainError as error:  # the ticket cannot be taken in as it is (no text, say)
             self._failed(event)
             return Attempt(None, error.detail[:500], time.monotonic() - started, final=True)
-        finally:
-            connector.close()
         return Attempt(200, None, time.monotonic() - started, done)
 
     def _failed(self, event: OutboxEvent) -> None:

@@ -221,3 +221,5 @@ class Deliverer:
             self._thread.join(timeout=self.settings.timeout_seconds + 5)
         self._pool.shutdown(wait=True)
         self.sender.close()
+        for handler in self.handlers.values():
+            getattr(handler, "close", lambda: None)()  # a handler holding connections releases them
