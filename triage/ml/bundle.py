@@ -107,30 +107,65 @@ def write_bundle(
 
 
 def _hold(path: Path) -> int:
-    """Open ``path`` and take an exclusive lock on it (released when the process ends, however it ends)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
+    """Open ``path`` and take an exclusive lock on it (released when the process ends, however it ends).
+
+    A cleaner may unlink an abandoned lock file while we wait for it; then the lock we got is on a file
+    nobody else can see, so we open the path again."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def remove_abandoned(kind_dir: Path) -> list[str]:
-    """Remove temp folders left by writers that died (nobody holds their lock); returns their names."""
+    """Remove temp folders, and lock files, left by writers that died (nobody holds their lock); returns
+    the names of the folders removed. A writer killed between taking its lock and making its folder
+    leaves only the lock file."""
     removed = []
-    for tmp in kind_dir.glob(".tmp-*"):
-        if not tmp.is_dir():
-            continue
-        lock = kind_dir / f"{tmp.name}.lock"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    for lock in kind_dir.glob(".tmp-*.lock"):
+        tmp = lock.with_name(lock.name.removesuffix(".lock"))
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            continue  # its writer finished meanwhile
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             continue  # its writer is alive
+        try:  # holding the lock: a writer that waits for it opens the path again (see _hold)
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+                removed.append(tmp.name)
+            lock.unlink(missing_ok=True)
         finally:
-            os.close(fd)  # closing also releases a lock we took
-        shutil.rmtree(tmp, ignore_errors=True)
-        lock.unlink(missing_ok=True)
-        removed.append(tmp.name)
+            os.close(fd)
+    for tmp in kind_dir.glob(".tmp-*"):  # a folder without its lock file
+        if tmp.is_dir() and not tmp.with_name(f"{tmp.name}.lock").exists():
+            _remove_unlocked(kind_dir, tmp, removed)
     return removed
+
+
+def _remove_unlocked(kind_dir: Path, tmp: Path, removed: list[str]) -> None:
+    """Remove ``tmp`` under its lock (made now), unless a writer holds it."""
+    lock = kind_dir / f"{tmp.name}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp.name)
+        lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -61,3 +61,10 @@ def test_temp_folders_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
     finally:
         os.close(holder)
     assert remove_abandoned(tmp_path) == [".tmp-live"]  # its writer is gone now
+
+
+def test_a_writer_killed_before_making_its_folder_leaves_a_lock_file_the_next_write_removes(tmp_path):
+    (tmp_path / "triage").mkdir()
+    (tmp_path / "triage" / ".tmp-v0.lock").touch()  # killed between taking its lock and its mkdir
+    write_bundle(tmp_path, "triage", "v1", {}, _payload)
+    assert sorted(p.name for p in (tmp_path / "triage").iterdir()) == ["v1"]
