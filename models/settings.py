@@ -45,7 +45,8 @@ class ModelSettings:
     artifacts_dir: Path
     encoder: str = "minilm"
     encode_batch_size: int = 16
-    min_examples_per_label: int = 10
+    min_examples_per_label: int = 3
+    decision: str = "most_probable"  # or "balanced": see triage.ml.decisions
     coverage: float = 0.9
     target_precision: float = 0.9
     kb_min_similarity: float = 0.5
@@ -60,6 +61,14 @@ class ModelSettings:
 
 
 DEFAULT_RATE_LIMITS = {"portal": 1200, "agent": 600, "analyst": 300, "admin": 600}
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The value of ``name``, one of ``choices`` (the first when unset)."""
+    value = env.get(name, choices[0])
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _rate_limits(env: Mapping[str, str]) -> dict[str, int]:
@@ -141,7 +150,8 @@ class Settings:
                 artifacts_dir=Path(env.get("HELPDESK_ARTIFACTS_DIR", var_dir / "artifacts")),
                 encoder=env.get("HELPDESK_ENCODER", "minilm"),
                 encode_batch_size=int(env.get("HELPDESK_ENCODE_BATCH_SIZE", "16")),
-                min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "10")),
+                min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "3")),
+                decision=_choice(env, "HELPDESK_DECISION", ("most_probable", "balanced")),
                 coverage=float(env.get("HELPDESK_COVERAGE", "0.9")),
                 target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
                 kb_min_similarity=float(env.get("HELPDESK_KB_MIN_SIMILARITY", "0.5")),

@@ -77,6 +77,7 @@ class ModelsController(Controller):
                 force=train.force,
                 tolerance=models.promotion_tolerance,
                 min_examples=models.min_examples_per_label,
+                decision=models.decision,
                 since=train.since,
                 until=train.until,
                 redact_patterns=models.redact_patterns,

@@ -30,12 +30,13 @@ __all__ = ("shadow_evaluate",)
 
 
 def _predictions(row: ArtifactVersion, inputs: np.ndarray) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Per field: the top label and the abstain mask of every ticket, from one bundle."""
+    """Per field: the committed label (were it not abstained) and the abstain mask of every ticket, from
+    one bundle."""
     bundle = load_bundle(Path(row.path))
     out = {}
     for name, clf in bundle.classifiers.items():
         proba, _, abstain = clf.predict_sets(inputs)
-        out[name] = ([str(label) for label in clf.classes_[proba.argmax(axis=1)]], abstain)
+        out[name] = ([str(label) for label in clf.classes_[clf.decide(proba)]], abstain)
     return out
 
 

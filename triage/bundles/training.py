@@ -21,11 +21,11 @@ from models.tickets import LABEL_FIELDS
 from triage.bundles import registry
 from triage.bundles.snapshot import holdout_split, training_snapshot
 from triage.ml.bundle import new_version, read_manifest, write_bundle
-from triage.ml.classifiers import TriageClassifier, usable_labels
+from triage.ml.classifiers import TriageClassifier
 from triage.ml.embedding_cache import EmbeddingCache, encode_cached
 from triage.ml.encoder import Encoder
 from triage.ml.index import VectorIndex
-from triage.ml.inputs import make_inputs
+from triage.ml.inputs import make_inputs, usable_labels
 from triage.ml.rates import accuracy
 from triage.text.redaction import BUILTIN_KINDS, Redactor, ticket_texts
 
@@ -107,9 +107,10 @@ def _judge_field(
     if judged is None:
         return None
     proba = judged.predict_proba(inputs[list(held_part)])
-    predicted = [str(p) for p in judged.classes_[proba.argmax(axis=1)]]
+    chosen = judged.decide(proba)
+    predicted = [str(p) for p in judged.classes_[chosen]]
     pairs = [(labels[i], p) for i, p in zip(held_part, predicted, strict=True) if labels[i]]
-    confidence = [round(float(c), 4) for c in proba.max(axis=1)]
+    confidence = [round(float(c), 4) for c in proba[np.arange(len(chosen)), chosen]]
     return predicted, confidence, holdout_metrics([t for t, _ in pairs], [p for _, p in pairs])
 
 
@@ -118,9 +119,10 @@ def train_bundle(
     encoder: Encoder,
     artifacts_dir: Path,
     *,
-    min_examples: int = 10,
+    min_examples: int = 3,
     coverage: float = 0.9,
     target_precision: float = 0.9,
+    decision: str = "most_probable",
     activate: bool = True,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -167,7 +169,7 @@ def train_bundle(
         if len(usable_labels(y, min_examples)) < 2:
             return None
         params = {"min_examples": min_examples, "coverage": coverage, "target_precision": target_precision}
-        return TriageClassifier(**params).fit(X, y)
+        return TriageClassifier(**params, decision=decision).fit(X, y)
 
     for step, name in enumerate(LABEL_FIELDS, start=1):
         rows = [i for i, t in enumerate(tickets) if getattr(t, name)]

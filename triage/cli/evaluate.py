@@ -53,6 +53,7 @@ def evaluate(
         min_examples=settings.models.min_examples_per_label,
         coverage=settings.models.coverage,
         target_precision=settings.models.target_precision,
+        decision=settings.models.decision,
         open_set_unknown=open_set_unknown,
         progress=lambda message: click.echo(message, err=True),
     )

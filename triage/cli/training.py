@@ -57,6 +57,7 @@ def run_training(
         force=force,
         tolerance=models.promotion_tolerance,
         min_examples=models.min_examples_per_label,
+        decision=models.decision,
         since=since,
         until=until,
         redact_patterns=models.redact_patterns,

@@ -112,9 +112,13 @@ def _evidence(name: str, label: str, similar: list[SimilarTicket]) -> dict[str, 
     }
 
 
-def _field_prediction(bundle: LoadedBundle, name: str, clf, proba, members, abstained, similar) -> FieldPrediction:
+def _field_prediction(
+    bundle: LoadedBundle, name: str, clf, proba, chosen: int, members, abstained, similar
+) -> FieldPrediction:
+    """One field's prediction: the committed label (``chosen`` under the bundle's decision rule, which is
+    the most probable label unless the rule is "balanced"), or why not, and the most probable one."""
     order = np.argsort(proba)[::-1]
-    best, confidence = str(clf.classes_[order[0]]), round(float(proba[order[0]]), 4)
+    best, confidence = str(clf.classes_[chosen]), round(float(proba[chosen]), 4)
     threshold = clf.abstention_["threshold"]
     reason = None
     if abstained:
@@ -124,17 +128,18 @@ def _field_prediction(bundle: LoadedBundle, name: str, clf, proba, members, abst
             if clf.abstention_["reachable"]
             else f"{clf.target_precision:.0%} precision was not reachable on held-out tickets for {name}"
         )
+    others = [i for i in order if i not in (order[0], chosen)]
     return FieldPrediction(
         status="abstained" if abstained else "ok",
         label=None if abstained else best,
         confidence=confidence,
         abstained=abstained,
         prediction_set=[str(clf.classes_[i]) for i in members],
-        alternatives=[{"label": str(clf.classes_[i]), "probability": round(float(proba[i]), 4)} for i in order[1:4]],
+        alternatives=[{"label": str(clf.classes_[i]), "probability": round(float(proba[i]), 4)} for i in others[:3]],
         evidence=_evidence(name, best, similar) if similar else None,
         reason=reason,
         bundle_version=bundle.version,
-        top={"label": best, "probability": confidence},
+        top={"label": str(clf.classes_[order[0]]), "probability": round(float(proba[order[0]]), 4)},
     )
 
 
@@ -152,8 +157,11 @@ def _predict_many(
                 row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
         proba, sets, abstain = clf.predict_sets(X)
+        chosen = clf.decide(proba)
         for i, row in enumerate(predictions):
-            row[name] = _field_prediction(bundle, name, clf, proba[i], sets[i], bool(abstain[i]), similars[i])
+            row[name] = _field_prediction(
+                bundle, name, clf, proba[i], int(chosen[i]), sets[i], bool(abstain[i]), similars[i]
+            )
     return predictions
 
 

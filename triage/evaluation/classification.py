@@ -25,6 +25,7 @@ from triage.errors import InvalidImport
 from triage.evaluation.labelled import load_labelled, split_rows
 from triage.ml.calibration import expected_calibration_error
 from triage.ml.classifiers import TriageClassifier
+from triage.ml.decisions import DECISIONS, decide
 from triage.ml.inputs import make_inputs, texts_of, vectors_of
 
 __all__ = (
@@ -35,9 +36,12 @@ __all__ = (
 )
 
 
+BANDS = ((1, 9), (10, 49), (50, None))  # training rows per label: rare, uncommon, common
+
+
 def _baselines(
     X_train, y_train, X_test, y_test, class_weight: str | None, known_labels: Sequence[str]
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     majority = Counter(y_train).most_common(1)[0][0]
     models = {
         "tfidf_logreg": (
@@ -49,25 +53,35 @@ def _baselines(
         ),
         "embedding_logreg": (LogisticRegression(C=10.0, class_weight=class_weight, max_iter=3000), vectors_of),
     }
-    results = {"majority": _scores(y_test, np.array([majority] * len(y_test)), known_labels)}
+    results = {"majority": _scores(y_test, np.array([majority] * len(y_test)), known_labels, y_train)}
     for name, (model, view) in models.items():
         start = time.perf_counter()
         model.fit(view(X_train), y_train)
         results[name] = {
-            **_scores(y_test, model.predict(view(X_test)), known_labels),
+            **_scores(y_test, model.predict(view(X_test)), known_labels, y_train),
             "fit_seconds": round(time.perf_counter() - start, 2),
         }
     return results
 
 
-def _scores(y_true, y_pred, known_labels: Sequence[str]) -> dict[str, float]:
-    """Accuracy, macro-F1 over every label, and macro-F1 over the labels with enough training rows."""
+def _macro_f1(y_true, y_pred, labels: Sequence[str] | None = None) -> float:
+    return round(float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)), 4)
+
+
+def _scores(y_true, y_pred, known_labels: Sequence[str], y_train) -> dict[str, Any]:
+    """Accuracy, macro-F1 over every label, macro-F1 over the labels with enough training rows, and
+    macro-F1 per band of training rows per label (the test labels in that band)."""
+    counts = Counter(str(label) for label in y_train)
+    bands = {}
+    for low, high in BANDS:
+        labels = sorted({str(t) for t in y_true if low <= counts[str(t)] and (high is None or counts[str(t)] <= high)})
+        name = f"{low}-{high}" if high else f"{low}+"
+        bands[name] = {"labels": len(labels), "macro_f1": _macro_f1(y_true, y_pred, labels) if labels else None}
     return {
         "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-        "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
-        "macro_f1_known_labels": round(
-            float(f1_score(y_true, y_pred, labels=list(known_labels), average="macro", zero_division=0)), 4
-        ),
+        "macro_f1": _macro_f1(y_true, y_pred),
+        "macro_f1_known_labels": _macro_f1(y_true, y_pred, list(known_labels)),
+        "macro_f1_by_band": bands,
     }
 
 
@@ -82,37 +96,67 @@ def ece_noise_floor(confidence: np.ndarray, *, draws: int = 200, seed: int = 0) 
     return {"mean": round(float(np.mean(values)), 4), "p95": round(float(np.quantile(values, 0.95)), 4)}
 
 
+def _decision_report(clf: TriageClassifier, decision: str, proba, y_test, y_train, known) -> dict[str, Any]:
+    """Scores, and precision and coverage at the abstention threshold, under one decision rule."""
+    rule = clf.decisions_[decision]
+    chosen = decide(proba, clf.log_prior_, rule["exponent"])
+    pred = clf.classes_[chosen].astype(str)
+    correct = pred == y_test
+    answered = proba[np.arange(len(chosen)), chosen] >= rule["abstention"]["threshold"]
+    return {
+        **_scores(y_test, pred, known, y_train),
+        "exponent": rule["exponent"],
+        "abstention": {
+            "threshold": rule["abstention"]["threshold"] if rule["abstention"]["reachable"] else None,
+            "precision": round(float(correct[answered].mean()), 4) if answered.any() else None,
+            "coverage": round(float(answered.mean()), 4),
+        },
+    }
+
+
 def evaluate_arrays(
     X_train: np.ndarray,
     y_train: np.ndarray,
     X_test: np.ndarray,
     y_test: np.ndarray,
     *,
-    min_examples: int = 10,
+    min_examples: int = 3,
     coverage: float = 0.9,
     target_precision: float = 0.9,
+    decision: str = "most_probable",
     baseline_class_weight: str | None = "balanced",
 ) -> dict[str, Any]:
-    """Fit a :class:`TriageClassifier` on the train rows and report everything on the test rows."""
+    """Fit a :class:`TriageClassifier` on the train rows and report everything on the test rows: the
+    decision rule in use as ``model``, and both rules side by side under ``decisions``."""
     start = time.perf_counter()
-    clf = TriageClassifier(min_examples=min_examples, coverage=coverage, target_precision=target_precision)
+    clf = TriageClassifier(
+        min_examples=min_examples, coverage=coverage, target_precision=target_precision, decision=decision
+    )
     clf.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
     proba, sets, abstain = clf.predict_sets(X_test)
-    pred = clf.classes_[proba.argmax(axis=1)].astype(str)
+    pred = clf.classes_[clf.decide(proba)].astype(str)
     correct = pred == y_test
-    ece = expected_calibration_error(proba.max(axis=1), correct)
+    top_correct = clf.classes_[proba.argmax(axis=1)].astype(str) == y_test  # calibration is of the top label
+    ece = expected_calibration_error(proba.max(axis=1), top_correct)
     index = {label: i for i, label in enumerate(clf.classes_)}
     known = [str(c) for c in clf.classes_]
     covered = [index.get(label, -1) in s for label, s in zip(y_test, sets, strict=True)]
     known_rows = np.array([label in index for label in y_test])
     answered = ~abstain
     labels = sorted(set(y_test) | set(pred))
+    decisions = {kind: _decision_report(clf, kind, proba, y_test, y_train, known) for kind in DECISIONS}
     return {
         "rows": {"train": len(y_train), "test": len(y_test), "test_with_unknown_label": int((~known_rows).sum())},
         "labels": known,
         "insufficient_data": clf.insufficient_labels_,
-        "model": {**_scores(y_test, pred, known), "stacker": clf.stacker_, "fit_seconds": round(fit_seconds, 2)},
+        "model": {
+            **_scores(y_test, pred, known, y_train),
+            "decision": decision,
+            "stacker": clf.stacker_,
+            "fit_seconds": round(fit_seconds, 2),
+        },
+        "decisions": decisions,
         "baselines": _baselines(X_train, y_train, X_test, y_test, baseline_class_weight, known),
         "per_class": classification_report(y_test, pred, labels=labels, output_dict=True, zero_division=0),
         "confusion_matrix": {"labels": labels, "matrix": confusion_matrix(y_test, pred, labels=labels).tolist()},
@@ -146,7 +190,7 @@ def open_set_auroc(
     *,
     n_unknown: int,
     seed: int = 0,
-    min_examples: int = 10,
+    min_examples: int = 3,
 ) -> dict[str, Any]:
     """Hold ``n_unknown`` labels out of training; AUROC of ``1 - max probability`` for unknown test rows."""
     rng = np.random.default_rng(seed)
@@ -174,9 +218,10 @@ def evaluate_file(
     test_path: Path | None = None,
     test_size: float = 0.2,
     seed: int = 42,
-    min_examples: int = 10,
+    min_examples: int = 3,
     coverage: float = 0.9,
     target_precision: float = 0.9,
+    decision: str = "most_probable",
     open_set_unknown: int = 0,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
@@ -196,6 +241,7 @@ def evaluate_file(
             "min_examples": min_examples,
             "coverage": coverage,
             "target_precision": target_precision,
+            "decision": decision,
             "test_size": None if test_path else test_size,
             "seed": seed,
         },
@@ -222,6 +268,7 @@ def evaluate_file(
             min_examples=min_examples,
             coverage=coverage,
             target_precision=target_precision,
+            decision=decision,
         )
         result["split"] = split
         if open_set_unknown:

@@ -33,16 +33,27 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"Split: {r['split']}; rows: train {r['rows']['train']}, test {r['rows']['test']}.",
             "",
         ]
+        bands = list(r["model"].get("macro_f1_by_band", {}))
         lines += [
-            "| model | accuracy | macro-F1 | macro-F1, labels with enough training rows |",
-            "|---|---|---|---|",
+            "| model | accuracy | macro-F1 | macro-F1, labels with enough training rows | "
+            + "".join(f"macro-F1, labels with {b} training rows | " for b in bands)
+            + "answered at the target precision |",
+            "|---|---|---|---|" + "---|" * len(bands) + "---|",
         ]
-        rows = {f"triage classifier ({r['model']['stacker']} stacker)": r["model"]}
+        rows = {
+            f"triage classifier, {kind.replace('_', ' ')} decisions"
+            + (" (in use)" if kind == r["model"].get("decision") else ""): m
+            for kind, m in r.get("decisions", {"most_probable": r["model"]}).items()
+        }
         rows.update({f"baseline: {name}": b for name, b in r["baselines"].items()})
         for name, m in rows.items():
+            by_band = {b: m.get("macro_f1_by_band", {}).get(b, {}) for b in bands}
             lines.append(
-                f"| {name} | {_fmt(m['accuracy'])} | {_fmt(m['macro_f1'])} | {_fmt(m['macro_f1_known_labels'])} |"
+                f"| {name} | {_fmt(m['accuracy'])} | {_fmt(m['macro_f1'])} | {_fmt(m['macro_f1_known_labels'])} | "
+                + "".join(f"{_fmt(v.get('macro_f1'))} ({v.get('labels', 0)}) | " for v in by_band.values())
+                + f"{_fmt(m.get('abstention', {}).get('coverage'))} |"
             )
+        lines += ["", f"Stacker: {r['model']['stacker']}. Label counts per band in brackets."]
         ab, cf = r["abstention"], r["conformal"]
         lines += [
             "",

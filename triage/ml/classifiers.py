@@ -15,44 +15,29 @@ refit on all rows scores new tickets more confidently than the calibration expec
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
-from dataclasses import asdict
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import FeatureUnion, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from triage.ml.calibration import apply_temperature, expected_calibration_error, fit_confidence_temperature
-from triage.ml.conformal import conformal_quantile, prediction_sets, threshold_for_precision
+from triage.ml.conformal import conformal_quantile, prediction_sets
+from triage.ml.decisions import DECISIONS, decide, fit_decisions
 from triage.ml.fold_average import FoldAverage
-from triage.ml.inputs import texts_of, vectors_of
+from triage.ml.inputs import text_features, texts_of, usable_labels, vectors_of
 from triage.ml.stacking import SharedWeightStacker
 from triage.ml.vocabularies import pack_vocabularies, unpack_vocabularies
 from triage.ml.voting import knn_vote, vote_from_similarities
 
-__all__ = ("TriageClassifier", "text_features", "usable_labels")
-
-
-def usable_labels(labels, min_examples: int) -> list[str]:
-    """The labels with at least ``min_examples`` rows, sorted: the closed set a classifier may predict."""
-    return sorted(label for label, n in Counter(str(label) for label in labels).items() if n >= min_examples)
-
-
-def text_features() -> FeatureUnion:
-    """Word (1-2) and character (2-5, within word boundaries) n-gram TF-IDF, sublinear term frequency."""
-    return FeatureUnion(
-        [
-            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, strip_accents="unicode")),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
-        ]
-    )
+__all__ = ("TriageClassifier",)
 
 
 def _scores_2d(scores: np.ndarray) -> np.ndarray:
@@ -83,6 +68,10 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         cv: folds for out-of-fold scores; each fold's view models are kept and averaged.
         coverage: target coverage of the conformal prediction sets.
         target_precision: the precision the abstention threshold is chosen for.
+        decision: which label is committed: "most_probable", or "balanced" (probabilities divided by a
+            power of the label frequency chosen for out-of-fold macro-F1, see
+            :mod:`triage.ml.decisions`). Both rules are fitted; this one is used, and it may be
+            changed with ``set_params`` after fitting.
         random_state: seed of the fold split.
     """
 
@@ -99,6 +88,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         coverage: float = 0.9,
         target_precision: float = 0.9,
         stacker: str = "auto",
+        decision: str = "most_probable",
         random_state: int = 0,
     ) -> None:
         self.min_examples = min_examples
@@ -112,6 +102,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         self.coverage = coverage
         self.target_precision = target_precision
         self.stacker = stacker
+        self.decision = decision
         self.random_state = random_state
 
     # -- the three views -------------------------------------------------------------------
@@ -144,9 +135,14 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         known = np.flatnonzero(y_idx >= 0)
         rare = np.flatnonzero(y_idx < 0)
         splitter = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
+        # a label with fewer rows than folds is spread over as many folds as it has rows, so every fold
+        # still trains on at least one of its rows (min_examples >= 2): the warning about it is expected
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            splits = list(splitter.split(known, y_idx[known]))
         return [
             (known[train], np.sort(np.concatenate([known[test], rare[i::n_splits]])))
-            for i, (train, test) in enumerate(splitter.split(known, y_idx[known]))
+            for i, (train, test) in enumerate(splits)
         ]
 
     def fit(self, X: np.ndarray, y) -> TriageClassifier:
@@ -158,6 +154,12 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """
         if self.stacker not in ("auto", "shared", "full"):
             raise ValueError(f"stacker must be 'auto', 'shared' or 'full', not {self.stacker!r}")
+        if self.min_examples < 2:
+            raise ValueError(
+                f"min_examples must be at least 2 (a label needs a row in every fold), not {self.min_examples}"
+            )
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {DECISIONS}, not {self.decision!r}")
         y = np.asarray(y, dtype=object).astype(str)
         counts = Counter(y.tolist())
         keep = usable_labels(y, self.min_examples)
@@ -174,7 +176,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         vectors = vectors_of(X)
         self.vectorizer_ = text_features()
         text_matrix = self.vectorizer_.fit_transform(texts_of(X))
-        folds = self._folds(y_idx, max(2, min(self.cv, min(counts[label] for label in keep))))
+        folds = self._folds(y_idx, self.cv)
 
         view_oof = np.zeros((len(y), 3 * len(keep)))
         self.fold_views_ = []
@@ -197,7 +199,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         proba_oof = apply_temperature(logits_oof, self.temperature_)
         correct = proba_oof.argmax(axis=1) == y_idx
         self.conformal_quantile_ = conformal_quantile(proba_oof, y_idx, self.coverage)
-        self.abstention_ = asdict(threshold_for_precision(proba_oof.max(axis=1), correct, self.target_precision))
+        self.log_prior_, self.decisions_ = fit_decisions(proba_oof, y_idx, self.target_precision)
         self.calibration_ = {
             "oof_accuracy": float(np.mean(correct)),
             "oof_ece": expected_calibration_error(proba_oof.max(axis=1), correct),
@@ -255,6 +257,10 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
     def __setstate__(self, state: dict) -> None:
         """The state :meth:`__getstate__` gave (or that of a classifier saved before vocabularies were packed)."""
         state = dict(state)
+        if "decisions_" not in state and "abstention_" in state:  # saved before balanced decisions
+            state["decisions_"] = {"most_probable": {"exponent": 0.0, "abstention": state.pop("abstention_")}}
+            state.setdefault("log_prior_", None)
+        state.setdefault("decision", "most_probable")
         packed = state.pop("vocabularies_", None)
         if packed is not None:
             state["vectorizer_"] = unpack_vocabularies(state["vectorizer_"], packed)
@@ -264,13 +270,26 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """Calibrated class probabilities."""
         return apply_temperature(self.decision_function(X), self.temperature_)
 
+    @property
+    def abstention_(self) -> dict:
+        """The abstention threshold of the decision rule in use (``threshold``, ``reachable``, ...); a
+        classifier saved before balanced decisions existed has "most_probable" only."""
+        return self.decisions_.get(self.decision, self.decisions_["most_probable"])["abstention"]
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """The committed label index per row of ``proba`` under the decision rule in use."""
+        rule = self.decisions_.get(self.decision, self.decisions_["most_probable"])
+        return decide(proba, self.log_prior_, rule["exponent"])
+
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The most probable label per row (abstention is reported by :meth:`predict_sets`)."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        """The committed label per row (abstention is reported by :meth:`predict_sets`)."""
+        return self.classes_[self.decide(self.predict_proba(X))]
 
     def predict_sets(self, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row."""
+        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row (the
+        committed label's probability below the decision rule's threshold)."""
         proba = self.predict_proba(X)
         sets = prediction_sets(proba, self.conformal_quantile_)
-        abstain = proba.max(axis=1) < self.abstention_["threshold"]
+        chosen = self.decide(proba)
+        abstain = proba[np.arange(len(proba)), chosen] < self.abstention_["threshold"]
         return proba, sets, abstain

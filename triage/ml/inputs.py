@@ -6,11 +6,14 @@ as usual, while each model picks the column it needs.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
 
-__all__ = ("make_inputs", "texts_of", "vectors_of")
+__all__ = ("make_inputs", "text_features", "texts_of", "usable_labels", "vectors_of")
 
 
 def make_inputs(texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
@@ -34,3 +37,18 @@ def vectors_of(X: np.ndarray) -> np.ndarray:
     if len(X) == 0:
         return np.zeros((0, 0), dtype=np.float32)
     return np.ascontiguousarray(np.stack(X[:, 1]), dtype=np.float32)
+
+
+def usable_labels(labels, min_examples: int) -> list[str]:
+    """The labels with at least ``min_examples`` rows, sorted: the closed set a classifier may predict."""
+    return sorted(label for label, n in Counter(str(label) for label in labels).items() if n >= min_examples)
+
+
+def text_features() -> FeatureUnion:
+    """Word (1-2) and character (2-5, within word boundaries) n-gram TF-IDF, sublinear term frequency."""
+    return FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, strip_accents="unicode")),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
+        ]
+    )

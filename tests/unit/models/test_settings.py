@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from models.settings import Settings
 
 
@@ -22,6 +24,7 @@ def test_environment_overrides(tmp_path: Path):
             "HELPDESK_DATASETS_DIR": str(tmp_path / "d"),
             "HELPDESK_PORT": "9000",
             "HELPDESK_MIN_EXAMPLES_PER_LABEL": "5",
+            "HELPDESK_DECISION": "balanced",
         }
     )
     assert settings.database.url == "postgresql://u@h/db"
@@ -29,6 +32,13 @@ def test_environment_overrides(tmp_path: Path):
     assert settings.datasets_dir == tmp_path / "d"
     assert settings.api.port == 9000
     assert settings.models.min_examples_per_label == 5
+    assert settings.models.decision == "balanced"
+
+
+def test_a_decision_rule_is_one_of_the_two():
+    assert Settings.from_env({}).models.decision == "most_probable"
+    with pytest.raises(ValueError, match="HELPDESK_DECISION must be one of most_probable, balanced"):
+        Settings.from_env({"HELPDESK_DECISION": "fair"})
 
 
 def test_var_dir_moves_database_and_artifacts(tmp_path: Path):

@@ -155,3 +155,58 @@ def test_fold_average_equals_scoring_fold_by_fold(labels, tmp_path):
     loaded = sio.load(tmp_path / "c.skops", trusted=list(TRUSTED_TYPES))
     assert "_arranged" not in loaded.__dict__ and "_arranged" in clf.__dict__
     np.testing.assert_allclose(loaded.fold_view_scores(X_new), fast, rtol=1e-5, atol=1e-6)
+
+
+def _long_tail(seed: int = 3):
+    """A common label and a rare one whose tickets read alike: the rare label is rarely the most probable."""
+    rng = np.random.default_rng(seed)
+    texts, vectors, labels = [], [], []
+    for label, n, centre in (("Common", 150, [1.0, 0.0]), ("Rare", 8, [0.8, 0.6]), ("Other", 60, [0.0, 1.0])):
+        for i in range(n):
+            v = np.zeros(8)
+            v[:2] = centre
+            v += rng.normal(scale=0.35, size=8)
+            texts.append(f"ticket about thing {i % 7}")
+            vectors.append(v / np.linalg.norm(v))
+            labels.append(label)
+    return make_inputs(texts, np.array(vectors, dtype=np.float32)), np.array(labels)
+
+
+def test_balanced_decisions_reach_a_rare_label_the_most_probable_rule_seldom_names():
+    X, y = _long_tail()
+    clf = TriageClassifier(min_examples=3, decision="balanced").fit(X, y)
+    assert "Rare" in clf.classes_ and 0 < clf.decisions_["balanced"]["exponent"] <= 1
+    assert clf.decisions_["most_probable"]["exponent"] == 0
+    X_new, y_new = _long_tail(seed=4)
+    balanced = clf.predict(X_new)
+    most_probable = clf.set_params(decision="most_probable").predict(X_new)  # both rules are fitted
+    assert np.array_equal(most_probable, clf.classes_[clf.predict_proba(X_new).argmax(axis=1)])
+    rare = y_new == "Rare"
+    assert (balanced[rare] == "Rare").sum() > (most_probable[rare] == "Rare").sum()
+    # each rule abstains by the probability of the label it commits to, at its own threshold
+    proba, _, abstain = clf.set_params(decision="balanced").predict_sets(X_new)
+    committed = proba[np.arange(len(proba)), clf.decide(proba)]
+    assert np.array_equal(abstain, committed < clf.decisions_["balanced"]["abstention"]["threshold"])
+
+
+def test_labels_need_two_rows_and_decisions_are_named():
+    X, y = _data()
+    with pytest.raises(ValueError, match="at least 2"):
+        TriageClassifier(min_examples=1).fit(X, y)
+    with pytest.raises(ValueError, match="decision"):
+        TriageClassifier(decision="fair").fit(X, y)
+    clf = TriageClassifier(min_examples=3).fit(X, y)  # a label with 3 rows and 5 folds still fits
+    assert "Rare" in clf.classes_ and not clf.insufficient_labels_
+
+
+def test_a_classifier_saved_before_decision_rules_loads_as_most_probable():
+    X, y = _data()
+    clf = TriageClassifier(min_examples=10).fit(X, y)
+    state = clf.__getstate__()
+    state["abstention_"] = state.pop("decisions_")["most_probable"]["abstention"]
+    for key in ("decision", "log_prior_"):
+        state.pop(key)
+    old = TriageClassifier.__new__(TriageClassifier)
+    old.__setstate__(state)
+    assert old.decision == "most_probable" and old.abstention_ == clf.abstention_
+    assert np.array_equal(old.predict(X), clf.predict(X))
