@@ -126,12 +126,13 @@ def test_evaluate_writes_json_and_markdown_reports(deployments, tmp_path: Path):
     ]
     result = helpdesk(None, *args, env=env, timeout=500)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "| triage classifier (" in result.stdout and "perfectly calibrated" in result.stdout
+    assert "| triage classifier, most probable decisions (in use) |" in result.stdout
+    assert "| triage classifier, balanced decisions |" in result.stdout and "perfectly calibrated" in result.stdout
     report = json.loads((tmp_path / "reports" / "history.json").read_text())
     category = report["fields"]["category"]
     assert category["model"]["stacker"] in {"shared", "full"}
     assert set(category["baselines"]["tfidf_logreg"]) >= {"accuracy", "macro_f1", "macro_f1_known_labels"}
-    assert report["settings"]["min_examples"] == 10
+    assert report["settings"]["min_examples"] == 2 and report["settings"]["decision"] == "most_probable"
     assert report["command"].startswith("helpdesk evaluate ")
     assert set(report["fields"]) == {"category"}
     assert (tmp_path / "artifacts" / "cache" / "embeddings.sqlite").is_file()

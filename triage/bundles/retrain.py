@@ -31,7 +31,7 @@ def retrain(
     promote: bool = False,
     force: bool = False,
     tolerance: float = 0.02,
-    min_examples: int = 3,
+    min_examples: int = 2,
     decision: str = "most_probable",
     since: datetime | None = None,
     until: datetime | None = None,

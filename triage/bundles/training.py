@@ -119,7 +119,7 @@ def train_bundle(
     encoder: Encoder,
     artifacts_dir: Path,
     *,
-    min_examples: int = 3,
+    min_examples: int = 2,
     coverage: float = 0.9,
     target_precision: float = 0.9,
     decision: str = "most_probable",

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from models.settings import Settings, get_settings
-from triage.ml.encoders import configured_encoder
+from triage.ml.encoders import MULTILINGUAL, configured_encoder
 
 __all__ = ("evaluate", "evaluate_kb_command")
 
@@ -122,6 +122,7 @@ def evaluate_kb_command(
         language=language,
         history=history,
         nothing_fits_probability=settings.models.kb_nothing_fits_probability,
+        multilingual=settings.models.encoder in MULTILINGUAL,
         progress=lambda message: click.echo(message, err=True),
     )
     report["encoder"] = settings.models.encoder

@@ -120,7 +120,7 @@ def evaluate_arrays(
     X_test: np.ndarray,
     y_test: np.ndarray,
     *,
-    min_examples: int = 3,
+    min_examples: int = 2,
     coverage: float = 0.9,
     target_precision: float = 0.9,
     decision: str = "most_probable",
@@ -190,7 +190,7 @@ def open_set_auroc(
     *,
     n_unknown: int,
     seed: int = 0,
-    min_examples: int = 3,
+    min_examples: int = 2,
 ) -> dict[str, Any]:
     """Hold ``n_unknown`` labels out of training; AUROC of ``1 - max probability`` for unknown test rows."""
     rng = np.random.default_rng(seed)
@@ -218,7 +218,7 @@ def evaluate_file(
     test_path: Path | None = None,
     test_size: float = 0.2,
     seed: int = 42,
-    min_examples: int = 3,
+    min_examples: int = 2,
     coverage: float = 0.9,
     target_precision: float = 0.9,
     decision: str = "most_probable",

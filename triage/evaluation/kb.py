@@ -117,6 +117,7 @@ def evaluate_kb(
     language: str | None = None,
     history: Path | None = None,
     nothing_fits_probability: float = 0.5,
+    multilingual: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Rank the KB for every query with each method; with ``remove``, that many articles are taken out
@@ -152,7 +153,9 @@ def evaluate_kb(
     progress(f"encoding {len(passages)} passages of {len(kept_chunks)} sections and {len(texts)} queries")
     passage_vectors = embed([text for _, text in passages])
     query_vectors = embed(texts)
-    search = KnowledgeSearch.build(kept_chunks, [pid for pid, _ in passages], passage_vectors)
+    search = KnowledgeSearch.build(
+        kept_chunks, [pid for pid, _ in passages], passage_vectors, cross_language_lexical=not multilingual
+    )
 
     report: dict[str, Any] = {
         "kb": str(folder),

@@ -77,7 +77,9 @@ def load_knowledge(
         progress(done, total)
 
     vectors = encode_cached(encoder, [text for _, text in passages], cache, progress=track)
-    search = KnowledgeSearch.build(sections, [pid for pid, _ in passages], vectors)
+    search = KnowledgeSearch.build(
+        sections, [pid for pid, _ in passages], vectors, cross_language_lexical=not encoder.multilingual
+    )
     knowledge = Knowledge(stamp=stamp, search=search, encoded=counts["total"] - counts["cached"])
     if previous is not None and previous.nothing_fits is not None:
         return replace(knowledge, outcomes_stamp=previous.outcomes_stamp, nothing_fits=previous.nothing_fits)

@@ -3,10 +3,12 @@
 Dense search scores a section by the cosine similarity of its best passage; BM25 scores whole sections.
 ``hybrid`` fuses them as ``cosine + lexical_weight * bm25 / best bm25 of the query``: the cosine keeps
 its meaning (how close the best passage is) and BM25 breaks near-ties towards the sections that share
-the query's words. ``rrf`` (reciprocal rank fusion, ``sum of 1 / (60 + rank)``) is kept for
-comparison: it ignores how far apart the scores are, which lost to the weighted sum in our
-measurements. An article takes the score of its best section, whose heading, anchor and snippet
-represent it.
+the query's words. With a multilingual encoder BM25 counts only for sections in the query's language:
+across languages it can only match shared names (VPN, Outlook), which pulled the encoder's right answer
+down. An English-only encoder keeps it, since shared names are then the best cross-language signal.
+``rrf`` (reciprocal rank fusion, ``sum of 1 / (60 + rank)``) is kept for comparison: it ignores how
+far apart the scores are, which lost to the weighted sum in our measurements. An article takes the
+score of its best section, whose heading, anchor and snippet represent it.
 """
 
 from __future__ import annotations
@@ -124,9 +126,11 @@ class KnowledgeSearch:
         chunks: dict[int, dict[str, Any]],
         *,
         lexical_weight: float = 0.2,
+        cross_language_lexical: bool = True,
     ) -> None:
         self.dense, self.lexical, self.chunks = dense, lexical, chunks
         self.lexical_weight = lexical_weight
+        self.cross_language_lexical = cross_language_lexical
         self._passage_counts: dict[int, int] = {}
 
     @classmethod
@@ -137,9 +141,11 @@ class KnowledgeSearch:
         passage_vectors: np.ndarray,
         *,
         lexical_weight: float = 0.2,
+        cross_language_lexical: bool = True,
     ) -> KnowledgeSearch:
         """Index sections (dicts with ``id``, ``slug``, ``title``, ``language``, ``heading_path``, ``text``
-        ...) and the embeddings of their :func:`section_passages`."""
+        ...) and the embeddings of their :func:`section_passages`. ``cross_language_lexical`` false (for a
+        multilingual encoder): BM25 counts in the hybrid score only for sections in the query's language."""
         dense = VectorIndex(passage_vectors.shape[1] if len(passage_vectors) else 384)
         if len(passage_ids):
             dense.add(list(passage_ids), passage_vectors)
@@ -148,7 +154,13 @@ class KnowledgeSearch:
             [chunk_text(c["heading_path"], c["text"]) for c in chunks],
             [c.get("language") or "en" for c in chunks],
         )
-        search = cls(dense, lexical, {c["id"]: c for c in chunks}, lexical_weight=lexical_weight)
+        search = cls(
+            dense,
+            lexical,
+            {c["id"]: c for c in chunks},
+            lexical_weight=lexical_weight,
+            cross_language_lexical=cross_language_lexical,
+        )
         for passage_id in passage_ids:
             chunk_id = passage_id // PASSAGES_PER_SECTION
             search._passage_counts[chunk_id] = search._passage_counts.get(chunk_id, 0) + 1
@@ -224,6 +236,8 @@ class KnowledgeSearch:
             scores = dict(dense)
             top_lexical = lexical[0][1] if lexical else 1.0
             for chunk_id, score in lexical:
+                if not self.cross_language_lexical and (self.chunks[chunk_id].get("language") or "en") != language:
+                    continue  # across languages BM25 matches only shared names: it would outweigh the meaning
                 if chunk_id not in scores:  # found by BM25 only: its dense score still counts
                     scores[chunk_id] = self._dense_score(vector, chunk_id)
                 scores[chunk_id] += self.lexical_weight * score / top_lexical

@@ -77,7 +77,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        min_examples: int = 10,
+        min_examples: int = 2,
         n_neighbors: int = 10,
         text_C: float = 0.5,
         embedding_C: float = 10.0,

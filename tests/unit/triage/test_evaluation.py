@@ -41,11 +41,22 @@ def test_report_on_demo_history(history, encoder, tmp_path):
         len(matrix["matrix"]) == len(matrix["labels"]) and sum(map(sum, matrix["matrix"])) == category["rows"]["test"]
     )
     assert "macro avg" in category["per_class"]
+    # both decision rules, each with its abstention, and macro-F1 per band of training rows per label
+    assert set(category["decisions"]) == {"most_probable", "balanced"}
+    assert category["decisions"]["most_probable"]["accuracy"] == category["model"]["accuracy"]
+    assert category["decisions"]["most_probable"]["exponent"] == 0
+    assert 0 <= category["decisions"]["balanced"]["exponent"] <= 1
+    for scores in (category["model"], category["baselines"]["tfidf_logreg"], category["decisions"]["balanced"]):
+        assert set(scores["macro_f1_by_band"]) == {"1-9", "10-49", "50+"}
+        assert sum(band["labels"] for band in scores["macro_f1_by_band"].values()) == len(
+            {k for k, c in category["per_class"].items() if isinstance(c, dict) and "avg" not in k and c["support"]}
+        )
 
     json_path, md_path = write_report(report, tmp_path, "demo")
     assert json.loads(json_path.read_text())["fields"]["priority"]["labels"]
     text = md_path.read_text()
     assert "## category" in text and "baseline: tfidf_logreg" in text and "Confusion matrix" in text
+    assert "| triage classifier, balanced decisions |" in text and "labels with 50+ training rows" in text
 
 
 def test_open_set_abstain_score_separates_unseen_labels():

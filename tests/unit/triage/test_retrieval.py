@@ -85,3 +85,20 @@ def test_snippet_marks_matched_words_and_escapes_html():
 def test_empty_knowledge_returns_nothing(encoder):
     empty = KnowledgeSearch.build([], [], np.zeros((0, 384), dtype=np.float32))
     assert empty.search(encoder.encode_batch(["x"])[0], "x") == []
+
+
+def test_with_a_multilingual_encoder_bm25_across_languages_does_not_outweigh_the_meaning():
+    forgot = _section(1, "i-forgot-my-vpn-password", "Reset it in the Kestrel ID portal under Forgot password.")
+    install = _section(2, "install-vpn", "Install the VPN client. The VPN icon shows when the VPN is connected.")
+    passages = [p for s in (forgot, install) for p in section_passages(s)]
+    meaning = {1: [0.8, 0.6, 0.0], 2: [0.78, 0.0, 0.626]}  # the query is a little closer to "forgot"
+    vectors = np.array([meaning[pid // PASSAGES_PER_SECTION] for pid, _ in passages], dtype=np.float32)
+    query = "Ik ben mijn VPN-wachtwoord vergeten"  # Dutch: only "VPN" matches, and it matches "install"
+    vector = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    ids = [pid for pid, _ in passages]
+    english_only = KnowledgeSearch.build([forgot, install], ids, vectors)
+    multilingual = KnowledgeSearch.build([forgot, install], ids, vectors, cross_language_lexical=False)
+    assert english_only.search(vector, query, language="nl")[0].slug == "install-vpn"  # shared names still count
+    assert multilingual.search(vector, query, language="nl")[0].slug == "i-forgot-my-vpn-password"
+    # within a language BM25 still breaks near-ties
+    assert multilingual.search(vector, "vpn client icon", language="en")[0].slug == "install-vpn"
