@@ -70,6 +70,15 @@ def test_every_prediction_names_its_most_probable_label_whether_or_not_it_abstai
     assert seen == {"ok", "abstained"}  # both kinds were checked
 
 
+def test_a_ticket_unlike_the_history_abstains_as_a_new_kind_of_ticket(client):
+    body = {"subject": "Recipe request", "body": "How long should I bake a sourdough loaf and at what temperature?"}
+    predictions = client.post("/v1/suggest", json=body).json()["predictions"]
+    for prediction in predictions.values():
+        assert prediction["status"] == "abstained" and prediction["label"] is None
+        assert prediction["reason"].startswith("a new kind of ticket: ")
+        assert prediction["top"]["label"]  # the best guess is still named
+
+
 def test_dutch_and_german_drafts_find_their_topic(client):
     nl = client.post("/v1/suggest", json={"subject": "Ik ben mijn wachtwoord vergeten", "body": "Kestrel ID"}).json()
     assert {"wachtwoord-vergeten-kestrel-id", "forgot-kestrel-id-password"} & {a["slug"] for a in nl["articles"][:3]}

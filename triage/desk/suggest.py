@@ -113,7 +113,7 @@ def _evidence(name: str, label: str, similar: list[SimilarTicket]) -> dict[str, 
 
 
 def _field_prediction(
-    bundle: LoadedBundle, name: str, clf, proba, chosen: int, members, abstained, similar
+    bundle: LoadedBundle, name: str, clf, proba, chosen: int, members, abstained, similar, novel: bool = False
 ) -> FieldPrediction:
     """One field's prediction: the committed label (``chosen`` under the bundle's decision rule, which is
     the most probable label unless the rule is "balanced"), or why not, and the most probable one."""
@@ -121,7 +121,10 @@ def _field_prediction(
     best, confidence = str(clf.classes_[chosen]), round(float(proba[chosen]), 4)
     threshold = clf.abstention_["threshold"]
     reason = None
-    if abstained:
+    if novel:
+        share = 1 - getattr(clf, "novelty_rate", 0.0)
+        reason = f"a new kind of ticket: less like the resolved tickets than {share:.0%} of them are like one another"
+    elif abstained:
         reason = (
             f"confidence {confidence:.2f} is below {threshold:.2f}, the threshold for "
             f"{clf.target_precision:.0%} precision"
@@ -157,10 +160,10 @@ def _predict_many(
                 row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
         proba, sets, abstain = clf.predict_sets(X)
-        chosen = clf.decide(proba)
+        chosen, novel = clf.decide(proba), clf.novel(X)
         for i, row in enumerate(predictions):
             row[name] = _field_prediction(
-                bundle, name, clf, proba[i], int(chosen[i]), sets[i], bool(abstain[i]), similars[i]
+                bundle, name, clf, proba[i], int(chosen[i]), sets[i], bool(abstain[i]), similars[i], bool(novel[i])
             )
     return predictions
 

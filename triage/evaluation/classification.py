@@ -27,6 +27,7 @@ from triage.ml.calibration import expected_calibration_error
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.decisions import DECISIONS, decide
 from triage.ml.inputs import make_inputs, texts_of, vectors_of
+from triage.ml.novelty import familiarity
 
 __all__ = (
     "ece_noise_floor",
@@ -96,13 +97,14 @@ def ece_noise_floor(confidence: np.ndarray, *, draws: int = 200, seed: int = 0) 
     return {"mean": round(float(np.mean(values)), 4), "p95": round(float(np.quantile(values, 0.95)), 4)}
 
 
-def _decision_report(clf: TriageClassifier, decision: str, proba, y_test, y_train, known) -> dict[str, Any]:
-    """Scores, and precision and coverage at the abstention threshold, under one decision rule."""
+def _decision_report(clf: TriageClassifier, decision: str, proba, novel, y_test, y_train, known) -> dict[str, Any]:
+    """Scores, and precision and coverage at the abstention threshold (new kinds of tickets abstain too),
+    under one decision rule."""
     rule = clf.decisions_[decision]
     chosen = decide(proba, clf.log_prior_, rule["exponent"])
     pred = clf.classes_[chosen].astype(str)
     correct = pred == y_test
-    answered = proba[np.arange(len(chosen)), chosen] >= rule["abstention"]["threshold"]
+    answered = (proba[np.arange(len(chosen)), chosen] >= rule["abstention"]["threshold"]) & ~novel
     return {
         **_scores(y_test, pred, known, y_train),
         "exponent": rule["exponent"],
@@ -145,7 +147,8 @@ def evaluate_arrays(
     known_rows = np.array([label in index for label in y_test])
     answered = ~abstain
     labels = sorted(set(y_test) | set(pred))
-    decisions = {kind: _decision_report(clf, kind, proba, y_test, y_train, known) for kind in DECISIONS}
+    novel = clf.novel(X_test)
+    decisions = {kind: _decision_report(clf, kind, proba, novel, y_test, y_train, known) for kind in DECISIONS}
     return {
         "rows": {"train": len(y_train), "test": len(y_test), "test_with_unknown_label": int((~known_rows).sum())},
         "labels": known,
@@ -192,20 +195,26 @@ def open_set_auroc(
     seed: int = 0,
     min_examples: int = 2,
 ) -> dict[str, Any]:
-    """Hold ``n_unknown`` labels out of training; AUROC of ``1 - max probability`` for unknown test rows."""
+    """Hold ``n_unknown`` labels out of training: how well ``1 - max probability`` and unfamiliarity (see
+    :mod:`triage.ml.novelty`) single out their test rows (AUROC), and how many abstain, as a new kind of
+    ticket or for low confidence, against the known rows."""
     rng = np.random.default_rng(seed)
     unknown = sorted(rng.choice(sorted(set(y_train)), size=n_unknown, replace=False).tolist())
     keep = ~np.isin(y_train, unknown)
     clf = TriageClassifier(min_examples=min_examples).fit(X_train[keep], y_train[keep])
-    proba = clf.predict_proba(X_test)
+    proba, _, abstain = clf.predict_sets(X_test)
     is_unknown = np.isin(y_test, unknown)
-    auroc = roc_auc_score(is_unknown, 1.0 - proba.max(axis=1))
-    abstain = proba.max(axis=1) < clf.abstention_["threshold"]
+    novel = clf.novel(X_test)
+    unfamiliar = -familiarity(vectors_of(X_test), clf.train_vectors_)
     return {
         "held_out_labels": unknown,
-        "auroc": round(float(auroc), 4),
+        "auroc": round(float(roc_auc_score(is_unknown, 1.0 - proba.max(axis=1))), 4),
+        "auroc_familiarity": round(float(roc_auc_score(is_unknown, unfamiliar)), 4),
+        "novelty_rate": clf.novelty_rate,
         "unknown_rows_abstained": round(float(abstain[is_unknown].mean()), 4),
         "known_rows_abstained": round(float(abstain[~is_unknown].mean()), 4),
+        "unknown_rows_new_kind": round(float(novel[is_unknown].mean()), 4),
+        "known_rows_new_kind": round(float(novel[~is_unknown].mean()), 4),
     }
 
 

@@ -70,9 +70,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         if "open_set" in r:
             o = r["open_set"]
             lines.append(
-                f"- Open set ({len(o['held_out_labels'])} labels held out of training): abstain-score AUROC "
-                f"{_fmt(o['auroc'])}; abstained on {_fmt(o['unknown_rows_abstained'])} of unknown rows and "
-                f"{_fmt(o['known_rows_abstained'])} of known rows"
+                f"- Open set ({len(o['held_out_labels'])} labels held out of training): AUROC of 1 - top probability "
+                f"{_fmt(o['auroc'])}, of unfamiliarity {_fmt(o.get('auroc_familiarity'))}; abstained on "
+                f"{_fmt(o['unknown_rows_abstained'])} of unknown rows and {_fmt(o['known_rows_abstained'])} of known "
+                f"rows ({_fmt(o.get('unknown_rows_new_kind'))} and {_fmt(o.get('known_rows_new_kind'))} as a new kind "
+                "of ticket)"
             )
         per_class = {k: v for k, v in r["per_class"].items() if isinstance(v, dict) and "support" in v}
         classes = [k for k in per_class if k not in {"macro avg", "weighted avg", "micro avg"}]

@@ -37,18 +37,22 @@ __all__ = (
 )
 
 METHODS = ("hybrid", "dense", "bm25", "rrf")
+TITLE_WEIGHT = 0.9  # a section scores at least this times its heading path's cosine
 PASSAGES_PER_SECTION = 64
 
 
 def section_passages(chunk: dict[str, Any], *, min_chars: int = 40) -> list[tuple[int, str]]:
-    """What to embed of a section, as (id, text with the heading path): the whole section, then its passages.
+    """What to embed of a section, as (id, text): the whole section, its passages (each with the heading
+    path in front), and last the heading path alone ("I forgot my VPN password > Steps").
 
     A passage is one block (paragraph, list item) of the section; blocks shorter than ``min_chars`` join
     the next one. One long section about several things then matches a question about any of them,
     which one averaged embedding of the whole section does not; the whole section's embedding still
     says what the section is about overall. Ids are ``section id * PASSAGES_PER_SECTION + n``, ``n = 0``
     for the whole section, so everything of a section can be removed by its id; the last passage takes
-    any blocks beyond the limit.
+    any blocks beyond the limit. The heading path alone makes the title a signal of its own: a short
+    query that paraphrases a title ("vpn password") finds that article even when another article's
+    body says "VPN" more often.
     """
     passages: list[str] = []
     pending = ""
@@ -61,14 +65,13 @@ def section_passages(chunk: dict[str, Any], *, min_chars: int = 40) -> list[tupl
         passages[-1] = f"{passages[-1]} {pending}"
     elif pending or not passages:
         passages.append(pending or chunk["heading"])
-    head, tail = passages[: PASSAGES_PER_SECTION - 2], passages[PASSAGES_PER_SECTION - 2 :]
+    head, tail = passages[: PASSAGES_PER_SECTION - 3], passages[PASSAGES_PER_SECTION - 3 :]
     if tail:
         head.append(" ".join(tail))
     whole = " ".join(chunk["text"].split()) or chunk["heading"]
-    return [
-        (chunk["id"] * PASSAGES_PER_SECTION + n, chunk_text(chunk["heading_path"], text))
-        for n, text in enumerate([whole, *head])
-    ]
+    base = chunk["id"] * PASSAGES_PER_SECTION
+    texts = [(base + n, chunk_text(chunk["heading_path"], text)) for n, text in enumerate([whole, *head])]
+    return [*texts, (base + len(texts), " > ".join(chunk["heading_path"]))]
 
 
 @dataclass(frozen=True)
@@ -167,37 +170,32 @@ class KnowledgeSearch:
         return search
 
     def _dense(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
-        """Sections ranked by ``0.7 * best passage cosine + 0.3 * whole-section cosine``."""
-        passage: dict[int, float] = {}
-        whole: dict[int, float] = {}
-        for passage_id, score in self.dense.search(vector, depth * 8):
+        """Sections ranked by their dense score (:meth:`_dense_score`)."""
+        found: dict[int, dict[str, float]] = {}
+        for passage_id, score in self.dense.search(vector, depth * 8):  # best first
             chunk_id, n = divmod(passage_id, PASSAGES_PER_SECTION)
             if chunk_id in self.chunks:
-                target = whole if n == 0 else passage
-                target.setdefault(chunk_id, score)
-        scores = {
-            chunk_id: self._dense_score(vector, chunk_id, passage, whole) for chunk_id in passage.keys() | whole.keys()
-        }
+                last = self._passage_counts.get(chunk_id, 0) - 1
+                found.setdefault(chunk_id, {}).setdefault(
+                    "whole" if n == 0 else "title" if n == last else "passage", score
+                )
+        scores = {chunk_id: self._dense_score(vector, chunk_id, parts) for chunk_id, parts in found.items()}
         return sorted(scores.items(), key=lambda item: -item[1])[:depth]
 
-    def _dense_score(
-        self,
-        vector: np.ndarray,
-        chunk_id: int,
-        passage: dict[int, float] | None = None,
-        whole: dict[int, float] | None = None,
-    ) -> float:
-        """A section's dense score, from the similarities found by the search or, where missing, computed."""
-        base = chunk_id * PASSAGES_PER_SECTION
-        whole_sim = (whole or {}).get(chunk_id)
-        if whole_sim is None:
-            whole_sim = float(self.dense.reconstruct(base) @ vector)
-        passage_sim = (passage or {}).get(chunk_id)
-        if passage_sim is None:
-            count = self._passage_counts.get(chunk_id, 1)
-            sims = [float(self.dense.reconstruct(base + n) @ vector) for n in range(1, count)]
-            passage_sim = max(sims, default=whole_sim)
-        return 0.7 * passage_sim + 0.3 * whole_sim
+    def _dense_score(self, vector: np.ndarray, chunk_id: int, found: dict[str, float] | None = None) -> float:
+        """``max(0.7 * best passage cosine + 0.3 * whole-section cosine, 0.9 * heading-path cosine)``, from
+        the similarities the search found or, where missing, computed: a section is at least as good a
+        match as its title (and heading path) alone."""
+        found = dict(found or {})
+        base, count = chunk_id * PASSAGES_PER_SECTION, self._passage_counts.get(chunk_id, 1)
+
+        def sim(n: int) -> float:
+            return float(self.dense.reconstruct(base + n) @ vector)
+
+        whole = found["whole"] if "whole" in found else sim(0)
+        title = found["title"] if "title" in found else (sim(count - 1) if count > 2 else whole)
+        passage = found["passage"] if "passage" in found else max(map(sim, range(1, count - 1)), default=whole)
+        return max(0.7 * passage + 0.3 * whole, TITLE_WEIGHT * title)
 
     def search(
         self,

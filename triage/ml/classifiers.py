@@ -15,14 +15,12 @@ refit on all rows scores new tickets more confidently than the calibration expec
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -31,8 +29,9 @@ from sklearn.utils.validation import check_is_fitted
 from triage.ml.calibration import apply_temperature, expected_calibration_error, fit_confidence_temperature
 from triage.ml.conformal import conformal_quantile, prediction_sets
 from triage.ml.decisions import DECISIONS, decide, fit_decisions
-from triage.ml.fold_average import FoldAverage
+from triage.ml.fold_average import FoldAverage, cross_fit_folds
 from triage.ml.inputs import text_features, texts_of, usable_labels, vectors_of
+from triage.ml.novelty import familiarity, novelty_threshold
 from triage.ml.stacking import SharedWeightStacker
 from triage.ml.vocabularies import pack_vocabularies, unpack_vocabularies
 from triage.ml.voting import knn_vote, vote_from_similarities
@@ -72,6 +71,9 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             power of the label frequency chosen for out-of-fold macro-F1, see
             :mod:`triage.ml.decisions`). Both rules are fitted; this one is used, and it may be
             changed with ``set_params`` after fitting.
+        novelty_rate: the share of ordinary tickets allowed to abstain as "a new kind of ticket" (less
+            familiar to the training tickets than that share of them; see :mod:`triage.ml.novelty`);
+            0 turns it off.
         random_state: seed of the fold split.
     """
 
@@ -89,6 +91,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         target_precision: float = 0.9,
         stacker: str = "auto",
         decision: str = "most_probable",
+        novelty_rate: float = 0.04,
         random_state: int = 0,
     ) -> None:
         self.min_examples = min_examples
@@ -103,6 +106,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         self.target_precision = target_precision
         self.stacker = stacker
         self.decision = decision
+        self.novelty_rate = novelty_rate
         self.random_state = random_state
 
     # -- the three views -------------------------------------------------------------------
@@ -130,21 +134,6 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         )
 
     # -- fitting ----------------------------------------------------------------------------
-    def _folds(self, y_idx: np.ndarray, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Stratified folds over rows with a known label; rows with a rare label join the held-out parts."""
-        known = np.flatnonzero(y_idx >= 0)
-        rare = np.flatnonzero(y_idx < 0)
-        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
-        # a label with fewer rows than folds is spread over as many folds as it has rows, so every fold
-        # still trains on at least one of its rows (min_examples >= 2): the warning about it is expected
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            splits = list(splitter.split(known, y_idx[known]))
-        return [
-            (known[train], np.sort(np.concatenate([known[test], rare[i::n_splits]])))
-            for i, (train, test) in enumerate(splits)
-        ]
-
     def fit(self, X: np.ndarray, y) -> TriageClassifier:
         """Fit the views, the stacker, and the calibration on out-of-fold scores.
 
@@ -176,7 +165,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         vectors = vectors_of(X)
         self.vectorizer_ = text_features()
         text_matrix = self.vectorizer_.fit_transform(texts_of(X))
-        folds = self._folds(y_idx, self.cv)
+        folds = cross_fit_folds(y_idx, self.cv, self.random_state)
 
         view_oof = np.zeros((len(y), 3 * len(keep)))
         self.fold_views_ = []
@@ -209,6 +198,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         self.train_vectors_, self.train_y_ = vectors, y_idx
         self.meta_ = self._meta(self.stacker_).fit(view_oof[known], y_idx[known])
         self.n_train_ = int(known.sum())
+        self.novelty_threshold_ = novelty_threshold(vectors, self.novelty_rate, seed=self.random_state)
         return self
 
     # -- predicting -------------------------------------------------------------------------
@@ -285,11 +275,18 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """The committed label per row (abstention is reported by :meth:`predict_sets`)."""
         return self.classes_[self.decide(self.predict_proba(X))]
 
+    def novel(self, X: np.ndarray) -> np.ndarray:
+        """Per row: is it a new kind of ticket (less familiar to the training tickets than the threshold)?"""
+        threshold = getattr(self, "novelty_threshold_", float("-inf"))  # none in bundles saved before
+        if not np.isfinite(threshold):
+            return np.zeros(len(X), dtype=bool)
+        return familiarity(vectors_of(X), self.train_vectors_) < threshold
+
     def predict_sets(self, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row (the
-        committed label's probability below the decision rule's threshold)."""
+        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row: the
+        committed label's probability is below the decision rule's threshold, or the ticket is new."""
         proba = self.predict_proba(X)
         sets = prediction_sets(proba, self.conformal_quantile_)
         chosen = self.decide(proba)
-        abstain = proba[np.arange(len(proba)), chosen] < self.abstention_["threshold"]
+        abstain = (proba[np.arange(len(proba)), chosen] < self.abstention_["threshold"]) | self.novel(X)
         return proba, sets, abstain

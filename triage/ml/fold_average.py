@@ -18,12 +18,14 @@ The result equals the fold-by-fold average up to floating-point rounding (a test
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit, softmax
+from sklearn.model_selection import StratifiedKFold
 
-__all__ = ("FoldAverage",)
+__all__ = ("FoldAverage", "cross_fit_folds")
 
 
 def _linear(model) -> tuple[np.ndarray, np.ndarray]:
@@ -71,3 +73,19 @@ class FoldAverage:
         sims = vectors @ train_vectors.T
         votes = np.mean([vote(sims[:, rows], train_y[rows]) for rows in self.train_rows], axis=0)
         return np.hstack([margin, proba.mean(axis=1), votes])
+
+
+def cross_fit_folds(y_idx: np.ndarray, n_splits: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified (train, held-out) folds over rows with a known label (``y_idx >= 0``); rows with a label
+    too rare to predict join the held-out parts. A label with fewer rows than folds is spread over as
+    many folds as it has rows, so every fold still trains on at least one of its rows when it has two."""
+    known = np.flatnonzero(y_idx >= 0)
+    rare = np.flatnonzero(y_idx < 0)
+    splitter = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():  # the warning about labels with fewer rows than folds is expected
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(splitter.split(known, y_idx[known]))
+    return [
+        (known[train], np.sort(np.concatenate([known[test], rare[i::n_splits]])))
+        for i, (train, test) in enumerate(splits)
+    ]

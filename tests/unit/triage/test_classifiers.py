@@ -186,7 +186,8 @@ def test_balanced_decisions_reach_a_rare_label_the_most_probable_rule_seldom_nam
     # each rule abstains by the probability of the label it commits to, at its own threshold
     proba, _, abstain = clf.set_params(decision="balanced").predict_sets(X_new)
     committed = proba[np.arange(len(proba)), clf.decide(proba)]
-    assert np.array_equal(abstain, committed < clf.decisions_["balanced"]["abstention"]["threshold"])
+    threshold = clf.decisions_["balanced"]["abstention"]["threshold"]
+    assert np.array_equal(abstain, (committed < threshold) | clf.novel(X_new))
 
 
 def test_labels_need_two_rows_and_decisions_are_named():
@@ -210,3 +211,17 @@ def test_a_classifier_saved_before_decision_rules_loads_as_most_probable():
     old.__setstate__(state)
     assert old.decision == "most_probable" and old.abstention_ == clf.abstention_
     assert np.array_equal(old.predict(X), clf.predict(X))
+
+
+def test_a_ticket_unlike_every_training_ticket_abstains_as_a_new_kind():
+    X, y = _data()
+    clf = TriageClassifier(min_examples=3, novelty_rate=0.04).fit(X, y)
+    X_new, _ = _data(seed=2)
+    assert clf.novel(X_new).mean() <= 0.1  # ordinary tickets: about the rate
+    odd = np.zeros((1, 8), dtype=np.float32)
+    odd[0, 5] = 1.0  # a direction no training ticket points in
+    X_odd = make_inputs(["toner problem number 3"], odd)  # its words still read like Printing
+    proba, _, abstain = clf.predict_sets(X_odd)
+    assert clf.novel(X_odd)[0] and abstain[0]
+    off = clone(clf).set_params(novelty_rate=0.0).fit(X, y)
+    assert not off.novel(X_odd)[0]

@@ -45,6 +45,7 @@ def test_report_on_demo_history(history, encoder, tmp_path):
     assert set(category["decisions"]) == {"most_probable", "balanced"}
     assert category["decisions"]["most_probable"]["accuracy"] == category["model"]["accuracy"]
     assert category["decisions"]["most_probable"]["exponent"] == 0
+    assert category["decisions"]["most_probable"]["abstention"]["coverage"] == category["abstention"]["coverage"]
     assert 0 <= category["decisions"]["balanced"]["exponent"] <= 1
     for scores in (category["model"], category["baselines"]["tfidf_logreg"], category["decisions"]["balanced"]):
         assert set(scores["macro_f1_by_band"]) == {"1-9", "10-49", "50+"}
@@ -70,7 +71,10 @@ def test_open_set_abstain_score_separates_unseen_labels():
     train = np.arange(len(y)) % 4 != 0
     result = open_set_auroc(X[train], y[train], X[~train], y[~train], n_unknown=2, seed=1)
     assert len(result["held_out_labels"]) == 2
-    assert result["auroc"] > 0.9
+    assert result["auroc"] > 0.9 and result["auroc_familiarity"] > 0.9
+    # a new kind of ticket abstains: the held-out topics far more often than the known ones
+    assert result["unknown_rows_new_kind"] > 0.5 and result["known_rows_new_kind"] <= 0.2  # 60 known rows
+    assert result["unknown_rows_abstained"] >= result["unknown_rows_new_kind"]
 
 
 def test_split_is_stratified_without_times():

@@ -42,10 +42,11 @@ def search(encoder) -> KnowledgeSearch:
 def test_passages_are_blocks_with_their_heading_path_and_ids_derived_from_the_section():
     section = _section(7, "a", "Short.\nThis block is long enough to stand on its own as a passage.\nTail.")
     passages = section_passages(section)
-    # n = 0 is the whole section; short blocks join their neighbours, so one passage follows
-    assert [pid for pid, _ in passages] == [7 * PASSAGES_PER_SECTION, 7 * PASSAGES_PER_SECTION + 1]
-    assert all(text.startswith("A > Steps\n") for _, text in passages)
-    assert passages[1][1].endswith("as a passage. Tail.")
+    # n = 0 is the whole section; short blocks join their neighbours, so one passage follows; then the
+    # heading path alone
+    assert [pid for pid, _ in passages] == [7 * PASSAGES_PER_SECTION + n for n in range(3)]
+    assert all(text.startswith("A > Steps\n") for _, text in passages[:2])
+    assert passages[1][1].endswith("as a passage. Tail.") and passages[2][1] == "A > Steps"
     many = _section(2, "b", "\n".join(f"block number {n} is long enough to be a passage" for n in range(100)))
     ids = [pid for pid, _ in section_passages(many)]
     assert len(ids) == PASSAGES_PER_SECTION and all(pid // PASSAGES_PER_SECTION == 2 for pid in ids)
@@ -102,3 +103,22 @@ def test_with_a_multilingual_encoder_bm25_across_languages_does_not_outweigh_the
     assert multilingual.search(vector, query, language="nl")[0].slug == "i-forgot-my-vpn-password"
     # within a language BM25 still breaks near-ties
     assert multilingual.search(vector, "vpn client icon", language="en")[0].slug == "install-vpn"
+
+
+def test_a_short_query_that_paraphrases_a_title_finds_that_article_first(encoder):
+    """The body of the install guide says "VPN" and "password" more often than the article whose title
+    the query paraphrases; the title counts on its own."""
+    forgot = _section(1, "i-forgot-my-vpn-password", "Use the self-service portal and choose Reset.\nWait a minute.")
+    forgot["heading_path"] = ["I forgot my VPN password", "Steps"]
+    install = _section(
+        2,
+        "install-globalprotect",
+        "Install the GlobalProtect VPN client.\nSign in to the VPN with your password and the VPN connects.",
+    )
+    install["heading_path"] = ["Install GlobalProtect and connect to the VPN", "Steps"]
+    passages = [p for s in (forgot, install) for p in section_passages(s)]
+    search = KnowledgeSearch.build(
+        [forgot, install], [pid for pid, _ in passages], encoder.encode_batch([t for _, t in passages])
+    )
+    vector = encoder.encode_batch(["vpn password"])[0]
+    assert [hit.slug for hit in search.search(vector, "vpn password", method="dense")][0] == "i-forgot-my-vpn-password"

@@ -1,0 +1,48 @@
+"""New kinds of tickets: how familiar a ticket is to the resolved tickets a classifier learned from.
+
+A classifier's probabilities are shared out among the labels it knows, so a ticket about something the
+history has never seen can still get a confident label. Familiarity is the mean cosine similarity of a
+ticket to its ``k`` most similar training tickets. The threshold is the familiarity that only
+``rate`` of the training tickets fall below, each measured against the others (leave one out): at that
+operating point about ``rate`` of ordinary tickets are flagged, and a ticket less familiar than that is
+"a new kind of ticket" and abstains, whatever its probabilities say.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ("familiarity", "novelty_threshold")
+
+
+def familiarity(
+    vectors: np.ndarray, train_vectors: np.ndarray, k: int = 3, *, skip: np.ndarray | None = None, chunk: int = 1024
+) -> np.ndarray:
+    """Per row of ``vectors``: the mean cosine similarity of its ``k`` most similar ``train_vectors``.
+    ``skip[i]`` is a training row to leave out for row ``i`` (itself, when the rows are training rows)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    train_vectors = np.asarray(train_vectors, dtype=np.float32)
+    k = min(k, len(train_vectors) - (skip is not None))
+    out = np.zeros(len(vectors))
+    if k <= 0:
+        return out
+    for start in range(0, len(vectors), chunk):
+        sims = vectors[start : start + chunk] @ train_vectors.T
+        if skip is not None:
+            sims[np.arange(len(sims)), skip[start : start + chunk]] = -np.inf
+        out[start : start + chunk] = np.partition(-sims, k - 1, axis=1)[:, :k].mean(axis=1) * -1
+    return out
+
+
+def novelty_threshold(
+    train_vectors: np.ndarray, rate: float, k: int = 3, *, sample: int = 5000, seed: int = 0
+) -> float:
+    """The familiarity below which only ``rate`` of the training rows fall (each against the others; on
+    at most ``sample`` rows, so the cost stays linear in the history). ``-inf`` when ``rate`` is 0."""
+    if rate <= 0 or len(train_vectors) <= k:
+        return float("-inf")
+    rows = np.arange(len(train_vectors))
+    if len(rows) > sample:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=sample, replace=False))
+    scores = familiarity(train_vectors[rows], train_vectors, k, skip=rows)
+    return float(np.quantile(scores, rate))
