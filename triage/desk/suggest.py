@@ -159,8 +159,9 @@ def _predict_many(
             for row in predictions:
                 row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
-        proba, sets, abstain = clf.predict_sets(X)
-        chosen, novel = clf.decide(proba), clf.novel(X)
+        novel = clf.novel(X)
+        proba, sets, abstain = clf.predict_sets(X, novel)
+        chosen = clf.decide(proba)
         for i, row in enumerate(predictions):
             row[name] = _field_prediction(
                 bundle, name, clf, proba[i], int(chosen[i]), sets[i], bool(abstain[i]), similars[i], bool(novel[i])

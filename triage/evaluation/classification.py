@@ -136,7 +136,8 @@ def evaluate_arrays(
     )
     clf.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
-    proba, sets, abstain = clf.predict_sets(X_test)
+    novel = clf.novel(X_test)
+    proba, sets, abstain = clf.predict_sets(X_test, novel)
     pred = clf.classes_[clf.decide(proba)].astype(str)
     correct = pred == y_test
     top_correct = clf.classes_[proba.argmax(axis=1)].astype(str) == y_test  # calibration is of the top label
@@ -147,7 +148,6 @@ def evaluate_arrays(
     known_rows = np.array([label in index for label in y_test])
     answered = ~abstain
     labels = sorted(set(y_test) | set(pred))
-    novel = clf.novel(X_test)
     decisions = {kind: _decision_report(clf, kind, proba, novel, y_test, y_train, known) for kind in DECISIONS}
     return {
         "rows": {"train": len(y_train), "test": len(y_test), "test_with_unknown_label": int((~known_rows).sum())},

@@ -282,11 +282,15 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             return np.zeros(len(X), dtype=bool)
         return familiarity(vectors_of(X), self.train_vectors_) < threshold
 
-    def predict_sets(self, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    def predict_sets(
+        self, X: np.ndarray, novel: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row: the
-        committed label's probability is below the decision rule's threshold, or the ticket is new."""
+        committed label's probability is below the decision rule's threshold, or the ticket is new
+        (``novel``, from :meth:`novel` when not given)."""
         proba = self.predict_proba(X)
         sets = prediction_sets(proba, self.conformal_quantile_)
         chosen = self.decide(proba)
-        abstain = (proba[np.arange(len(proba)), chosen] < self.abstention_["threshold"]) | self.novel(X)
+        novel = self.novel(X) if novel is None else novel
+        abstain = (proba[np.arange(len(proba)), chosen] < self.abstention_["threshold"]) | novel
         return proba, sets, abstain

@@ -10,8 +10,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
 
 __all__ = ("make_inputs", "text_features", "texts_of", "usable_labels", "vectors_of")
 
@@ -44,8 +42,12 @@ def usable_labels(labels, min_examples: int) -> list[str]:
     return sorted(label for label, n in Counter(str(label) for label in labels).items() if n >= min_examples)
 
 
-def text_features() -> FeatureUnion:
-    """Word (1-2) and character (2-5, within word boundaries) n-gram TF-IDF, sublinear term frequency."""
+def text_features():
+    """Word (1-2) and character (2-5, within word boundaries) n-gram TF-IDF, sublinear term frequency (a
+    scikit-learn ``FeatureUnion``; imported here, so reading inputs does not load scikit-learn)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
     return FeatureUnion(
         [
             ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, strip_accents="unicode")),
