@@ -45,7 +45,7 @@ class ModelSettings:
     artifacts_dir: Path
     encoder: str = "minilm"
     encode_batch_size: int = 16
-    min_examples_per_label: int = 3
+    min_examples_per_label: int = 2
     decision: str = "most_probable"  # or "balanced": see triage.ml.decisions
     coverage: float = 0.9
     target_precision: float = 0.9
@@ -150,7 +150,7 @@ class Settings:
                 artifacts_dir=Path(env.get("HELPDESK_ARTIFACTS_DIR", var_dir / "artifacts")),
                 encoder=env.get("HELPDESK_ENCODER", "minilm"),
                 encode_batch_size=int(env.get("HELPDESK_ENCODE_BATCH_SIZE", "16")),
-                min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "3")),
+                min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "2")),
                 decision=_choice(env, "HELPDESK_DECISION", ("most_probable", "balanced")),
                 coverage=float(env.get("HELPDESK_COVERAGE", "0.9")),
                 target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
