@@ -251,6 +251,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             state["decisions_"] = {"most_probable": {"exponent": 0.0, "abstention": state.pop("abstention_")}}
             state.setdefault("log_prior_", None)
         state.setdefault("decision", "most_probable")
+        state.setdefault("novelty_rate", 0.0)  # saved before the new-kind check: it never flags
         packed = state.pop("vocabularies_", None)
         if packed is not None:
             state["vectorizer_"] = unpack_vocabularies(state["vectorizer_"], packed)

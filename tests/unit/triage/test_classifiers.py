@@ -211,6 +211,10 @@ def test_a_classifier_saved_before_decision_rules_loads_as_most_probable():
     old.__setstate__(state)
     assert old.decision == "most_probable" and old.abstention_ == clf.abstention_
     assert np.array_equal(old.predict(X), clf.predict(X))
+    state.pop("novelty_threshold_"), state.pop("novelty_rate")  # and before the new-kind check
+    older = TriageClassifier.__new__(TriageClassifier)
+    older.__setstate__(state)
+    assert older.get_params()["novelty_rate"] == 0 and not older.novel(X).any()
 
 
 def test_a_ticket_unlike_every_training_ticket_abstains_as_a_new_kind():
