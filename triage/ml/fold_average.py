@@ -78,9 +78,11 @@ class FoldAverage:
 def cross_fit_folds(y_idx: np.ndarray, n_splits: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified (train, held-out) folds over rows with a known label (``y_idx >= 0``); rows with a label
     too rare to predict join the held-out parts. A label with fewer rows than folds is spread over as
-    many folds as it has rows, so every fold still trains on at least one of its rows when it has two."""
+    many folds as it has rows, so every fold still trains on at least one of its rows when it has two;
+    when no label has ``n_splits`` rows, there are as many folds as the largest label has rows."""
     known = np.flatnonzero(y_idx >= 0)
     rare = np.flatnonzero(y_idx < 0)
+    n_splits = max(2, min(n_splits, int(np.bincount(y_idx[known]).max())))  # a small history: fewer folds
     splitter = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
     with warnings.catch_warnings():  # the warning about labels with fewer rows than folds is expected
         warnings.simplefilter("ignore", UserWarning)

@@ -229,3 +229,10 @@ def test_a_ticket_unlike_every_training_ticket_abstains_as_a_new_kind():
     assert clf.novel(X_odd)[0] and abstain[0]
     off = clone(clf).set_params(novelty_rate=0.0).fit(X, y)
     assert not off.novel(X_odd)[0]
+
+
+def test_a_tiny_history_with_two_tickets_per_label_still_fits():
+    X, y = _data(n_per_class=2)
+    clf = TriageClassifier(min_examples=2).fit(X, y)
+    assert sorted(clf.classes_) == ["Billing", "Network", "Printing", "Rare"]
+    assert clf.predict_sets(X)[0].shape == (len(y), 4)
