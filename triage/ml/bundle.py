@@ -125,14 +125,11 @@ def _hold(path: Path) -> int:
 def remove_abandoned(kind_dir: Path) -> list[str]:
     """Remove temp folders, and lock files, left by writers that died (nobody holds their lock); returns
     the names of the folders removed. A writer killed between taking its lock and making its folder
-    leaves only the lock file."""
+    leaves only the lock file; one whose lock file is gone leaves only the folder."""
     removed = []
-    for lock in kind_dir.glob(".tmp-*.lock"):
-        tmp = lock.with_name(lock.name.removesuffix(".lock"))
-        try:
-            fd = os.open(lock, os.O_RDWR)
-        except FileNotFoundError:
-            continue  # its writer finished meanwhile
+    for name in sorted({p.name.removesuffix(".lock") for p in kind_dir.glob(".tmp-*")}):
+        tmp, lock = kind_dir / name, kind_dir / f"{name}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -141,31 +138,11 @@ def remove_abandoned(kind_dir: Path) -> list[str]:
         try:  # holding the lock: a writer that waits for it opens the path again (see _hold)
             if tmp.is_dir():
                 shutil.rmtree(tmp, ignore_errors=True)
-                removed.append(tmp.name)
+                removed.append(name)
             lock.unlink(missing_ok=True)
         finally:
             os.close(fd)
-    for tmp in kind_dir.glob(".tmp-*"):  # a folder without its lock file
-        if tmp.is_dir() and not tmp.with_name(f"{tmp.name}.lock").exists():
-            _remove_unlocked(kind_dir, tmp, removed)
     return removed
-
-
-def _remove_unlocked(kind_dir: Path, tmp: Path, removed: list[str]) -> None:
-    """Remove ``tmp`` under its lock (made now), unless a writer holds it."""
-    lock = kind_dir / f"{tmp.name}.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        removed.append(tmp.name)
-        lock.unlink(missing_ok=True)
-    finally:
-        os.close(fd)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
