@@ -202,9 +202,9 @@ def open_set_auroc(
     unknown = sorted(rng.choice(sorted(set(y_train)), size=n_unknown, replace=False).tolist())
     keep = ~np.isin(y_train, unknown)
     clf = TriageClassifier(min_examples=min_examples).fit(X_train[keep], y_train[keep])
-    proba, _, abstain = clf.predict_sets(X_test)
-    is_unknown = np.isin(y_test, unknown)
     novel = clf.novel(X_test)
+    proba, _, abstain = clf.predict_sets(X_test, novel)
+    is_unknown = np.isin(y_test, unknown)
     unfamiliar = -familiarity(vectors_of(X_test), clf.train_vectors_)
     return {
         "held_out_labels": unknown,

@@ -261,16 +261,19 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """Calibrated class probabilities."""
         return apply_temperature(self.decision_function(X), self.temperature_)
 
+    def _rule(self) -> dict:
+        """The decision rule in use (``exponent``, ``abstention``); a classifier saved before balanced
+        decisions existed has "most_probable" only."""
+        return self.decisions_.get(self.decision, self.decisions_["most_probable"])
+
     @property
     def abstention_(self) -> dict:
-        """The abstention threshold of the decision rule in use (``threshold``, ``reachable``, ...); a
-        classifier saved before balanced decisions existed has "most_probable" only."""
-        return self.decisions_.get(self.decision, self.decisions_["most_probable"])["abstention"]
+        """The abstention threshold of the decision rule in use (``threshold``, ``reachable``, ...)."""
+        return self._rule()["abstention"]
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """The committed label index per row of ``proba`` under the decision rule in use."""
-        rule = self.decisions_.get(self.decision, self.decisions_["most_probable"])
-        return decide(proba, self.log_prior_, rule["exponent"])
+        return decide(proba, self.log_prior_, self._rule()["exponent"])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The committed label per row (abstention is reported by :meth:`predict_sets`)."""
