@@ -127,7 +127,10 @@ class Serving:
             held = self.knowledge
             if held is None or held.stamp != kb_stamp(session):
                 cache = self.embedding_cache()
-                knowledge = load_knowledge(session, self.encoder, cache, outcomes_limit=limit, previous=held)
+                keep = models.kb_day_one_keep
+                knowledge = load_knowledge(
+                    session, self.encoder, cache, outcomes_limit=limit, day_one_keep=keep, previous=held
+                )
                 log.info(
                     "KB index rebuilt: %d sections, %d passages encoded",
                     len(knowledge.search.chunks),
@@ -136,7 +139,10 @@ class Serving:
             elif held.outcomes_stamp != outcomes_stamp(session) and (
                 time.monotonic() - self._fitted_at >= models.kb_refit_seconds
             ):
-                knowledge = refit_nothing_fits(session, held, self.encoder, self.embedding_cache(), limit=limit)
+                cache = self.embedding_cache()
+                knowledge = refit_nothing_fits(
+                    session, held, self.encoder, cache, limit=limit, keep=models.kb_day_one_keep
+                )
             else:
                 return False
             self._fitted_at = time.monotonic()

@@ -51,6 +51,7 @@ class ModelSettings:
     target_precision: float = 0.9
     kb_min_similarity: float = 0.5
     kb_nothing_fits_probability: float = 0.5
+    kb_day_one_keep: float = 0.97  # before outcomes: the KB's answerable pseudo-queries that keep their article
     kb_outcomes_limit: int = 20_000
     kb_refit_seconds: float = 300.0
     promotion_tolerance: float = 0.02
@@ -68,6 +69,18 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = env.get(name, choices[0])
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _share(env: Mapping[str, str], name: str, default: str) -> float:
+    """The value of ``name`` as a share: a number above 0 and at most 1."""
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise ValueError(f"{name} must be a number above 0 and at most 1, not {raw!r}")
     return value
 
 
@@ -156,6 +169,7 @@ class Settings:
                 target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
                 kb_min_similarity=float(env.get("HELPDESK_KB_MIN_SIMILARITY", "0.5")),
                 kb_nothing_fits_probability=float(env.get("HELPDESK_KB_NOTHING_FITS_PROBABILITY", "0.5")),
+                kb_day_one_keep=_share(env, "HELPDESK_KB_DAY_ONE_KEEP", "0.97"),
                 kb_outcomes_limit=int(env.get("HELPDESK_KB_OUTCOMES_LIMIT", "20000")),
                 kb_refit_seconds=float(env.get("HELPDESK_KB_REFIT_SECONDS", "300")),
                 promotion_tolerance=float(env.get("HELPDESK_PROMOTION_TOLERANCE", "0.02")),

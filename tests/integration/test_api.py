@@ -86,6 +86,20 @@ def test_dutch_and_german_drafts_find_their_topic(client):
     assert de.json()["predictions"]["category"]["label"] == "Billing & Invoices"
 
 
+def test_a_fresh_portal_decides_nothing_fits_from_its_own_kb(client):
+    """No portal outcome exists yet: the demo KB's 40 articles calibrate "nothing fits" (not the floor)."""
+    answers = {
+        text: client.post("/v1/portal/suggest", json={"subject": text}).json()
+        for text in ("I forgot my VPN password", "qwxz vbnm zzkv plorf", "How do I bake sourdough bread?")
+    }
+    assert {a["decided_by"] for a in answers.values()} == {"kb"}
+    known = answers["I forgot my VPN password"]
+    assert not known["nothing_fits"] and known["articles"][0]["slug"] == "i-forgot-my-vpn-password"
+    assert known["nothing_fits_probability"] < 0.5
+    for text in ("qwxz vbnm zzkv plorf", "How do I bake sourdough bread?"):
+        assert answers[text]["nothing_fits"] and answers[text]["nothing_fits_probability"] >= 0.5, text
+
+
 def test_ticket_is_stored_with_its_suggestion(client):
     created = client.post(
         "/v1/tickets",

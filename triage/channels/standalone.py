@@ -56,6 +56,12 @@ def load_standalone(settings: Settings, sessions: sessionmaker[Session], encoder
         active = get_active(session, KIND)
         bundle = load_bundle(Path(active.path)).without(erased_ticket_ids(session)) if active else None
         cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
-        knowledge = load_knowledge(session, encoder, cache, outcomes_limit=settings.models.kb_outcomes_limit)
+        knowledge = load_knowledge(
+            session,
+            encoder,
+            cache,
+            outcomes_limit=settings.models.kb_outcomes_limit,
+            day_one_keep=settings.models.kb_day_one_keep,
+        )
     redactor = Redactor(settings.models.redact_patterns)
     return Standalone(bundle, knowledge, encoder, cache, redactor, settings.api.default_top_k)

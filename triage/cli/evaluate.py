@@ -122,6 +122,8 @@ def evaluate_kb_command(
         language=language,
         history=history,
         nothing_fits_probability=settings.models.kb_nothing_fits_probability,
+        day_one_keep=settings.models.kb_day_one_keep,
+        min_similarity=settings.models.kb_min_similarity,
         multilingual=settings.models.encoder in MULTILINGUAL,
         progress=lambda message: click.echo(message, err=True),
     )

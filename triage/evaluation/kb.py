@@ -21,6 +21,7 @@ from kb.importer import read_folder
 from kb.rendering import split_sections
 from triage.desk.ticket_import import check_columns, read_rows, require_mapped
 from triage.errors import InvalidImport
+from triage.knowledge.day_one import fit_from_kb
 from triage.knowledge.nothing_fits import SHOWN, fit_nothing_fits
 from triage.knowledge.retrieval import METHODS, KnowledgeSearch, section_passages
 from triage.ml.calibration import expected_calibration_error
@@ -117,6 +118,8 @@ def evaluate_kb(
     language: str | None = None,
     history: Path | None = None,
     nothing_fits_probability: float = 0.5,
+    day_one_keep: float = 0.97,
+    min_similarity: float = 0.5,
     multilingual: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
@@ -126,7 +129,9 @@ def evaluate_kb(
     ``history`` is a file of earlier queries with the same columns, standing in for the portal's recorded
     outcomes: a row's article helped it, or nothing did when the article is empty, unknown or removed.
     The "nothing fits" model (:mod:`triage.knowledge.nothing_fits`) is fitted on it and judged on the queries at
-    ``nothing_fits_probability``.
+    ``nothing_fits_probability``. What a fresh deployment has instead is judged too: the model calibrated
+    on the (remaining) KB alone (:mod:`triage.knowledge.day_one`, ``day_one_keep``) and, for a KB too small
+    for that, the ``min_similarity`` floor.
 
     ``mapping`` needs ``text`` (the query column) and ``article`` (the expected slug or a label that
     slugifies to it; empty means no article should be shown). With ``language``, only the KB's articles
@@ -181,6 +186,9 @@ def evaluate_kb(
         report["methods"][method] = _retrieval_metrics(_ranks([[m.slug for m in r] for r in results], expected))
     if removed:
         report["no_answer"] = _no_answer(hybrid_top, expected, seed)
+    report["similarity_floor"] = _floor(hybrid_top, expected, min_similarity)
+    progress("calibrating nothing-fits on the KB itself")
+    report["nothing_fits_from_kb"] = _day_one(search, embed, hybrid_top, query_vectors, expected, day_one_keep)
     if history is not None:
         report["nothing_fits"] = _nothing_fits(
             search, history, mapping, embed, hybrid_top, query_vectors, expected, nothing_fits_probability, progress
@@ -219,12 +227,42 @@ def _nothing_fits(
     if model is None:
         raise InvalidImport(f"{history.name} needs 30+ rows with both outcomes", field="history")
     p = model.probabilities(query_vectors, results)
+    return {"history": history.name, "model": model.describe(), **_judged(p, probability, results, expected)}
+
+
+def _day_one(
+    search: KnowledgeSearch,
+    embed: Callable[[list[str]], np.ndarray],
+    results: list[list[Any]],
+    query_vectors: np.ndarray,
+    expected: list[str | None],
+    keep: float,
+) -> dict[str, Any] | None:
+    """Calibrate "nothing fits" on the KB alone (as a fresh deployment does), then judge it on the queries."""
+    model = fit_from_kb(search, embed, keep=keep)
+    if model is None:
+        return None
+    p = model.probabilities(query_vectors, results)
+    return {"model": model.describe(), "keep": keep, **_judged(p, model.cutoff, results, expected)}
+
+
+def _floor(results: list[list[Any]], expected: list[str | None], min_similarity: float) -> dict[str, Any]:
+    """What the similarity floor decides: nothing when the best section is less similar than it."""
     unanswerable, in_top3 = _outcomes(results, expected)
-    refused = p >= probability
+    refused = np.array([not r or r[0].similarity < min_similarity for r in results])
+    return {
+        "min_similarity": min_similarity,
+        "unanswerable_refused": round(float(refused[unanswerable].mean()), 4) if unanswerable.any() else None,
+        "answerable_answered_with_article_in_top3": round(float((~refused & in_top3)[~unanswerable].mean()), 4),
+    }
+
+
+def _judged(p: np.ndarray, threshold: float, results: list[list[Any]], expected: list[str | None]) -> dict[str, Any]:
+    """How P(nothing fits) ranks and, at ``threshold``, decides the queries."""
+    unanswerable, in_top3 = _outcomes(results, expected)
+    refused = p >= threshold
     report: dict[str, Any] = {
-        "history": history.name,
-        "model": model.describe(),
-        "probability_threshold": probability,
+        "probability_threshold": round(threshold, 4),
         "unanswerable_refused": round(float(refused[unanswerable].mean()), 4) if unanswerable.any() else None,
         "answerable_answered_with_article_in_top3": round(float((~refused & in_top3)[~unanswerable].mean()), 4),
         "calibration_ece": round(expected_calibration_error(p, ~in_top3), 4),

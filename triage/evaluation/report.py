@@ -132,6 +132,25 @@ def render_kb_markdown(report: dict[str, Any]) -> str:
             f"{_fmt(n['answerable_answered_with_article_in_top3'])} of answerable ones; calibration error "
             f"{_fmt(n['calibration_ece'])}.",
         ]
+    if report.get("nothing_fits_from_kb"):
+        n = report["nothing_fits_from_kb"]
+        lines += [
+            "",
+            f"Nothing fits from day one, calibrated on the KB alone ({n['model']['pseudo_queries']} pseudo-queries, "
+            f"{n['model']['unanswerable']} unanswered; cut-off {_fmt(n['probability_threshold'])} keeps "
+            f"{_fmt(n['keep'])} of the answered ones): AUROC {_fmt(n.get('auroc'))}; it refuses "
+            f"{_fmt(n['unanswerable_refused'])} of unanswerable queries and keeps the right article in the top 3 "
+            f"for {_fmt(n['answerable_answered_with_article_in_top3'])} of answerable ones; calibration error "
+            f"{_fmt(n['calibration_ece'])}.",
+        ]
+    if "similarity_floor" in report:
+        n = report["similarity_floor"]
+        lines += [
+            "",
+            f"The similarity floor (nothing below {_fmt(n['min_similarity'])}; for a KB too small to calibrate on) "
+            f"refuses {_fmt(n['unanswerable_refused'])} of unanswerable queries and keeps the right article in "
+            f"the top 3 for {_fmt(n['answerable_answered_with_article_in_top3'])} of answerable ones.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,8 @@ every process builds it from the article sections in the database, encoding only
 is not in the embedding cache, and rebuilds it when the KB's change stamp moves. A rebuild after an
 edit therefore re-embeds only the changed sections, and a deleted or archived article drops out of
 the next search. The portal's "nothing fits" model is refitted with the index and whenever new portal
-outcomes have been recorded (:func:`refit_nothing_fits`).
+outcomes have been recorded (:func:`refit_nothing_fits`): fitted on those outcomes once there are enough,
+calibrated on the KB's own pseudo-queries before that (:mod:`triage.knowledge.day_one`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from kb.outcomes import outcomes_stamp
 from kb.sections import kb_stamp, searchable_sections
+from triage.knowledge.day_one import KbNothingFitsModel, fit_from_kb
 from triage.knowledge.nothing_fits import NothingFitsModel, fit_nothing_fits, portal_outcomes
 from triage.knowledge.retrieval import KnowledgeSearch, section_passages
 from triage.ml.embedding_cache import EmbeddingCache, encode_cached
@@ -35,19 +37,29 @@ class Knowledge:
     search: KnowledgeSearch
     encoded: int  # distinct passage texts that had to be encoded (not cached) for this build
     outcomes_stamp: tuple[Any, ...] = ()
-    nothing_fits: NothingFitsModel | None = None
+    nothing_fits: NothingFitsModel | KbNothingFitsModel | None = None
 
 
 def refit_nothing_fits(
-    session: Session, knowledge: Knowledge, encoder: Encoder, cache: EmbeddingCache, *, limit: int
+    session: Session, knowledge: Knowledge, encoder: Encoder, cache: EmbeddingCache, *, limit: int, keep: float = 0.97
 ) -> Knowledge:
     """``knowledge`` with its "nothing fits" model fitted on the newest ``limit`` portal outcomes against
-    its published articles (no model while there are too few outcomes)."""
+    its published articles or, while there are too few outcomes, calibrated on the KB itself so that
+    ``keep`` of its answerable pseudo-queries still see their article (the model held is kept when it
+    is one of those already: the KB has not changed). No model for a KB of too few articles."""
     stamp = outcomes_stamp(session)
     outcomes = portal_outcomes(session, limit=limit)
     texts = [text for text, _ in outcomes]
     vectors = encode_cached(encoder, texts, cache) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
     model = fit_nothing_fits(knowledge.search, texts, vectors, [h for _, h in outcomes], statuses=("published",))
+    if model is None and isinstance(knowledge.nothing_fits, KbNothingFitsModel):
+        model = knowledge.nothing_fits
+    elif model is None:
+
+        def embed(queries: list[str]) -> np.ndarray:
+            return encode_cached(encoder, queries, cache)
+
+        model = fit_from_kb(knowledge.search, embed, statuses=("published",), keep=keep)
     return replace(knowledge, outcomes_stamp=stamp, nothing_fits=model)
 
 
@@ -57,15 +69,18 @@ def load_knowledge(
     cache: EmbeddingCache,
     *,
     outcomes_limit: int = 20_000,
+    day_one_keep: float = 0.97,
     previous: Knowledge | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Knowledge:
     """Index every draft and published article section (cached passages are not encoded again) and fit
-    the "nothing fits" model on the newest ``outcomes_limit`` portal outcomes.
+    the "nothing fits" model on the newest ``outcomes_limit`` portal outcomes, or on the KB itself before
+    there are enough (``day_one_keep``: see :func:`refit_nothing_fits`).
 
-    With a ``previous`` build that has a fitted model, the model is kept instead: it reads the new
-    index's results at prediction time, and refitting on every article edit would cost a search per
-    outcome. :func:`refit_nothing_fits` refits it when outcomes change."""
+    With a ``previous`` build whose model was fitted on outcomes, the model is kept instead: it reads the
+    new index's results at prediction time, and refitting on every article edit would cost a search per
+    outcome. :func:`refit_nothing_fits` refits it when outcomes change. A model calibrated on the KB is
+    calibrated again on the KB as it is now."""
     stamp = kb_stamp(session)
     sections = searchable_sections(session)
     passages = [p for section in sections for p in section_passages(section)]
@@ -81,6 +96,6 @@ def load_knowledge(
         sections, [pid for pid, _ in passages], vectors, cross_language_lexical=not encoder.multilingual
     )
     knowledge = Knowledge(stamp=stamp, search=search, encoded=counts["total"] - counts["cached"])
-    if previous is not None and previous.nothing_fits is not None:
+    if previous is not None and isinstance(previous.nothing_fits, NothingFitsModel):
         return replace(knowledge, outcomes_stamp=previous.outcomes_stamp, nothing_fits=previous.nothing_fits)
-    return refit_nothing_fits(session, knowledge, encoder, cache, limit=outcomes_limit)
+    return refit_nothing_fits(session, knowledge, encoder, cache, limit=outcomes_limit, keep=day_one_keep)

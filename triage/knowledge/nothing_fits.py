@@ -106,10 +106,11 @@ class NothingFitsClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, C: float = 1.0) -> None:
         self.C = C
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> NothingFitsClassifier:
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> NothingFitsClassifier:
         """Fit on earlier outcomes; ``y`` is 1 where nothing shown helped."""
         y = np.asarray(y, dtype=int)
-        self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(np.asarray(X, dtype=float), y)
+        model = LogisticRegression(C=self.C, max_iter=1000)
+        self.model_ = model.fit(np.asarray(X, dtype=float), y, sample_weight=sample_weight)
         self.classes_ = self.model_.classes_
         return self
 
@@ -127,6 +128,11 @@ class NothingFitsModel:
     classifier: NothingFitsClassifier
     n_neighbors: int
     prior_weight: float
+    source = "outcomes"
+
+    def threshold(self, max_probability: float) -> float:
+        """The probability at which nothing is shown: the deployment's setting."""
+        return max_probability
 
     def probabilities(self, vectors: np.ndarray, hits: Sequence[Sequence[ArticleHit]]) -> np.ndarray:
         """P(nothing fits) per draft, given its embedding and the articles search found for it."""

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from models import PortalEvent, PortalSuggestion
 from models.portal import EVENT_TYPES
 from triage.errors import InvalidQuery, SuggestionNotFound
+from triage.knowledge.day_one import KbNothingFitsModel
 from triage.knowledge.nothing_fits import NothingFitsModel
 from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, article_hits
 from triage.ml.encoder import Encoder
@@ -31,7 +32,8 @@ class PortalAnswer:
     language: str | None
     nothing_fits: bool
     articles: list[ArticleHit]
-    decided_by: str  # "outcomes" (the learned model) or "similarity" (the floor, before enough outcomes)
+    decided_by: str  # "outcomes" (learned from them), "kb" (calibrated on the KB, before enough outcomes) or
+    # "similarity" (the floor, for a KB too small to calibrate on)
     nothing_fits_probability: float | None
     min_similarity: float
 
@@ -44,19 +46,20 @@ def fitting_articles(
     body: str | None,
     top_k: int,
     min_similarity: float,
-    model: NothingFitsModel | None = None,
+    model: NothingFitsModel | KbNothingFitsModel | None = None,
     max_probability: float = 0.5,
     redactor: Redactor = DEFAULT_REDACTOR,
 ) -> tuple[list[ArticleHit], float | None, str | None]:
     """The published articles that fit a text, none when nothing fits: decided by the "nothing fits"
-    ``model`` when there is one (nothing when its probability reaches ``max_probability``), else by the
-    ``min_similarity`` floor. Returns the articles, the model's probability and the text's language."""
+    ``model`` when there is one (nothing when its probability reaches its threshold: ``max_probability``
+    for a model fitted on outcomes), else by the ``min_similarity`` floor. Returns the articles, the
+    model's probability and the text's language."""
     text, vector, language = encode_draft(encoder, subject, body, redactor)
     hits = article_hits(knowledge, vector, text, top_k, language=language or "en")
     probability = None
     if model is not None and hits:
         probability = round(float(model.probabilities(vector[None, :], [hits])[0]), 4)
-        hits = [] if probability >= max_probability else hits
+        hits = [] if probability >= model.threshold(max_probability) else hits
     else:
         hits = [h for h in hits if h.similarity >= min_similarity]
     return hits, probability, language
@@ -71,16 +74,17 @@ def portal_suggest(
     body: str | None,
     top_k: int,
     min_similarity: float,
-    model: NothingFitsModel | None = None,
+    model: NothingFitsModel | KbNothingFitsModel | None = None,
     max_probability: float = 0.5,
     redactor: Redactor | None = None,
 ) -> PortalAnswer:
     """Suggest published articles for a draft and record what was shown (with each article's revision).
 
-    With a "nothing fits" ``model`` (fitted on earlier outcomes), nothing is shown when its probability
-    reaches ``max_probability``. Without one, articles whose best section is less similar than
-    ``min_similarity`` are not shown. Either way the portal shows nothing rather than noise. The draft
-    is searched and stored with personal data redacted (``redactor``, built-in kinds by default).
+    With a "nothing fits" ``model`` (fitted on earlier outcomes, or on the KB before there are enough),
+    nothing is shown when its probability reaches its threshold. Without one, articles whose best section
+    is less similar than ``min_similarity`` are not shown. Either way the portal shows nothing rather than
+    noise. The draft is searched and stored with personal data redacted (``redactor``, built-in kinds by
+    default).
     """
     redactor = redactor or DEFAULT_REDACTOR
     hits, probability, language = fitting_articles(
@@ -111,7 +115,7 @@ def portal_suggest(
         language=language,
         nothing_fits=not hits,
         articles=hits,
-        decided_by="outcomes" if model is not None else "similarity",
+        decided_by=model.source if model is not None else "similarity",
         nothing_fits_probability=probability,
         min_similarity=min_similarity,
     )

@@ -33,6 +33,7 @@ __all__ = (
     "KnowledgeSearch",
     "article_hits",
     "marked_snippet",
+    "section_blocks",
     "section_passages",
 )
 
@@ -41,19 +42,9 @@ TITLE_WEIGHT = 0.9  # a section scores at least this times its heading path's co
 PASSAGES_PER_SECTION = 64
 
 
-def section_passages(chunk: dict[str, Any], *, min_chars: int = 40) -> list[tuple[int, str]]:
-    """What to embed of a section, as (id, text): the whole section, its passages (each with the heading
-    path in front), and last the heading path alone ("I forgot my VPN password > Steps").
-
-    A passage is one block (paragraph, list item) of the section; blocks shorter than ``min_chars`` join
-    the next one. One long section about several things then matches a question about any of them,
-    which one averaged embedding of the whole section does not; the whole section's embedding still
-    says what the section is about overall. Ids are ``section id * PASSAGES_PER_SECTION + n``, ``n = 0``
-    for the whole section, so everything of a section can be removed by its id; the last passage takes
-    any blocks beyond the limit. The heading path alone makes the title a signal of its own: a short
-    query that paraphrases a title ("vpn password") finds that article even when another article's
-    body says "VPN" more often.
-    """
+def section_blocks(chunk: dict[str, Any], *, min_chars: int = 40) -> list[str]:
+    """A section's passages before the heading path goes in front: one block (paragraph, list item) each,
+    blocks shorter than ``min_chars`` joined to the next, anything past the limit in the last one."""
     passages: list[str] = []
     pending = ""
     for block in chunk["text"].split("\n"):
@@ -66,11 +57,24 @@ def section_passages(chunk: dict[str, Any], *, min_chars: int = 40) -> list[tupl
     elif pending or not passages:
         passages.append(pending or chunk["heading"])
     head, tail = passages[: PASSAGES_PER_SECTION - 3], passages[PASSAGES_PER_SECTION - 3 :]
-    if tail:
-        head.append(" ".join(tail))
+    return [*head, " ".join(tail)] if tail else head
+
+
+def section_passages(chunk: dict[str, Any], *, min_chars: int = 40) -> list[tuple[int, str]]:
+    """What to embed of a section, as (id, text): the whole section, its passages (each with the heading
+    path in front), and last the heading path alone ("I forgot my VPN password > Steps").
+
+    A passage is one block of :func:`section_blocks`: a long section about several things then matches a
+    question about any of them, and the whole section's embedding says what it is about overall. Ids are
+    ``section id * PASSAGES_PER_SECTION + n``, ``n = 0`` for the whole section, so everything of a
+    section can be removed by its id. The heading path alone makes the title a signal of its own: a short
+    query that paraphrases a title ("vpn password") finds that article even when another article's body
+    says "VPN" more often.
+    """
     whole = " ".join(chunk["text"].split()) or chunk["heading"]
     base = chunk["id"] * PASSAGES_PER_SECTION
-    texts = [(base + n, chunk_text(chunk["heading_path"], text)) for n, text in enumerate([whole, *head])]
+    blocks = section_blocks(chunk, min_chars=min_chars)
+    texts = [(base + n, chunk_text(chunk["heading_path"], text)) for n, text in enumerate([whole, *blocks])]
     return [*texts, (base + len(texts), " > ".join(chunk["heading_path"]))]
 
 

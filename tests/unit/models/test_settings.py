@@ -41,6 +41,14 @@ def test_a_decision_rule_is_one_of_the_two():
         Settings.from_env({"HELPDESK_DECISION": "fair"})
 
 
+def test_the_day_one_share_kept_is_above_zero_and_at_most_one():
+    assert Settings.from_env({}).models.kb_day_one_keep == 0.97
+    assert Settings.from_env({"HELPDESK_KB_DAY_ONE_KEEP": "1"}).models.kb_day_one_keep == 1.0
+    for wrong in ("0", "1.5", "most"):
+        with pytest.raises(ValueError, match="HELPDESK_KB_DAY_ONE_KEEP must be a number above 0 and at most 1"):
+            Settings.from_env({"HELPDESK_KB_DAY_ONE_KEEP": wrong})
+
+
 def test_var_dir_moves_database_and_artifacts(tmp_path: Path):
     settings = Settings.from_env({"HELPDESK_VAR_DIR": str(tmp_path)})
     assert settings.database.url == f"sqlite:///{tmp_path / 'helpdesk.db'}"

@@ -46,6 +46,9 @@ def test_every_method_is_measured_and_the_no_answer_check_runs(kb, encoder):
     removed = evaluate_kb(kb[0], kb[1], {"text": "text", "article": "intent"}, encoder.encode_batch, remove=1)
     assert removed["articles"] == 2 and removed["rows"]["unanswerable"] == 1
     assert 0 <= removed["no_answer"]["auroc"] <= 1 and "held_out" in removed["no_answer"]
+    assert removed["nothing_fits_from_kb"] is None  # two articles: too few to calibrate on; the floor decides
+    floor = removed["similarity_floor"]
+    assert floor["min_similarity"] == 0.5 and 0 <= floor["answerable_answered_with_article_in_top3"] <= 1
 
 
 @pytest.mark.parametrize(
