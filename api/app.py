@@ -26,9 +26,10 @@ from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
 from api.controllers.webhooks import WebhookController
 from api.errors import EXCEPTION_HANDLERS, document_problems
+from api.lifespan import serving_lifespan
 from api.limits import BoundedJSONRequest, check_request, cors_config
 from api.openapi_ui import SwaggerUIPlugin
-from api.serving import Serving, serving_lifespan
+from api.serving import Serving
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
 from triage.ml.encoder import Encoder

@@ -1,20 +1,18 @@
-"""What a serving process holds: the encoder, the active bundle and the KB index, each swapped whole."""
+"""What a serving process holds: the encoder, the active bundle and the KB index, each swapped whole
+(:mod:`api.lifespan` loads them and keeps them current)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from litestar import Litestar
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.outcomes import outcomes_stamp
@@ -23,13 +21,10 @@ from models.db import session_scope
 from models.settings import Settings
 from triage.assist.assistant import Assistant
 from triage.assist.incidents import SpikeSettings, record_incidents, spike_candidates
+from triage.bundles.adaptation import bundle_encoder, carries_encoder
 from triage.bundles.loading import LoadedBundle, load_bundle
 from triage.bundles.registry import get_active
 from triage.bundles.training import KIND
-from triage.channels.connectors.sync import ConnectorWork, Desk
-from triage.channels.mail.poller import MailPoller
-from triage.channels.mail.service import desk_poller
-from triage.channels.webhooks.delivery import Deliverer
 from triage.desk.privacy import erased_ticket_ids, erasures_stamp
 from triage.desk.suggest import Suggestions, suggest, suggest_many
 from triage.knowledge.kb_index import Knowledge, load_knowledge, refit_nothing_fits
@@ -37,10 +32,9 @@ from triage.knowledge.retrieval import KnowledgeSearch
 from triage.ml.batching import MicroBatcher, MicroBatchingEncoder
 from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
-from triage.ml.encoders import configured_encoder
 from triage.text.redaction import Redactor
 
-__all__ = ("Serving", "serving_lifespan")
+__all__ = ("Serving",)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +53,7 @@ class Serving:
     _fitted_at: float = 0.0  # time.monotonic() of the last "nothing fits" fit
     _erasures: int = -1  # the erasures stamp the held bundle reflects
     _embeddings: EmbeddingCache | None = None  # see embedding_cache()
+    configured_encoder: Encoder | None = None  # what HELPDESK_ENCODER names, for bundles without their own
     suggest_batcher: MicroBatcher | None = None  # set by the lifespan when micro-batching is on
 
     def suggest(self, subject: str | None, body: str | None, top_k: int) -> Suggestions:
@@ -83,6 +78,12 @@ class Serving:
         """How many results a list gets: the request's number or the default, capped by the settings."""
         api = self.settings.api
         return min(requested or api.default_top_k, api.max_top_k)
+
+    @property
+    def base_encoder(self) -> Encoder | None:
+        """The configured encoder (``HELPDESK_ENCODER``): what new bundles train from and what the gate and
+        the shadow report compare with, even while a bundle's own fine-tuned encoder serves."""
+        return self.configured_encoder or self.encoder
 
     @property
     def search(self) -> KnowledgeSearch | None:
@@ -125,11 +126,17 @@ class Serving:
         limit = models.kb_outcomes_limit
         with self._kb_lock, session_scope(self.sessions) as session:
             held = self.knowledge
-            if held is None or held.stamp != kb_stamp(session):
+            if held is None or held.stamp != kb_stamp(session) or held.encoder_name != self.encoder.name:
                 cache = self.embedding_cache()
                 keep = models.kb_day_one_keep
+                same_encoder = held is not None and held.encoder_name == self.encoder.name
                 knowledge = load_knowledge(
-                    session, self.encoder, cache, outcomes_limit=limit, day_one_keep=keep, previous=held
+                    session,
+                    self.encoder,
+                    cache,
+                    outcomes_limit=limit,
+                    day_one_keep=keep,
+                    previous=held if same_encoder else None,
                 )
                 log.info(
                     "KB index rebuilt: %d sections, %d passages encoded",
@@ -177,110 +184,57 @@ class Serving:
             bundle = await anyio.to_thread.run_sync(load_bundle, Path(active[1]))
             bundle.ticket_index.ef_search = self.settings.models.ann_ef_search  # HNSW only; exact ignores it
             bundle = await anyio.to_thread.run_sync(self._without_erased, bundle)
-            trained_with = bundle.manifest.get("encoder", {}).get("name")
-            if self.encoder is not None and trained_with != self.encoder.name:
+            encoder = await anyio.to_thread.run_sync(self._encoder_for, bundle)
+            if encoder is None:
                 log.error(
                     "bundle %s was trained with encoder %s but this server runs %s: retrain with HELPDESK_ENCODER set",
                     bundle.version,
-                    trained_with,
+                    bundle.manifest.get("encoder", {}).get("name"),
                     self.encoder.name,
                 )
                 return False
-            self.bundle = bundle  # one reference swap: in-flight requests keep the old object
+            if encoder is self.encoder:
+                self.bundle = bundle  # one reference swap: in-flight requests keep the old object
+            else:
+                await anyio.to_thread.run_sync(self._switch_encoder, encoder, bundle)
             self._erasures = stamp
             log.info("serving bundle %s", bundle.version)
             return True
 
+    def _encoder_for(self, bundle: LoadedBundle) -> Encoder | None:
+        """The encoder that embeds like ``bundle`` (loaded): the one held, the bundle's own fine-tuned one,
+        or the configured one (a rollback to a bundle without its own); ``None`` when none of them does."""
+        trained_with = bundle.manifest.get("encoder", {}).get("name")
+        if self.encoder is None or trained_with == self.encoder.name:
+            return self.encoder
+        if carries_encoder(bundle.manifest):
+            inner = bundle_encoder(bundle.path, bundle.manifest, self.configured_encoder, lazy=False)
+        elif self.configured_encoder is not None and trained_with == self.configured_encoder.name:
+            inner = self.configured_encoder
+        else:
+            return None
+        if not isinstance(self.encoder, MicroBatchingEncoder):
+            return inner
+        api = self.settings.api
+        wait, timeout = api.batch_wait_ms / 1000, api.batch_timeout_seconds
+        return MicroBatchingEncoder(inner, max_wait=wait, max_batch=api.batch_max, timeout=timeout)
+
+    def _switch_encoder(self, encoder: Encoder, bundle: LoadedBundle) -> None:
+        """Serve ``bundle`` with ``encoder``: the KB index is embedded again with it first (the nothing-fits
+        model refitted: its memory holds the old encoder's vectors), then encoder, bundle and index are
+        swapped together (blocking)."""
+        models = self.settings.models
+        with self._kb_lock, session_scope(self.sessions) as session:
+            cache = EmbeddingCache.in_artifacts(models.artifacts_dir, encoder)
+            limit, keep = models.kb_outcomes_limit, models.kb_day_one_keep
+            knowledge = load_knowledge(session, encoder, cache, outcomes_limit=limit, day_one_keep=keep)
+            old = self.encoder
+            self.encoder, self.bundle, self.knowledge = encoder, bundle, knowledge
+            self._fitted_at = time.monotonic()
+        log.info("serving encoder %s; KB index embedded again (%d passages encoded)", encoder.name, knowledge.encoded)
+        if isinstance(old, MicroBatchingEncoder):
+            old.close()  # calls still holding it are served by it directly
+
     async def refresh_knowledge(self) -> bool:
         """:meth:`refresh_knowledge_now` in a worker thread."""
         return await anyio.to_thread.run_sync(self.refresh_knowledge_now)
-
-
-def _start_mail(serving: Serving) -> MailPoller:
-    """The mailbox poller beside the server: new tickets get this process's suggestions."""
-    top_k = serving.settings.api.default_top_k
-    poller = desk_poller(
-        serving.settings,
-        serving.sessions,
-        lambda subject, body: serving.suggest(subject, body, top_k),
-        lambda: serving.knowledge,
-        lambda: serving.encoder,
-        lambda drafts: serving.suggest_many([(subject, body, top_k) for subject, body in drafts]),
-    )
-    threading.Thread(target=poller.run, name="mail-poller", daemon=True).start()
-    log.info("polling mailbox %s", serving.settings.mail.mailbox)
-    return poller
-
-
-def connector_work(serving: Serving) -> ConnectorWork:
-    """The connectors' queued work with this process's suggestions and recommended replies."""
-    top_k = serving.settings.api.default_top_k
-
-    def replies(session: Session, ticket_id: int) -> list[dict[str, Any]]:
-        return serving.assistant().assist(session, ticket_id, agent=None)["replies"]
-
-    desk = Desk(lambda subject, body: serving.suggest(subject, body, top_k), replies, serving.settings.api.base_url())
-    return ConnectorWork(serving.sessions, desk, timeout=serving.settings.webhooks.timeout_seconds)
-
-
-@contextlib.asynccontextmanager
-async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Load the encoder and the active bundle before serving, then poll for a newly active bundle."""
-    serving: Serving = app.state.serving
-    if serving.encoder is None:
-        serving.encoder = await anyio.to_thread.run_sync(lambda: configured_encoder(serving.settings).load())
-    api = serving.settings.api
-    batcher = None
-    if api.batch_max > 1:  # concurrent requests' texts are encoded (and drafts classified) together
-        wait, timeout = api.batch_wait_ms / 1000, api.batch_timeout_seconds
-        batcher = MicroBatchingEncoder(serving.encoder, max_wait=wait, max_batch=api.batch_max, timeout=timeout)
-        serving.encoder = batcher
-        serving.suggest_batcher = MicroBatcher(
-            serving.suggest_many, max_wait=wait, max_batch=api.batch_max, timeout=timeout, name="suggestions"
-        )
-    try:
-        await serving.refresh()
-    except Exception:  # a damaged bundle must not stop intake; /ready stays 503
-        log.exception("could not load the active bundle")
-    try:
-        await serving.refresh_knowledge()
-    except Exception:
-        log.exception("could not build the KB index")
-
-    async def poll() -> None:
-        last_incident_check = time.monotonic()
-        while True:
-            await asyncio.sleep(serving.settings.api.reload_poll_seconds)
-            for refresh in (serving.refresh, serving.refresh_knowledge):
-                try:
-                    await refresh()
-                except Exception:
-                    log.exception("%s failed", refresh.__name__)
-            if time.monotonic() - last_incident_check >= serving.settings.assist.incident_poll_seconds:
-                last_incident_check = time.monotonic()
-                try:
-                    await anyio.to_thread.run_sync(serving.detect_incidents_now)
-                except Exception:
-                    log.exception("incident detection failed")
-
-    task = asyncio.create_task(poll())
-    hooks = serving.settings.webhooks
-    deliverer = None
-    if hooks.enabled:
-        deliverer = Deliverer(serving.sessions, hooks, handlers={"connector": connector_work(serving)}).start()
-    mail = _start_mail(serving) if serving.settings.mail.enabled else None
-    try:
-        yield
-    finally:
-        if mail is not None:
-            mail.stop()  # its thread ends after the IDLE wait in progress (a daemon: it does not hold exit)
-        if deliverer is not None:
-            await anyio.to_thread.run_sync(deliverer.close)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        if batcher is not None:
-            await anyio.to_thread.run_sync(serving.suggest_batcher.close)
-            serving.suggest_batcher = None
-            serving.encoder = batcher.inner
-            await anyio.to_thread.run_sync(batcher.close)

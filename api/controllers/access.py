@@ -149,10 +149,12 @@ class RequesterController(Controller):
         serving = state.serving
 
         def run() -> dict[str, Any]:
-            cache = EmbeddingCache.in_artifacts(serving.settings.models.artifacts_dir, serving.encoder)
+            artifacts = serving.settings.models.artifacts_dir
+            encoders = {e.name: e for e in (serving.encoder, serving.base_encoder) if e is not None}
+            caches = [EmbeddingCache.in_artifacts(artifacts, e) for e in encoders.values()]  # a fine-tuned one too
             with session_scope(serving.sessions) as session:
                 return erase_requester(
-                    session, data.requester, caches=[cache], redactor=serving.redactor, actor=actor_of(request)
+                    session, data.requester, caches=caches, redactor=serving.redactor, actor=actor_of(request)
                 )
 
         result = await anyio.to_thread.run_sync(run)

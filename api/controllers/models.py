@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import msgspec
@@ -33,6 +33,7 @@ class TrainIn(msgspec.Struct, forbid_unknown_fields=True):
     force: bool = False
     since: datetime | None = None
     until: datetime | None = None
+    finetune_minutes: Annotated[float, msgspec.Meta(gt=0, le=1440)] | None = None  # the bundle carries the result
 
 
 class PromoteIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,7 +72,7 @@ class ModelsController(Controller):
         job_id = await anyio.to_thread.run_sync(
             lambda: retrain_in_background(
                 serving.sessions,
-                serving.encoder,
+                serving.base_encoder,
                 models.artifacts_dir,
                 promote=train.promote,
                 force=train.force,
@@ -82,6 +83,7 @@ class ModelsController(Controller):
                 until=train.until,
                 redact_patterns=models.redact_patterns,
                 ann_exact_limit=models.ann_exact_limit,
+                finetune_minutes=train.finetune_minutes,
                 actor=caller,
             )
         )
@@ -100,7 +102,7 @@ class ModelsController(Controller):
         models = serving.settings.models
         with session_scope(serving.sessions) as session:
             report = gate(
-                session, KIND, version, serving.encoder, models.artifacts_dir, tolerance=models.promotion_tolerance
+                session, KIND, version, serving.base_encoder, models.artifacts_dir, tolerance=models.promotion_tolerance
             )
             return asdict(report)
 
@@ -124,7 +126,7 @@ class ModelsController(Controller):
         serving = state.serving
         with session_scope(serving.sessions) as session:
             return shadow_evaluate(
-                session, KIND, version, serving.encoder, serving.settings.models.artifacts_dir, last=last
+                session, KIND, version, serving.base_encoder, serving.settings.models.artifacts_dir, last=last
             )
 
     @post("/{version:str}/promote", status_code=200)
@@ -147,7 +149,7 @@ class ModelsController(Controller):
                     session,
                     KIND,
                     version,
-                    serving.encoder,
+                    serving.base_encoder,
                     models.artifacts_dir,
                     tolerance=models.promotion_tolerance,
                     force=force,

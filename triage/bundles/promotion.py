@@ -23,12 +23,12 @@ from models import ArtifactVersion, Ticket
 from models.audit import Actor, record_audit
 from models.tickets import LABEL_FIELDS
 from triage.bundles import registry
+from triage.bundles.adaptation import bundle_inputs, carries_encoder
 from triage.bundles.announce import announce_activation
 from triage.bundles.loading import load_bundle
-from triage.bundles.training import ticket_inputs, trained_ticket_ids
+from triage.bundles.training import trained_ticket_ids
 from triage.errors import GateFailed, InvalidTransition, VersionNotFound
 from triage.ml.bundle import library_versions
-from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
 from triage.ml.rates import accuracy
 from triage.text.redaction import bundle_redactor
@@ -87,7 +87,7 @@ def label_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[st
 
 def library_check(manifest: dict[str, Any], encoder_name: str) -> dict[str, Any]:
     """Whether this process can load and serve the bundle: same Python minor, scikit-learn and skops
-    versions, same NumPy major, and the encoder it was trained with."""
+    versions, same NumPy major, and the encoder it was trained with (unless the bundle carries it)."""
     built, here = manifest.get("libraries", {}), library_versions()
 
     def key(name: str, value: str | None) -> str | None:
@@ -102,7 +102,7 @@ def library_check(manifest: dict[str, Any], encoder_name: str) -> dict[str, Any]
         if key(name, built.get(name)) != key(name, here.get(name))
     }
     trained_with = manifest.get("encoder", {}).get("name")
-    if trained_with != encoder_name:
+    if trained_with != encoder_name and not carries_encoder(manifest):  # one it carries travels with it
         differences["encoder"] = {"bundle": trained_with, "here": encoder_name}
     return {"compatible": not differences, "differences": differences}
 
@@ -112,10 +112,11 @@ def _same_split_scores(
     candidate: ArtifactVersion,
     active: ArtifactVersion,
     encoder: Encoder,
-    cache: EmbeddingCache,
+    artifacts_dir: Path,
     min_rows: int,
 ) -> tuple[int, dict[str, tuple[float | None, float | None]]] | None:
-    """Both bundles' accuracy per field on the candidate's held-out tickets unseen by the active one."""
+    """Both bundles' accuracy per field on the candidate's held-out tickets unseen by the active one (the
+    active bundle's predictions embedded by its own encoder: ``encoder`` unless it carries one)."""
     held = json.loads((Path(candidate.path) / "holdout.json").read_text(encoding="utf-8"))
     seen = trained_ticket_ids(Path(active.path))
     positions = [n for n, ticket_id in enumerate(held["ids"]) if ticket_id not in seen]
@@ -125,7 +126,8 @@ def _same_split_scores(
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
     positions = [n for n in positions if held["ids"][n] in tickets]  # erased tickets drop out
     rows = [tickets[held["ids"][n]] for n in positions]
-    inputs = ticket_inputs(rows, encoder, cache, bundle_redactor(candidate.manifest))
+    redactor = bundle_redactor(candidate.manifest)
+    inputs = bundle_inputs(Path(active.path), active.manifest, rows, encoder, artifacts_dir, redactor)
     bundle = load_bundle(Path(active.path))
     scores = {}
     for name, predicted in held["predictions"].items():
@@ -166,8 +168,7 @@ def gate(
         )
     if active.version == version:
         raise InvalidTransition(f"{version} is already the active bundle", field="version")
-    cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
-    same = _same_split_scores(session, candidate, active, encoder, cache, min_rows)
+    same = _same_split_scores(session, candidate, active, encoder, artifacts_dir, min_rows)
     if same is not None:
         basis, rows, scores = SAME_SPLIT, same[0], same[1]
     else:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.audit import Actor, record_audit
 from models.db import session_scope
+from triage.bundles.adaptation import FineTuning
 from triage.bundles.jobs import run_job, start_job
 from triage.bundles.promotion import promote as promote_version
 from triage.bundles.training import KIND, Progress, train_bundle
@@ -37,12 +38,14 @@ def retrain(
     until: datetime | None = None,
     redact_patterns: Mapping[str, str] | None = None,
     ann_exact_limit: int = 100_000,
+    finetune_minutes: float | None = None,
     progress: Progress = lambda step, done, total: None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Train a candidate (committed on its own, so it stays even when the gate refuses it) and, with
     ``promote``, gate and activate it. The result says what was written and what the gate found;
-    ``promoted`` is false with the gate's reasons when it refused."""
+    ``promoted`` is false with the gate's reasons when it refused. With ``finetune_minutes``, the
+    candidate carries an encoder fine-tuned for at most that long (:mod:`triage.bundles.adaptation`)."""
     with session_scope(sessions) as session:
         trained = train_bundle(
             session,
@@ -55,6 +58,7 @@ def retrain(
             until=until,
             redact_patterns=redact_patterns,
             ann_exact_limit=ann_exact_limit,
+            finetune=FineTuning(minutes=finetune_minutes) if finetune_minutes else None,
             progress=progress,
         )
     result: dict[str, Any] = {
@@ -63,6 +67,7 @@ def retrain(
         "training_set": trained.manifest["inputs"]["tickets"],
         "holdout": trained.manifest["holdout"],
         "classifiers_skipped": trained.manifest["classifiers_skipped"],
+        "encoder": trained.manifest["encoder"],
         "promoted": False,
         "gate": None,
     }

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from models import ArtifactVersion, Ticket
 from models.tickets import LABEL_FIELDS
 from triage.bundles import registry
+from triage.bundles.adaptation import bundle_inputs
 from triage.bundles.loading import load_bundle
 from triage.bundles.promotion import find_version
 from triage.bundles.snapshot import RESOLVED
-from triage.bundles.training import ticket_inputs, trained_ticket_ids
-from triage.ml.embedding_cache import EmbeddingCache
+from triage.bundles.training import trained_ticket_ids
 from triage.ml.encoder import Encoder
 from triage.ml.rates import share
 from triage.text.redaction import bundle_redactor
@@ -76,11 +76,13 @@ def shadow_evaluate(
     }
     if not tickets:
         return report
-    cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
     redactor = bundle_redactor(candidate.manifest)
-    inputs = ticket_inputs(tickets, encoder, cache, redactor)
-    ours = _predictions(candidate, inputs)
-    theirs = _predictions(active, inputs) if active and active.version != version else {}
+
+    def inputs(row: ArtifactVersion) -> np.ndarray:  # each bundle sees the tickets through its own encoder
+        return bundle_inputs(Path(row.path), row.manifest, tickets, encoder, artifacts_dir, redactor)
+
+    ours = _predictions(candidate, inputs(candidate))
+    theirs = _predictions(active, inputs(active)) if active and active.version != version else {}
     seen = trained_ticket_ids(Path(candidate.path)) | (trained_ticket_ids(Path(active.path)) if theirs else set())
     unseen = np.array([t.id not in seen for t in tickets])
     report["unseen_by_both"] = int(unseen.sum())

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from models import Ticket
 from models.hashing import content_hash
 from models.tickets import LABEL_FIELDS
 from triage.bundles import registry
+from triage.bundles.adaptation import ENCODER_FOLDER, FineTuning, adapted_encoder
 from triage.bundles.snapshot import holdout_split, training_snapshot
 from triage.ml.bundle import new_version, read_manifest, write_bundle
 from triage.ml.classifiers import TriageClassifier
@@ -129,6 +133,7 @@ def train_bundle(
     holdout: float = 0.2,
     redact_patterns: Mapping[str, str] | None = None,
     ann_exact_limit: int = 100_000,
+    finetune: FineTuning | None = None,
     progress: Progress = lambda step, done, total: None,
 ) -> TrainResult:
     """Encode the resolved tickets of a window, fit one classifier per labelled field, write an
@@ -145,91 +150,112 @@ def train_bundle(
     resolutions the bundle keeps as evidence; the ticket store keeps the originals.
 
     The similar-ticket index is exact up to ``ann_exact_limit`` tickets and HNSW above it.
+
+    With ``finetune``, MiniLM is first fine-tuned on the tickets before the held-out share and the KB
+    (:mod:`triage.bundles.adaptation`); every vector of the bundle comes from it and the bundle carries it.
     """
     snapshot = training_snapshot(session, since=since, until=until)
     tickets = snapshot.tickets
-    cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
     redact = Redactor(redact_patterns)
     texts = ticket_texts(tickets, redact)
-    ticket_vectors = encode_cached(encoder, texts, cache, progress=lambda done, total: progress("tickets", done, total))
-    inputs = make_inputs(texts, ticket_vectors)
     train_part, held_part = holdout_split(len(tickets), holdout)
+    (artifacts_dir / "scratch").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="finetune-", dir=artifacts_dir / "scratch") as scratch:
+        tuned = Path(scratch) / ENCODER_FOLDER
+        if finetune is not None:  # on the tickets the held-out check does not judge, so it stays honest
+            encoder = adapted_encoder(
+                session,
+                [tickets[i] for i in train_part],
+                [texts[i] for i in train_part],
+                finetune,
+                tuned,
+                batch_size=getattr(encoder, "batch_size", 16),
+                threads=getattr(encoder, "threads", None),
+                progress=lambda done, total: progress("finetune", done, total),
+            )
+        cache = EmbeddingCache.in_artifacts(artifacts_dir, encoder)
+        ticket_vectors = encode_cached(encoder, texts, cache, progress=partial(progress, "tickets"))
+        inputs = make_inputs(texts, ticket_vectors)
 
-    classifiers: dict[str, TriageClassifier] = {}
-    skipped: dict[str, str] = {}
-    metrics: dict[str, Any] = {}
-    held_out: dict[str, Any] = {
-        "ids": [tickets[i].id for i in held_part],
-        "predictions": {},
-        "confidence": {},
-        "metrics": {},
-    }
-
-    def fit(X: np.ndarray, y: list[str]) -> TriageClassifier | None:
-        if len(usable_labels(y, min_examples)) < 2:
-            return None
-        params = {"min_examples": min_examples, "coverage": coverage, "target_precision": target_precision}
-        return TriageClassifier(**params, decision=decision).fit(X, y)
-
-    for step, name in enumerate(LABEL_FIELDS, start=1):
-        rows = [i for i, t in enumerate(tickets) if getattr(t, name)]
-        labels = [getattr(tickets[i], name) for i in rows]
-        clf = fit(inputs[rows], labels)
-        if clf is None:
-            skipped[name] = f"needs resolved tickets with at least 2 {name} labels of {min_examples}+ examples each"
-        else:
-            classifiers[name], metrics[name] = clf, field_metrics(clf, labels)
-            judged = _judge_field(inputs, [getattr(t, name) for t in tickets], train_part, held_part, fit)
-            if judged is not None:
-                held_out["predictions"][name], held_out["confidence"][name], held_out["metrics"][name] = judged
-        progress("classifiers", step, len(LABEL_FIELDS))
-
-    ticket_items = [
-        {
-            "id": t.id,
-            "external_id": t.external_id,
-            "subject": redact(t.subject),
-            "category": t.category,
-            "priority": t.priority,
-            "assignee": t.assignee,
-            "resolution": redact(t.resolution) if t.resolution else t.resolution,
-            "language": t.language,
+        classifiers: dict[str, TriageClassifier] = {}
+        skipped: dict[str, str] = {}
+        metrics: dict[str, Any] = {}
+        held_out: dict[str, Any] = {
+            "ids": [tickets[i].id for i in held_part],
+            "predictions": {},
+            "confidence": {},
+            "metrics": {},
         }
-        for t in tickets
-    ]
 
-    def write_files(folder: Path) -> None:
-        import skops.io as sio
+        def fit(X: np.ndarray, y: list[str]) -> TriageClassifier | None:
+            if len(usable_labels(y, min_examples)) < 2:
+                return None
+            params = {"min_examples": min_examples, "coverage": coverage, "target_precision": target_precision}
+            return TriageClassifier(**params, decision=decision).fit(X, y)
 
-        index = VectorIndex.for_size(encoder.dimension, len(ticket_items), exact_limit=ann_exact_limit)
-        index.add([item["id"] for item in ticket_items], ticket_vectors)
-        index.save(folder / "tickets.faiss")
-        (folder / "tickets.json").write_text(json.dumps(ticket_items, ensure_ascii=False), encoding="utf-8")
-        (folder / "holdout.json").write_text(json.dumps(held_out, ensure_ascii=False), encoding="utf-8")
-        (folder / "classifiers").mkdir()
-        for name, clf in classifiers.items():
-            sio.dump(clf, folder / "classifiers" / f"{name}.skops")
+        for step, name in enumerate(LABEL_FIELDS, start=1):
+            rows = [i for i, t in enumerate(tickets) if getattr(t, name)]
+            labels = [getattr(tickets[i], name) for i in rows]
+            clf = fit(inputs[rows], labels)
+            if clf is None:
+                skipped[name] = f"needs resolved tickets with at least 2 {name} labels of {min_examples}+ examples each"
+            else:
+                classifiers[name], metrics[name] = clf, field_metrics(clf, labels)
+                judged = _judge_field(inputs, [getattr(t, name) for t in tickets], train_part, held_part, fit)
+                if judged is not None:
+                    held_out["predictions"][name], held_out["confidence"][name], held_out["metrics"][name] = judged
+            progress("classifiers", step, len(LABEL_FIELDS))
 
-    manifest = {
-        "encoder": encoder.describe(),
-        "inputs": {"tickets": snapshot.description},
-        "holdout": {
-            "fraction": holdout,
-            "rows": len(held_part),
-            "id_hash": content_hash(*(str(i) for i in held_out["ids"])),
-            "metrics": held_out["metrics"],
-        },
-        "classifiers": {name: {"type": "TriageClassifier", **clf.get_params()} for name, clf in classifiers.items()},
-        "classifiers_skipped": skipped,
-        "metrics": metrics,
-        "redaction": {"builtin": list(BUILTIN_KINDS), "operator_patterns": dict(redact_patterns or {})},
-    }
-    version = new_version()
-    progress("bundle", 0, 1)
-    path = write_bundle(artifacts_dir, KIND, version, manifest, write_files)
-    progress("bundle", 1, 1)  # before the registry write: a progress writer must not wait on our lock
-    full = read_manifest(path)
-    registry.register(session, KIND, version, str(path), full)
-    if activate:
-        registry.activate(session, KIND, version)
-    return TrainResult(version=version, path=path, manifest=full)
+        ticket_items = [
+            {
+                "id": t.id,
+                "external_id": t.external_id,
+                "subject": redact(t.subject),
+                "category": t.category,
+                "priority": t.priority,
+                "assignee": t.assignee,
+                "resolution": redact(t.resolution) if t.resolution else t.resolution,
+                "language": t.language,
+            }
+            for t in tickets
+        ]
+
+        def write_files(folder: Path) -> None:
+            import skops.io as sio
+
+            index = VectorIndex.for_size(encoder.dimension, len(ticket_items), exact_limit=ann_exact_limit)
+            index.add([item["id"] for item in ticket_items], ticket_vectors)
+            index.save(folder / "tickets.faiss")
+            (folder / "tickets.json").write_text(json.dumps(ticket_items, ensure_ascii=False), encoding="utf-8")
+            (folder / "holdout.json").write_text(json.dumps(held_out, ensure_ascii=False), encoding="utf-8")
+            (folder / "classifiers").mkdir()
+            for name, clf in classifiers.items():
+                sio.dump(clf, folder / "classifiers" / f"{name}.skops")
+            if finetune is not None:  # the bundle carries the encoder its vectors came from
+                shutil.copytree(tuned, folder / ENCODER_FOLDER)
+
+        manifest = {
+            "encoder": encoder.describe(),
+            "inputs": {"tickets": snapshot.description},
+            "holdout": {
+                "fraction": holdout,
+                "rows": len(held_part),
+                "id_hash": content_hash(*(str(i) for i in held_out["ids"])),
+                "metrics": held_out["metrics"],
+            },
+            "classifiers": {
+                name: {"type": "TriageClassifier", **clf.get_params()} for name, clf in classifiers.items()
+            },
+            "classifiers_skipped": skipped,
+            "metrics": metrics,
+            "redaction": {"builtin": list(BUILTIN_KINDS), "operator_patterns": dict(redact_patterns or {})},
+        }
+        version = new_version()
+        progress("bundle", 0, 1)
+        path = write_bundle(artifacts_dir, KIND, version, manifest, write_files)
+        progress("bundle", 1, 1)  # before the registry write: a progress writer must not wait on our lock
+        full = read_manifest(path)
+        registry.register(session, KIND, version, str(path), full)
+        if activate:
+            registry.activate(session, KIND, version)
+        return TrainResult(version=version, path=path, manifest=full)

@@ -14,6 +14,7 @@ from triage.cli.bench_connectors import bench_connectors_command
 from triage.cli.connectors import connectors_group
 from triage.cli.content import db, kb, tickets
 from triage.cli.evaluate import evaluate, evaluate_kb_command
+from triage.cli.finetune import finetune_command
 from triage.cli.keys import keys_group
 from triage.cli.mail import mail_group
 from triage.cli.models import models_group
@@ -47,5 +48,5 @@ for command in (db, kb, tickets, train, suggest, evaluate, evaluate_kb_command, 
     main.add_command(command)
 for command in (evaluate_duplicates_command, evaluate_replies_command, bench_command, bench_channels_command):
     main.add_command(command)
-for command in (mail_group, webhooks_group, connectors_group, bench_connectors_command):
+for command in (mail_group, webhooks_group, connectors_group, bench_connectors_command, finetune_command):
     main.add_command(command)

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from models.settings import Settings, get_settings
+from triage.cli.finetune import FineTuningAdapter
 from triage.ml.encoders import MULTILINGUAL, configured_encoder
 
 __all__ = ("evaluate", "evaluate_kb_command")
@@ -25,6 +26,12 @@ __all__ = ("evaluate", "evaluate_kb_command")
 @click.option("--name", default=None, help="Report file name (default: the data file's stem).")
 @click.option("--open-set-unknown", default=0, show_default=True, help="Labels to hold out for the open-set check.")
 @click.option("--seed", default=42, show_default=True)
+@click.option(
+    "--finetune-minutes",
+    type=float,
+    default=None,
+    help="Fine-tune the encoder on the training rows first (at most this long) and evaluate with it.",
+)
 def evaluate(
     file: Path,
     mapping: tuple[str, ...],
@@ -34,6 +41,7 @@ def evaluate(
     name: str | None,
     open_set_unknown: int,
     seed: int,
+    finetune_minutes: float | None,
 ) -> None:
     """Evaluate triage on a labelled CSV/JSONL FILE beside baselines; write JSON and Markdown reports."""
     from triage.desk.ticket_import import LABEL_FIELDS, parse_mapping
@@ -43,6 +51,7 @@ def evaluate(
     settings = get_settings()
     parsed = parse_mapping(mapping)
     fields = fields or tuple(f for f in LABEL_FIELDS if f in parsed)
+    adapt = FineTuningAdapter(settings, minutes=finetune_minutes) if finetune_minutes else None
     report = evaluate_file(
         file,
         parsed,
@@ -55,8 +64,11 @@ def evaluate(
         target_precision=settings.models.target_precision,
         decision=settings.models.decision,
         open_set_unknown=open_set_unknown,
+        adapt=adapt,
         progress=lambda message: click.echo(message, err=True),
     )
+    if adapt is not None:
+        report["encoder"] = adapt.encoder.describe()
     report["command"] = "helpdesk evaluate " + " ".join(sys.argv[2:])
     json_path, md_path = write_report(report, out, name or file.stem)
     click.echo(md_path.read_text(encoding="utf-8"))

@@ -22,10 +22,25 @@ __all__ = ("run_training", "suggest", "train")
 @click.option("--force", is_flag=True, help="With --promote: activate even when the metric gate fails.")
 @click.option("--since", type=click.DateTime(), default=None, help="Only tickets resolved at or after this time.")
 @click.option("--until", type=click.DateTime(), default=None, help="Only tickets resolved before this time.")
-def train(promote: bool, force: bool, since: datetime | None, until: datetime | None) -> None:
+@click.option(
+    "--finetune-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="First fine-tune the encoder on the tickets and the KB for at most this long; the bundle carries it.",
+)
+def train(
+    promote: bool, force: bool, since: datetime | None, until: datetime | None, finetune_minutes: float | None
+) -> None:
     """Build a candidate bundle from resolved tickets (promote it with --promote), and embed the KB's
     passages so serving starts warm."""
-    run_training(get_settings(), promote=promote, force=force, since=_utc(since), until=_utc(until))
+    run_training(
+        get_settings(),
+        promote=promote,
+        force=force,
+        since=_utc(since),
+        until=_utc(until),
+        finetune_minutes=finetune_minutes,
+    )
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -39,8 +54,11 @@ def run_training(
     force: bool = False,
     since: datetime | None = None,
     until: datetime | None = None,
+    finetune_minutes: float | None = None,
 ) -> None:
-    """Train a candidate (and promote it through the gate), then warm the KB's embeddings."""
+    """Train a candidate (and promote it through the gate), then warm the KB's embeddings for the encoder
+    the active bundle embeds with."""
+    from triage.bundles.adaptation import bundle_encoder
     from triage.bundles.retrain import retrain
     from triage.errors import GateFailed
     from triage.knowledge.kb_index import load_knowledge
@@ -62,9 +80,12 @@ def run_training(
         until=until,
         redact_patterns=models.redact_patterns,
         ann_exact_limit=models.ann_exact_limit,
+        finetune_minutes=finetune_minutes,
         progress=TrainProgress(),
         actor=CLI_ACTOR,
     )
+    if result["promoted"]:
+        encoder = bundle_encoder(Path(result["path"]), {"encoder": result["encoder"]}, encoder)
     with session_scope(factory) as session:
         knowledge = load_knowledge(session, encoder, EmbeddingCache.in_artifacts(models.artifacts_dir, encoder))
     click.echo(

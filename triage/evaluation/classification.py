@@ -232,14 +232,25 @@ def evaluate_file(
     target_precision: float = 0.9,
     decision: str = "most_probable",
     open_set_unknown: int = 0,
+    adapt: Callable[[list[str], dict[str, list[str | None]]], Callable[[list[str]], np.ndarray]] | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
-    """Evaluate every field in ``fields`` on ``path`` (or train on ``path``, test on ``test_path``)."""
+    """Evaluate every field in ``fields`` on ``path`` (or train on ``path``, test on ``test_path``). ``adapt``
+    (texts, labels per field of the rows no field tests on) returns the embedding function to use instead."""
     data = load_labelled(path, mapping, fields)
     test_data = load_labelled(test_path, mapping, fields) if test_path else None
     for field in fields:
         if len({label for label in data.labels[field] if label}) < 2:
             raise InvalidImport(f"the {field} column has fewer than two distinct labels", field=f"map.{field}")
+    splits = (
+        {}
+        if test_data
+        else {f: split_rows(data.labels[f], data.created_at, test_size=test_size, seed=seed) for f in fields}
+    )
+    if adapt is not None:  # on the rows no field tests on, so no test label reaches the encoder
+        tested = {int(i) for train, test, _ in splits.values() for i in test}
+        rows = [i for i in range(len(data.texts)) if i not in tested]
+        embed = adapt([data.texts[i] for i in rows], {f: [data.labels[f][i] for i in rows] for f in fields})
     progress(f"encoding {len(data.texts) + (len(test_data.texts) if test_data else 0)} texts")
     X_all = make_inputs(data.texts, embed(data.texts))
     X_test_file = make_inputs(test_data.texts, embed(test_data.texts)) if test_data else None
@@ -266,7 +277,7 @@ def evaluate_file(
             X_test, y_test = X_test_file[test_rows], np.array([test_data.labels[field][i] for i in test_rows])
             split = f"train on {path.name}, test on {test_path.name}"
         else:
-            train, test, split = split_rows(labels, data.created_at, test_size=test_size, seed=seed)
+            train, test, split = splits[field]
             X_train, y_train = X_all[train], np.array([labels[i] for i in train])
             X_test, y_test = X_all[test], np.array([labels[i] for i in test])
         result = evaluate_arrays(

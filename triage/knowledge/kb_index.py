@@ -38,6 +38,7 @@ class Knowledge:
     encoded: int  # distinct passage texts that had to be encoded (not cached) for this build
     outcomes_stamp: tuple[Any, ...] = ()
     nothing_fits: NothingFitsModel | KbNothingFitsModel | None = None
+    encoder_name: str = ""  # the encoder its passages were embedded with
 
 
 def refit_nothing_fits(
@@ -95,7 +96,8 @@ def load_knowledge(
     search = KnowledgeSearch.build(
         sections, [pid for pid, _ in passages], vectors, cross_language_lexical=not encoder.multilingual
     )
-    knowledge = Knowledge(stamp=stamp, search=search, encoded=counts["total"] - counts["cached"])
+    encoded = counts["total"] - counts["cached"]
+    knowledge = Knowledge(stamp=stamp, search=search, encoded=encoded, encoder_name=encoder.name)
     if previous is not None and isinstance(previous.nothing_fits, NothingFitsModel):
         return replace(knowledge, outcomes_stamp=previous.outcomes_stamp, nothing_fits=previous.nothing_fits)
     return refit_nothing_fits(session, knowledge, encoder, cache, limit=outcomes_limit, keep=day_one_keep)

