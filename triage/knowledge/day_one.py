@@ -20,14 +20,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from triage.knowledge.nothing_fits import SHOWN, NothingFitsClassifier
 from triage.knowledge.retrieval import PASSAGES_PER_SECTION, ArticleHit, KnowledgeSearch, section_blocks
 
-__all__ = ("DAY_ONE_FEATURES", "KbNothingFitsModel", "fit_from_kb", "hit_features")
+__all__ = ("DAY_ONE_FEATURES", "DAY_ONE_VERSION", "KbNothingFitsModel", "fit_from_kb", "hit_features")
 
+DAY_ONE_VERSION = "1"  # bump when pseudo-queries, features or fitting change: stored models are refitted
 DAY_ONE_FEATURES = ("best_similarity", "similarity_lead", "best_score", "score_lead", "lexical")
 
 
@@ -61,6 +63,38 @@ class KbNothingFitsModel:
     def probabilities(self, vectors: np.ndarray, hits: Sequence[Sequence[ArticleHit]]) -> np.ndarray:
         """P(nothing fits) per draft, from the articles search found for it (``vectors`` is unused)."""
         return self.classifier.predict_proba(hit_features(hits))[:, 1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as plain JSON values (see :meth:`from_dict`)."""
+        model = self.classifier.model_
+        return {
+            "coef": model.coef_[0].tolist(),
+            "intercept": float(model.intercept_[0]),
+            "queries": self.queries,
+            "unanswerable": self.unanswerable,
+            "unanswerable_share": self.unanswerable_share,
+            "cutoff": self.cutoff,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KbNothingFitsModel:
+        """The model :meth:`to_dict` wrote (ValueError when it is not one)."""
+        from sklearn.linear_model import LogisticRegression
+
+        coef = np.array([data["coef"]], dtype=float)
+        if coef.shape != (1, len(DAY_ONE_FEATURES)):
+            raise ValueError(f"expected {len(DAY_ONE_FEATURES)} coefficients, got {coef.shape[1]}")
+        classifier = NothingFitsClassifier()
+        classifier.model_ = LogisticRegression()
+        classifier.model_.coef_, classifier.model_.intercept_ = coef, np.array([float(data["intercept"])])
+        classifier.model_.classes_ = classifier.classes_ = np.array([0, 1])
+        return cls(
+            classifier,
+            int(data["queries"]),
+            int(data["unanswerable"]),
+            float(data["unanswerable_share"]),
+            float(data["cutoff"]),
+        )
 
     def describe(self) -> dict[str, object]:
         """What the model was fitted on, for responses and reports."""

@@ -11,6 +11,9 @@ calibrated on the KB's own pseudo-queries before that (:mod:`triage.knowledge.da
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from kb.outcomes import outcomes_stamp
 from kb.sections import kb_stamp, searchable_sections
-from triage.knowledge.day_one import KbNothingFitsModel, fit_from_kb
+from models.hashing import content_hash
+from triage.knowledge.day_one import DAY_ONE_VERSION, KbNothingFitsModel, fit_from_kb
 from triage.knowledge.nothing_fits import NothingFitsModel, fit_nothing_fits, portal_outcomes
 from triage.knowledge.retrieval import KnowledgeSearch, section_passages
 from triage.ml.embedding_cache import EmbeddingCache, encode_cached
@@ -56,12 +60,35 @@ def refit_nothing_fits(
     if model is None and isinstance(knowledge.nothing_fits, KbNothingFitsModel):
         model = knowledge.nothing_fits
     elif model is None:
-
-        def embed(queries: list[str]) -> np.ndarray:
-            return encode_cached(encoder, queries, cache)
-
-        model = fit_from_kb(knowledge.search, embed, statuses=("published",), keep=keep)
+        model = _day_one(knowledge.search, encoder, cache, keep)
     return replace(knowledge, outcomes_stamp=stamp, nothing_fits=model)
+
+
+def _day_one(
+    search: KnowledgeSearch, encoder: Encoder, cache: EmbeddingCache, keep: float
+) -> KbNothingFitsModel | None:
+    """The model calibrated on the KB, from ``<cache folder>/day-one/`` when this KB's content was already
+    calibrated for this encoder (every process and restart would otherwise fit the same model again)."""
+    content = sorted(
+        (c["slug"], c["revision"], c.get("status"), c.get("language"), c["heading_path"], c["text"])
+        for c in search.chunks.values()
+    )
+    key = content_hash(DAY_ONE_VERSION, encoder.name, repr(keep), json.dumps(content, ensure_ascii=False))
+    path = cache.path.parent / "day-one" / f"{key}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return KbNothingFitsModel.from_dict(stored) if stored else None
+
+    def embed(queries: list[str]) -> np.ndarray:
+        return encode_cached(encoder, queries, cache)
+
+    model = fit_from_kb(search, embed, statuses=("published",), keep=keep)
+    with contextlib.suppress(OSError):  # losing it costs only a refit
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(model.to_dict() if model else None), encoding="utf-8")
+        partial.replace(path)
+    return model
 
 
 def load_knowledge(

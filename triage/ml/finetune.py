@@ -181,8 +181,10 @@ def _in_batch_loss(model, batch: list[Pair], scale: float):
     anchor's own group other than its own are masked out rather than counted as negatives."""
     import torch
 
+    prepare = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers 6 renamed it
+
     def embed(texts: list[str]):
-        features = model.tokenize(texts)
+        features = prepare(texts)
         output = model(features)
         return torch.nn.functional.normalize(output["sentence_embedding"], dim=-1)
 

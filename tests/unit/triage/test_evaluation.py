@@ -60,6 +60,25 @@ def test_report_on_demo_history(history, encoder, tmp_path):
     assert "| triage classifier, balanced decisions |" in text and "labels with 50+ training rows" in text
 
 
+def test_an_adapted_encoder_learns_only_from_rows_no_field_tests_on(history, encoder):
+    """``adapt`` (e.g. fine-tuning) sees the training rows of every field, never a test row."""
+    seen: dict = {}
+
+    def adapt(texts: list[str], labels: dict) -> object:
+        seen.update(texts=texts, labels=labels)
+        return encoder.encode_batch
+
+    report = evaluate_file(history, MAPPING, ["category", "priority"], encoder.encode_batch, adapt=adapt)
+    data = load_labelled(history, MAPPING, ["category", "priority"])
+    tested = set()
+    for field in ("category", "priority"):
+        _, test, _ = split_rows(data.labels[field], data.created_at, test_size=0.2, seed=42)
+        tested |= {data.texts[i] for i in test}
+        assert report["fields"][field]["rows"]["test"] == len(test)
+    assert seen["texts"] and not set(seen["texts"]) & tested
+    assert len(seen["texts"]) == len(data.texts) - len(tested) == len(seen["labels"]["priority"])
+
+
 def test_open_set_abstain_score_separates_unseen_labels():
     rng = np.random.default_rng(0)
     centers = np.eye(16)[:8]

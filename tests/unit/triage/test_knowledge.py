@@ -50,3 +50,24 @@ def test_rebuild_encodes_only_changed_passages_and_follows_status(sessions, enco
     assert "vpn" not in _search(third, encoder, "forgot my VPN password", statuses=("draft", "published"))
     assert _search(third, encoder, "forgot my VPN password", statuses=("draft", "published"))[0] == "vpn-notes"
     assert "vpn-notes" not in _search(third, encoder, "forgot my VPN password")
+
+
+def test_the_day_one_model_is_stored_by_kb_content_and_fitted_again_without_it(
+    sessions, encoder, backend, deployments, tmp_path: Path
+):
+    from kb.importer import import_folder
+    from triage.knowledge.day_one import KbNothingFitsModel
+
+    deployments.warm_cache(backend, tmp_path)  # the demo KB's passages and pseudo-queries, embedded once per run
+    cache = EmbeddingCache.in_artifacts(tmp_path, encoder)
+    with session_scope(sessions) as session:
+        import_folder(session, Path(__file__).resolve().parents[3] / "data" / "kb")
+        first = load_knowledge(session, encoder, cache)
+        stored = list((tmp_path / "cache" / "day-one").glob("*.json"))
+        assert isinstance(first.nothing_fits, KbNothingFitsModel) and len(stored) == 1
+        for path in stored:
+            path.write_text("{not json")  # damaged: fitted again, and stored again
+        again = load_knowledge(session, encoder, cache)
+    assert again.nothing_fits.to_dict() == first.nothing_fits.to_dict()
+    assert KbNothingFitsModel.from_dict(first.nothing_fits.to_dict()).to_dict() == first.nothing_fits.to_dict()
+    assert stored[0].read_text().startswith("{\"coef\"")
