@@ -70,4 +70,4 @@ def test_the_day_one_model_is_stored_by_kb_content_and_fitted_again_without_it(
         again = load_knowledge(session, encoder, cache)
     assert again.nothing_fits.to_dict() == first.nothing_fits.to_dict()
     assert KbNothingFitsModel.from_dict(first.nothing_fits.to_dict()).to_dict() == first.nothing_fits.to_dict()
-    assert stored[0].read_text().startswith("{\"coef\"")
+    assert stored[0].read_text().startswith('{"coef"')
