@@ -2,13 +2,14 @@
 
 A fresh deployment knows no earlier drafts, so the outcome model of :mod:`triage.knowledge.nothing_fits`
 cannot be fitted yet. The KB can play both parts instead. Its articles are split into folds; for each
-fold, the passages of that fold's articles are asked as queries against the KB *without* those articles
-(they play the drafts that no article answers), and one passage of each other section is asked against
-the KB without that passage (a draft that its article answers, when search still ranks that article
-among the :data:`~triage.knowledge.nothing_fits.SHOWN` first). A logistic regression on what search
-returned (the best section's similarity and hybrid score, and their leads over the second article) turns
-a draft's results into a probability that nothing shown would help. Real outcomes take over once enough
-are recorded (see :mod:`triage.knowledge.kb_index`).
+fold, the pseudo-queries of that fold's articles (:func:`pseudo_query`: a block's question, or a short
+block) are asked against the KB *without* those articles (they play the drafts that no article
+answers), and one pseudo-query of each other section is asked against the KB without its block (a draft
+that its article answers, when search still ranks that article among the
+:data:`~triage.knowledge.nothing_fits.SHOWN` first). Pseudo-queries with their letters shuffled play
+nonsense, which fits nothing however close MiniLM puts it. A logistic regression on what search
+returned (:data:`DAY_ONE_FEATURES`) turns a draft's results into a probability that nothing shown would
+help. Real outcomes take over once enough are recorded (see :mod:`triage.knowledge.kb_index`).
 
 How many drafts find no article is unknown before outcomes exist. The pseudo-queries are weighted so
 that ``unanswerable_share`` of them (by weight) play the unanswerable part; the probability reads as

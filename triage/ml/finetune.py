@@ -22,7 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ("FineTuneReport", "Pair", "field_pairs", "finetune_encoder", "label_pairs", "section_pairs", "text_pairs")
+__all__ = (
+    "TOPICAL_FIELDS",
+    "FineTuneReport",
+    "Pair",
+    "field_pairs",
+    "finetune_encoder",
+    "label_pairs",
+    "section_pairs",
+    "text_pairs",
+)
 
 
 @dataclass(frozen=True)
@@ -53,12 +62,17 @@ def label_pairs(
     return pairs
 
 
+TOPICAL_FIELDS = ("category", "assignee")  # labels that say what a ticket is about (priority says how urgent)
+
+
 def field_pairs(
     texts: Sequence[str], labels: dict[str, Sequence[str | None]], *, rng: np.random.Generator
 ) -> list[Pair]:
-    """:func:`label_pairs` for every labelled field (category, priority, assignee ...): one pair per text
-    and field whose label has another text."""
-    return [p for field, values in labels.items() for p in label_pairs(texts, values, rng=rng, prefix=field)]
+    """:func:`label_pairs` for each topical field among ``labels`` (:data:`TOPICAL_FIELDS`; every field
+    when none is): one pair per text and field whose label has another text. Two equally urgent tickets
+    about different things are not alike, and the same encoder ranks articles and similar tickets."""
+    fields = [f for f in labels if f in TOPICAL_FIELDS] or list(labels)
+    return [p for field in fields for p in label_pairs(texts, labels[field], rng=rng, prefix=field)]
 
 
 def text_pairs(anchors: Sequence[str], positives: Sequence[str | None], *, prefix: str) -> list[Pair]:

@@ -28,7 +28,9 @@ def test_pairs_join_same_labels_resolutions_and_headings():
     both = field_pairs(
         TEXTS, {"category": LABELS, "priority": [None, None, "high", "high", None]}, rng=np.random.default_rng(0)
     )
-    assert {p.group for p in both} == {"category:Network", "category:Printing", "priority:high"}
+    assert {p.group for p in both} == {"category:Network", "category:Printing"}  # urgency says nothing of topic
+    alone = field_pairs(TEXTS, {"priority": [None, None, "high", "high", None]}, rng=np.random.default_rng(0))
+    assert {p.group for p in alone} == {"priority:high"}  # unless it is all there is
     resolved = text_pairs(["a", "b", "c"], ["Reset the token.", "Reset the  token.", None], prefix="resolution")
     assert len(resolved) == 2 and resolved[0].group == resolved[1].group  # the same resolution, one group
     section = {"slug": "vpn", "anchor": "steps", "heading_path": ["VPN", "Steps"], "text": "Open the client.\n"}
