@@ -185,7 +185,9 @@ class Serving:
             bundle.ticket_index.ef_search = self.settings.models.ann_ef_search  # HNSW only; exact ignores it
             bundle = await anyio.to_thread.run_sync(self._without_erased, bundle)
             encoder = await anyio.to_thread.run_sync(self._encoder_for, bundle)
-            if encoder is None:
+            if encoder is self.encoder:
+                self.bundle = bundle  # one reference swap: in-flight requests keep the old object
+            elif encoder is None:
                 log.error(
                     "bundle %s was trained with encoder %s but this server runs %s: retrain with HELPDESK_ENCODER set",
                     bundle.version,
@@ -193,8 +195,6 @@ class Serving:
                     self.encoder.name,
                 )
                 return False
-            if encoder is self.encoder:
-                self.bundle = bundle  # one reference swap: in-flight requests keep the old object
             else:
                 await anyio.to_thread.run_sync(self._switch_encoder, encoder, bundle)
             self._erasures = stamp

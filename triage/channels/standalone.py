@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import session_scope
 from models.settings import Settings
 from triage.assist.assistant import Assistant
+from triage.bundles.adaptation import bundle_encoder
 from triage.bundles.loading import LoadedBundle, load_bundle
 from triage.bundles.registry import get_active
 from triage.bundles.training import KIND
@@ -51,10 +52,13 @@ class Standalone:
 
 
 def load_standalone(settings: Settings, sessions: sessionmaker[Session], encoder: Encoder) -> Standalone:
-    """Load the active bundle (erased tickets dropped) and build the KB index."""
+    """Load the active bundle (erased tickets dropped) and build the KB index, with the bundle's own
+    encoder when it carries one, else ``encoder``."""
     with session_scope(sessions) as session:
         active = get_active(session, KIND)
         bundle = load_bundle(Path(active.path)).without(erased_ticket_ids(session)) if active else None
+        if bundle is not None:  # a bundle with its own fine-tuned encoder is served by it
+            encoder = bundle_encoder(bundle.path, bundle.manifest, encoder, lazy=False)
         cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
         knowledge = load_knowledge(
             session,

@@ -108,6 +108,7 @@ def run_training(
 @click.option("--top-k", default=5, show_default=True)
 def suggest(subject: str, body: str, top_k: int) -> None:
     """Print suggestions for a text from the active bundle, as JSON."""
+    from triage.bundles.adaptation import bundle_encoder
     from triage.bundles.loading import load_bundle
     from triage.bundles.registry import get_active
     from triage.bundles.training import KIND
@@ -120,6 +121,8 @@ def suggest(subject: str, body: str, top_k: int) -> None:
         row = get_active(session, KIND)
         bundle = load_bundle(Path(row.path)) if row else None
         encoder = configured_encoder(settings)
+        if bundle is not None:  # its own fine-tuned encoder, when it carries one
+            encoder = bundle_encoder(bundle.path, bundle.manifest, encoder)
         cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)
         knowledge = load_knowledge(session, encoder, cache)
     result = run_suggest(bundle, knowledge.search, encoder, subject=subject, body=body, top_k=top_k)
