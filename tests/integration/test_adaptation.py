@@ -43,6 +43,7 @@ def trained(settings, encoder, tmp_path):
     engine.dispose()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # about the encoder, not the database: once
 def test_a_fine_tuned_bundle_is_gated_served_and_rolled_back(trained, encoder):
     settings, sessions, frozen, tuned = trained
     described = tuned.manifest["encoder"]
