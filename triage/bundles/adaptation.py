@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from kb.sections import searchable_sections
 from models import Ticket
 from models.tickets import LABEL_FIELDS
+from triage.errors import InvalidQuery
 from triage.ml.embedding_cache import EmbeddingCache, encode_cached
 from triage.ml.encoder import FINETUNE_MANIFEST, Encoder, FineTunedEncoder, MiniLMEncoder
-from triage.ml.finetune import field_pairs, finetune_encoder, section_pairs, text_pairs
+from triage.ml.finetune import MIN_PAIRS, field_pairs, finetune_encoder, section_pairs, text_pairs
 from triage.ml.inputs import make_inputs
 from triage.text.redaction import Redactor, ticket_texts
 
@@ -64,6 +65,12 @@ def adapted_encoder(
         *text_pairs(list(texts), [t.resolution for t in tickets], prefix="resolution"),
         *section_pairs(searchable_sections(session)),
     ]
+    if len(pairs) < MIN_PAIRS:
+        raise InvalidQuery(
+            f"only {len(pairs)} pairs to fine-tune on (tickets with the same category or assignee, resolutions, "
+            f"KB sections); at least {MIN_PAIRS} are needed",
+            field="finetune_minutes",
+        )
     finetune_encoder(
         MiniLMEncoder(lazy=True).model_path,
         pairs,

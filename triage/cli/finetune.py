@@ -70,12 +70,15 @@ class FineTuningAdapter:
     def __call__(self, texts: list[str], labels: dict[str, list[str | None]]) -> Callable[[list[str]], Any]:
         import numpy as np
 
+        from triage.errors import InvalidImport
         from triage.ml.embedding_cache import EmbeddingCache, encode_cached
         from triage.ml.encoder import FineTunedEncoder, MiniLMEncoder
-        from triage.ml.finetune import field_pairs, finetune_encoder
+        from triage.ml.finetune import MIN_PAIRS, field_pairs, finetune_encoder
 
         models = self.settings.models
         pairs = [*field_pairs(texts, labels, rng=np.random.default_rng(self.seed)), *self.extra]
+        if len(pairs) < MIN_PAIRS:
+            raise InvalidImport(f"only {len(pairs)} pairs of same-label rows to fine-tune on", field="file")
         folder = self.folder or models.artifacts_dir / "encoders" / f"tuning-{time.strftime('%Y%m%d-%H%M%S')}"
         click.echo(f"fine-tuning on {len(pairs)} pairs for at most {self.minutes:g} minutes", err=True)
         started = time.monotonic()

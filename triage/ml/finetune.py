@@ -62,6 +62,7 @@ def label_pairs(
     return pairs
 
 
+MIN_PAIRS = 16  # fewer pairs than this teach nothing: fine-tuning is refused
 TOPICAL_FIELDS = ("category", "assignee")  # labels that say what a ticket is about (priority says how urgent)
 
 

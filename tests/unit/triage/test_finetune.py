@@ -73,3 +73,16 @@ def test_the_time_budget_stops_training_and_still_saves(tmp_path: Path):
     assert report.steps == 0 and report.stopped_by == "time budget" and (tmp_path / "t" / FINETUNE_MANIFEST).exists()
     with pytest.raises(ValueError, match="fewer than one batch"):
         finetune_encoder(MiniLMEncoder(lazy=True).model_path, pairs[:3], tmp_path / "u", seconds=10, batch_size=8)
+
+
+def test_too_few_pairs_are_refused_before_anything_is_trained(sessions, tmp_path: Path):
+    from models.db import session_scope
+    from triage.bundles.adaptation import FineTuning, adapted_encoder
+    from triage.errors import InvalidQuery
+
+    with session_scope(sessions) as session, pytest.raises(InvalidQuery) as error:
+        adapted_encoder(session, [], [], FineTuning(minutes=1), tmp_path / "encoder")
+    assert error.value.field == "finetune_minutes" and "only 0 pairs" in error.value.detail
+    assert not (tmp_path / "encoder").exists()
+    with pytest.raises(ValueError, match="above zero"):
+        FineTuning(minutes=0)
