@@ -120,7 +120,8 @@ class Serving:
 
     def refresh_knowledge_now(self) -> bool:
         """Rebuild the KB index if articles changed since it was built, or refit its "nothing fits" model
-        if portal outcomes were recorded and the last fit is older than ``kb_refit_seconds`` (blocking;
+        if portal outcomes were recorded, or the model calibrated on the KB was calibrated on an older KB,
+        and the last fit is older than ``kb_refit_seconds`` (blocking;
         call it off the event loop, e.g. right after an article edit commits); returns whether it swapped."""
         models = self.settings.models
         limit = models.kb_outcomes_limit
@@ -143,7 +144,7 @@ class Serving:
                     len(knowledge.search.chunks),
                     knowledge.encoded,
                 )
-            elif held.outcomes_stamp != outcomes_stamp(session) and (
+            elif (held.outcomes_stamp != outcomes_stamp(session) or held.calibration_stale) and (
                 time.monotonic() - self._fitted_at >= models.kb_refit_seconds
             ):
                 cache = self.embedding_cache()

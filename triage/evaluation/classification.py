@@ -22,7 +22,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 from sklearn.pipeline import make_pipeline
 
 from triage.errors import InvalidImport
-from triage.evaluation.labelled import load_labelled, split_rows
+from triage.evaluation.labelled import adaptation_rows, load_labelled, split_rows, unknown_labels
 from triage.ml.calibration import expected_calibration_error
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.decisions import DECISIONS, decide
@@ -198,8 +198,7 @@ def open_set_auroc(
     """Hold ``n_unknown`` labels out of training: how well ``1 - max probability`` and unfamiliarity (see
     :mod:`triage.ml.novelty`) single out their test rows (AUROC), and how many abstain, as a new kind of
     ticket or for low confidence, against the known rows."""
-    rng = np.random.default_rng(seed)
-    unknown = sorted(rng.choice(sorted(set(y_train)), size=n_unknown, replace=False).tolist())
+    unknown = unknown_labels(y_train, n_unknown, seed)
     keep = ~np.isin(y_train, unknown)
     clf = TriageClassifier(min_examples=min_examples).fit(X_train[keep], y_train[keep])
     novel = clf.novel(X_test)
@@ -247,9 +246,8 @@ def evaluate_file(
         if test_data
         else {f: split_rows(data.labels[f], data.created_at, test_size=test_size, seed=seed) for f in fields}
     )
-    if adapt is not None:  # on the rows no field tests on, so no test label reaches the encoder
-        tested = {int(i) for train, test, _ in splits.values() for i in test}
-        rows = [i for i in range(len(data.texts)) if i not in tested]
+    if adapt is not None:  # no test label, and no label the open-set check holds out, reaches the encoder
+        rows = adaptation_rows(data, fields, splits, open_set_unknown=open_set_unknown, seed=seed)
         embed = adapt([data.texts[i] for i in rows], {f: [data.labels[f][i] for i in rows] for f in fields})
     progress(f"encoding {len(data.texts) + (len(test_data.texts) if test_data else 0)} texts")
     X_all = make_inputs(data.texts, embed(data.texts))

@@ -16,7 +16,7 @@ from triage.desk.ticket_import import LABEL_FIELDS, check_columns, read_rows, re
 from triage.errors import InvalidImport
 from triage.text.texts import ticket_text
 
-__all__ = ("LabelledData", "load_labelled", "split_rows")
+__all__ = ("LabelledData", "adaptation_rows", "load_labelled", "split_rows", "unknown_labels")
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,28 @@ def split_rows(
     rows = np.array([i for i in rows if counts[labels[i]] >= 2])
     train, test = train_test_split(rows, test_size=test_size, random_state=seed, stratify=[labels[i] for i in rows])
     return np.sort(train), np.sort(test), f"stratified, seed {seed}"
+
+
+def unknown_labels(y_train: Sequence[str], n_unknown: int, seed: int) -> list[str]:
+    """The labels the open-set check holds out of training (seeded)."""
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(sorted(set(y_train)), size=n_unknown, replace=False).tolist())
+
+
+def adaptation_rows(
+    data: LabelledData,
+    fields: Sequence[str],
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray, str]],
+    *,
+    open_set_unknown: int = 0,
+    seed: int = 42,
+) -> list[int]:
+    """The rows an encoder may be fine-tuned on before the evaluation: none that any field tests on, and
+    none of a label the open-set check will hold out (it must stay unknown to the encoder too)."""
+    tested = {int(i) for _, test, _ in splits.values() for i in test}
+    rows = [i for i in range(len(data.texts)) if i not in tested]
+    for field in fields if open_set_unknown else ():
+        train = splits[field][0] if splits else [i for i, label in enumerate(data.labels[field]) if label]
+        held = set(unknown_labels([data.labels[field][i] for i in train], open_set_unknown, seed))
+        rows = [i for i in rows if data.labels[field][i] not in held]
+    return rows

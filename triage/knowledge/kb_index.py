@@ -43,6 +43,12 @@ class Knowledge:
     outcomes_stamp: tuple[Any, ...] = ()
     nothing_fits: NothingFitsModel | KbNothingFitsModel | None = None
     encoder_name: str = ""  # the encoder its passages were embedded with
+    fitted_on: tuple[Any, ...] = ()  # the KB stamp the nothing-fits model was fitted against
+
+    @property
+    def calibration_stale(self) -> bool:
+        """Whether the model calibrated on the KB was calibrated on an older KB (refit it when due)."""
+        return isinstance(self.nothing_fits, KbNothingFitsModel) and self.fitted_on != self.stamp
 
 
 def refit_nothing_fits(
@@ -51,17 +57,17 @@ def refit_nothing_fits(
     """``knowledge`` with its "nothing fits" model fitted on the newest ``limit`` portal outcomes against
     its published articles or, while there are too few outcomes, calibrated on the KB itself so that
     ``keep`` of its answerable pseudo-queries still see their article (the model held is kept when it
-    is one of those already: the KB has not changed). No model for a KB of too few articles."""
+    is one of those and the KB has not changed since). No model for a KB of too few articles."""
     stamp = outcomes_stamp(session)
     outcomes = portal_outcomes(session, limit=limit)
     texts = [text for text, _ in outcomes]
     vectors = encode_cached(encoder, texts, cache) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
     model = fit_nothing_fits(knowledge.search, texts, vectors, [h for _, h in outcomes], statuses=("published",))
-    if model is None and isinstance(knowledge.nothing_fits, KbNothingFitsModel):
+    if model is None and isinstance(knowledge.nothing_fits, KbNothingFitsModel) and not knowledge.calibration_stale:
         model = knowledge.nothing_fits
     elif model is None:
         model = _day_one(knowledge.search, encoder, cache, keep)
-    return replace(knowledge, outcomes_stamp=stamp, nothing_fits=model)
+    return replace(knowledge, outcomes_stamp=stamp, nothing_fits=model, fitted_on=knowledge.stamp)
 
 
 def _day_one(
@@ -105,10 +111,10 @@ def load_knowledge(
     the "nothing fits" model on the newest ``outcomes_limit`` portal outcomes, or on the KB itself before
     there are enough (``day_one_keep``: see :func:`refit_nothing_fits`).
 
-    With a ``previous`` build whose model was fitted on outcomes, the model is kept instead: it reads the
-    new index's results at prediction time, and refitting on every article edit would cost a search per
-    outcome. :func:`refit_nothing_fits` refits it when outcomes change. A model calibrated on the KB is
-    calibrated again on the KB as it is now."""
+    With a ``previous`` build that has a model, the model is kept instead: it reads the new index's
+    results at prediction time, and refitting on every article edit would cost a search per outcome (or
+    per pseudo-query). :func:`refit_nothing_fits` refits it when outcomes change, and a model calibrated
+    on an older KB (:attr:`Knowledge.calibration_stale`) when the caller's refit interval has passed."""
     stamp = kb_stamp(session)
     sections = searchable_sections(session)
     passages = [p for section in sections for p in section_passages(section)]
@@ -125,6 +131,7 @@ def load_knowledge(
     )
     encoded = counts["total"] - counts["cached"]
     knowledge = Knowledge(stamp=stamp, search=search, encoded=encoded, encoder_name=encoder.name)
-    if previous is not None and isinstance(previous.nothing_fits, NothingFitsModel):
-        return replace(knowledge, outcomes_stamp=previous.outcomes_stamp, nothing_fits=previous.nothing_fits)
+    if previous is not None and previous.nothing_fits is not None:
+        kept = {"outcomes_stamp": previous.outcomes_stamp, "fitted_on": previous.fitted_on}
+        return replace(knowledge, nothing_fits=previous.nothing_fits, **kept)
     return refit_nothing_fits(session, knowledge, encoder, cache, limit=outcomes_limit, keep=day_one_keep)

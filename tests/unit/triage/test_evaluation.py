@@ -9,7 +9,7 @@ import pytest
 from triage.desk.ticket_import import parse_mapping
 from triage.errors import InvalidImport
 from triage.evaluation.classification import evaluate_file, open_set_auroc
-from triage.evaluation.labelled import load_labelled, split_rows
+from triage.evaluation.labelled import adaptation_rows, load_labelled, split_rows, unknown_labels
 from triage.evaluation.report import write_report
 from triage.ml.inputs import make_inputs
 
@@ -77,6 +77,11 @@ def test_an_adapted_encoder_learns_only_from_rows_no_field_tests_on(history, enc
         assert report["fields"][field]["rows"]["test"] == len(test)
     assert seen["texts"] and not set(seen["texts"]) & tested
     assert len(seen["texts"]) == len(data.texts) - len(tested) == len(seen["labels"]["priority"])
+    # with the open-set check, the labels it will hold out stay unknown to the encoder too
+    splits = {f: split_rows(data.labels[f], data.created_at, test_size=0.2, seed=42) for f in ("category",)}
+    rows = adaptation_rows(data, ["category"], splits, open_set_unknown=2, seed=42)
+    held = unknown_labels([data.labels["category"][i] for i in splits["category"][0]], 2, 42)
+    assert rows and not {data.labels["category"][i] for i in rows} & set(held)
 
 
 def test_open_set_abstain_score_separates_unseen_labels():

@@ -8,7 +8,7 @@ from kb.parsing import validate_draft
 from kb.sections import kb_stamp
 from kb.store import create_article, update_article
 from models.db import session_scope
-from triage.knowledge.kb_index import load_knowledge
+from triage.knowledge.kb_index import load_knowledge, refit_nothing_fits
 from triage.ml.embedding_cache import EmbeddingCache
 
 VPN = (
@@ -71,3 +71,16 @@ def test_the_day_one_model_is_stored_by_kb_content_and_fitted_again_without_it(
     assert again.nothing_fits.to_dict() == first.nothing_fits.to_dict()
     assert KbNothingFitsModel.from_dict(first.nothing_fits.to_dict()).to_dict() == first.nothing_fits.to_dict()
     assert stored[0].read_text().startswith('{"coef"')
+
+    with session_scope(sessions) as session:  # an edit: the index follows at once, the calibration when due
+        update_article(
+            session,
+            "vpn-disconnects-or-slow",
+            validate_draft(slug="vpn-disconnects-or-slow", title="VPN drops", body=VPN),
+        )
+    with session_scope(sessions) as session:
+        edited = load_knowledge(session, encoder, cache, previous=again)
+        assert edited.nothing_fits is again.nothing_fits and edited.calibration_stale
+        refitted = refit_nothing_fits(session, edited, encoder, cache, limit=100)
+    assert not refitted.calibration_stale and refitted.fitted_on == edited.stamp
+    assert len(list((tmp_path / "cache" / "day-one").glob("*.json"))) == 2  # one per KB content
