@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.ml.encoder import FINETUNE_MANIFEST
+
 __all__ = (
     "TOPICAL_FIELDS",
     "FineTuneReport",
@@ -106,8 +108,8 @@ class FineTuneReport:
     seconds: float
     texts_per_second: float
     stopped_by: str  # "passes" or "time budget"
-    loss_first: float
-    loss_last: float
+    loss_first: float | None  # mean of the first ten steps' losses (None: no step ran)
+    loss_last: float | None
     batch_size: int
     learning_rate: float
     fingerprint: str  # sha256 of the pairs, so a model says what it learned from
@@ -129,7 +131,7 @@ def finetune_encoder(
 ) -> FineTuneReport:
     """Fine-tune the sentence-transformers model at ``model_path`` on ``pairs`` for at most ``seconds``
     (or ``passes`` over the pairs, whichever ends first) and save it to ``out_dir`` with
-    ``finetune.json``. Texts are cut to ``max_length`` tokens while training."""
+    :data:`~triage.ml.encoder.FINETUNE_MANIFEST`. Texts are cut to ``max_length`` tokens while training."""
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -181,13 +183,13 @@ def finetune_encoder(
         seconds=round(elapsed, 1),
         texts_per_second=round(2 * step * batch_size / max(elapsed, 1e-9), 1),
         stopped_by=stopped_by,
-        loss_first=round(float(np.mean(losses[:10])), 4) if losses else math.nan,
-        loss_last=round(float(np.mean(losses[-10:])), 4) if losses else math.nan,
+        loss_first=round(float(np.mean(losses[:10])), 4) if losses else None,
+        loss_last=round(float(np.mean(losses[-10:])), 4) if losses else None,
         batch_size=batch_size,
         learning_rate=learning_rate,
         fingerprint=digest.hexdigest(),
     )
-    (out_dir / "finetune.json").write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
+    (out_dir / FINETUNE_MANIFEST).write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     return report
 
 

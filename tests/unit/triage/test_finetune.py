@@ -70,7 +70,8 @@ def test_fine_tuning_saves_a_self_describing_encoder_that_loads_by_its_folder(tu
 def test_the_time_budget_stops_training_and_still_saves(tmp_path: Path):
     pairs = [Pair(f"anchor {n}", f"positive {n}", str(n)) for n in range(8)]
     report = finetune_encoder(MiniLMEncoder(lazy=True).model_path, pairs, tmp_path / "t", seconds=0, batch_size=8)
-    assert report.steps == 0 and report.stopped_by == "time budget" and (tmp_path / "t" / FINETUNE_MANIFEST).exists()
+    assert report.steps == 0 and report.stopped_by == "time budget" and report.loss_last is None
+    assert (tmp_path / "t" / FINETUNE_MANIFEST).exists()
     with pytest.raises(ValueError, match="fewer than one batch"):
         finetune_encoder(MiniLMEncoder(lazy=True).model_path, pairs[:3], tmp_path / "u", seconds=10, batch_size=8)
 
