@@ -66,7 +66,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     batcher = None
     if api.batch_max > 1:  # concurrent requests' texts are encoded (and drafts classified) together
         wait, timeout = api.batch_wait_ms / 1000, api.batch_timeout_seconds
-        batcher = MicroBatchingEncoder(serving.encoder, max_wait=wait, max_batch=api.batch_max, timeout=timeout)
+        batcher = serving.micro_batched(serving.encoder)
         serving.encoder = batcher
         serving.suggest_batcher = MicroBatcher(
             serving.suggest_many, max_wait=wait, max_batch=api.batch_max, timeout=timeout, name="suggestions"

@@ -214,11 +214,13 @@ class Serving:
             inner = self.configured_encoder
         else:
             return None
-        if not isinstance(self.encoder, MicroBatchingEncoder):
-            return inner
+        return self.micro_batched(inner) if isinstance(self.encoder, MicroBatchingEncoder) else inner
+
+    def micro_batched(self, encoder: Encoder) -> MicroBatchingEncoder:
+        """``encoder`` behind a micro-batcher with the settings' wait, batch size and timeout."""
         api = self.settings.api
         wait, timeout = api.batch_wait_ms / 1000, api.batch_timeout_seconds
-        return MicroBatchingEncoder(inner, max_wait=wait, max_batch=api.batch_max, timeout=timeout)
+        return MicroBatchingEncoder(encoder, max_wait=wait, max_batch=api.batch_max, timeout=timeout)
 
     def _switch_encoder(self, encoder: Encoder, bundle: LoadedBundle) -> None:
         """Serve ``bundle`` with ``encoder``: the KB index is embedded again with it first (the nothing-fits

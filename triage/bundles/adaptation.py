@@ -22,8 +22,8 @@ from models import Ticket
 from models.tickets import LABEL_FIELDS
 from triage.errors import InvalidQuery
 from triage.ml.embedding_cache import EmbeddingCache, encode_cached
-from triage.ml.encoder import FINETUNE_MANIFEST, Encoder, FineTunedEncoder, MiniLMEncoder
-from triage.ml.finetune import MIN_PAIRS, field_pairs, finetune_encoder, section_pairs, text_pairs
+from triage.ml.encoder import FINETUNE_MANIFEST, Encoder, FineTunedEncoder
+from triage.ml.finetune import MIN_PAIRS, field_pairs, finetune_minilm, section_pairs, text_pairs
 from triage.ml.inputs import make_inputs
 from triage.text.redaction import Redactor, ticket_texts
 
@@ -56,9 +56,11 @@ def adapted_encoder(
     threads: int | None = None,
     progress: Callable[[int, int], None] = lambda step, steps: None,
 ) -> FineTunedEncoder:
-    """Fine-tune MiniLM into ``folder`` on the tickets (their redacted ``texts``; the same label of any
-    field, or the same resolution, makes a pair) and the KB's sections (heading path and text), and load it.
-    Give it only the tickets the bundle's held-out check does not judge."""
+    """Fine-tune MiniLM into ``folder`` on the tickets (their redacted ``texts``; the same topical label,
+    see :func:`~triage.ml.finetune.field_pairs`, or the same resolution makes a pair) and the KB's
+    sections (heading path and text), and load it. Give it only the tickets the bundle's held-out check
+    does not judge; fewer than :data:`~triage.ml.finetune.MIN_PAIRS` pairs is an error naming
+    ``finetune_minutes``."""
     labels = {name: [getattr(t, name) for t in tickets] for name in LABEL_FIELDS}
     pairs = [
         *field_pairs(list(texts), labels, rng=np.random.default_rng(tuning.seed)),
@@ -71,17 +73,17 @@ def adapted_encoder(
             f"KB sections); at least {MIN_PAIRS} are needed",
             field="finetune_minutes",
         )
-    finetune_encoder(
-        MiniLMEncoder(lazy=True).model_path,
+    encoder, _ = finetune_minilm(
         pairs,
         folder,
         seconds=tuning.minutes * 60,
         passes=tuning.passes,
-        batch_size=min(32, len(pairs)),
         seed=tuning.seed,
+        encode_batch_size=batch_size,
+        threads=threads,
         progress=lambda step, steps, loss: progress(step, steps),
     )
-    return FineTunedEncoder(folder, batch_size=batch_size, threads=threads)
+    return encoder
 
 
 def carries_encoder(manifest: dict[str, Any]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -18,7 +19,6 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sqlalchemy.orm import Session
 
-from models import Ticket
 from models.hashing import content_hash
 from models.tickets import LABEL_FIELDS
 from triage.bundles import registry
@@ -38,7 +38,6 @@ __all__ = (
     "TrainResult",
     "field_metrics",
     "holdout_metrics",
-    "ticket_inputs",
     "train_bundle",
     "trained_ticket_ids",
 )
@@ -75,14 +74,6 @@ def field_metrics(clf: TriageClassifier, labels: Sequence[str]) -> dict[str, Any
     }
 
 
-def ticket_inputs(
-    tickets: Sequence[Ticket], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor | None = None
-) -> np.ndarray:
-    """Classifier inputs (redacted text and its embedding) for tickets, encoding only texts the cache lacks."""
-    texts = ticket_texts(tickets, redactor)
-    return make_inputs(texts, encode_cached(encoder, texts, cache))
-
-
 def trained_ticket_ids(bundle_path: Path) -> set[int]:
     """The ids of the resolved tickets a bundle was trained on (its ``tickets.json``)."""
     return {item["id"] for item in json.loads((bundle_path / "tickets.json").read_text(encoding="utf-8"))}
@@ -116,6 +107,12 @@ def _judge_field(
     pairs = [(labels[i], p) for i, p in zip(held_part, predicted, strict=True) if labels[i]]
     confidence = [round(float(c), 4) for c in proba[np.arange(len(chosen)), chosen]]
     return predicted, confidence, holdout_metrics([t for t, _ in pairs], [p for _, p in pairs])
+
+
+def _scratch(artifacts_dir: Path) -> tempfile.TemporaryDirectory:
+    """A temporary folder under the artifacts for a fine-tuned encoder until the bundle copies it."""
+    (artifacts_dir / "scratch").mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix="finetune-", dir=artifacts_dir / "scratch")
 
 
 def train_bundle(
@@ -159,8 +156,7 @@ def train_bundle(
     redact = Redactor(redact_patterns)
     texts = ticket_texts(tickets, redact)
     train_part, held_part = holdout_split(len(tickets), holdout)
-    (artifacts_dir / "scratch").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="finetune-", dir=artifacts_dir / "scratch") as scratch:
+    with _scratch(artifacts_dir) if finetune is not None else contextlib.nullcontext("") as scratch:
         tuned = Path(scratch) / ENCODER_FOLDER
         if finetune is not None:  # on the tickets the held-out check does not judge, so it stays honest
             encoder = adapted_encoder(

@@ -72,8 +72,7 @@ class FineTuningAdapter:
 
         from triage.errors import InvalidImport
         from triage.ml.embedding_cache import EmbeddingCache, encode_cached
-        from triage.ml.encoder import FineTunedEncoder, MiniLMEncoder
-        from triage.ml.finetune import MIN_PAIRS, field_pairs, finetune_encoder
+        from triage.ml.finetune import MIN_PAIRS, field_pairs, finetune_minilm
 
         models = self.settings.models
         pairs = [*field_pairs(texts, labels, rng=np.random.default_rng(self.seed)), *self.extra]
@@ -87,12 +86,16 @@ class FineTuningAdapter:
             if step % 50 == 0 or step == steps:
                 click.echo(f"  step {step}/{steps}, loss {loss:.3f}, {time.monotonic() - started:.0f} s", err=True)
 
-        base = MiniLMEncoder(lazy=True).model_path
-        report = finetune_encoder(
-            base, pairs, folder, seconds=self.minutes * 60, passes=self.passes, seed=self.seed, progress=progress
+        self.encoder, report = finetune_minilm(
+            pairs,
+            folder,
+            seconds=self.minutes * 60,
+            passes=self.passes,
+            seed=self.seed,
+            encode_batch_size=models.encode_batch_size,
+            threads=self.settings.threads_per_worker(),
+            progress=progress,
         )
         click.echo(json.dumps(asdict(report)), err=True)
-        threads = self.settings.threads_per_worker()
-        self.encoder = FineTunedEncoder(folder, batch_size=models.encode_batch_size, threads=threads)
         cache = EmbeddingCache.in_artifacts(models.artifacts_dir, self.encoder)
         return lambda batch: encode_cached(self.encoder, batch, cache)

@@ -215,6 +215,7 @@ def _fold(
     """The KB without this fold's articles and without one passage of every other section of two or more,
     and the pseudo-queries: every passage of the fold's articles, and each passage taken out."""
     chunks, ids, vectors, queries = [], [], [], []
+    vector = search.dense.reconstruct
     for chunk in sections:
         blocks = section_blocks(chunk)
         base = chunk["id"] * PASSAGES_PER_SECTION
@@ -223,7 +224,6 @@ def _fold(
         if fold_of[chunk["slug"]] == fold:
             queries += [_Query(q, language, None) for _, q in asked]
             continue
-        vector = search.dense.reconstruct
         kept = list(range(len(blocks)))
         whole = vector(base)
         if len(blocks) >= 2 and asked:

@@ -22,14 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.ml.encoder import FINETUNE_MANIFEST
+from triage.ml.encoder import FINETUNE_MANIFEST, FineTunedEncoder, MiniLMEncoder
 
 __all__ = (
+    "MIN_PAIRS",
     "TOPICAL_FIELDS",
     "FineTuneReport",
     "Pair",
     "field_pairs",
     "finetune_encoder",
+    "finetune_minilm",
     "label_pairs",
     "section_pairs",
     "text_pairs",
@@ -191,6 +193,33 @@ def finetune_encoder(
     )
     (out_dir / FINETUNE_MANIFEST).write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def finetune_minilm(
+    pairs: Sequence[Pair],
+    folder: Path,
+    *,
+    seconds: float,
+    passes: float = 1.0,
+    seed: int = 0,
+    encode_batch_size: int = 16,
+    threads: int | None = None,
+    progress: Callable[[int, int, float], None] = lambda step, steps, loss: None,
+) -> tuple[FineTunedEncoder, FineTuneReport]:
+    """:func:`finetune_encoder` on the bundled MiniLM into ``folder`` (batches of 32 pairs, fewer when
+    there are fewer pairs), and the result loaded as an encoder."""
+    base = MiniLMEncoder(lazy=True).model_path
+    report = finetune_encoder(
+        base,
+        pairs,
+        folder,
+        seconds=seconds,
+        passes=passes,
+        batch_size=min(32, len(pairs)),
+        seed=seed,
+        progress=progress,
+    )
+    return FineTunedEncoder(folder, batch_size=encode_batch_size, threads=threads), report
 
 
 def _in_batch_loss(model, batch: list[Pair], scale: float):

@@ -87,3 +87,11 @@ def test_too_few_pairs_are_refused_before_anything_is_trained(sessions, tmp_path
     assert not (tmp_path / "encoder").exists()
     with pytest.raises(ValueError, match="above zero"):
         FineTuning(minutes=0)
+
+
+def test_fewer_pairs_than_a_batch_train_in_one_smaller_batch(tmp_path: Path):
+    from triage.ml.finetune import finetune_minilm
+
+    pairs = [Pair(f"vpn problem {n}", f"vpn keeps dropping {n}", "Network") for n in range(20)]
+    encoder, report = finetune_minilm(pairs, tmp_path / "small", seconds=600)
+    assert report.batch_size == 20 and report.steps == 1 and encoder.name.endswith(report.fingerprint[:12])
