@@ -79,6 +79,9 @@ def test_upgrade_import_and_reimport(settings, backend, deployments, tmp_path: P
         (["tickets", "import", "{csv}", "--map", "subject"], "error [map]"),
         (["tickets", "import", "{missing}"], "error [file]"),
         (["kb", "import", "{broken}"], "error [broken.md:front_matter]"),
+        (["finetune", "{csv}", "--map", "subject=Title", "--out", "{out}"], "error [map]"),
+        (["finetune", "{csv}", "--map", "subject=Title", "--map", "category=Text", "--out", "{out}"], "error [file]"),
+        (["finetune", "{csv}", "--map", "subject=Title", "--map", "category=Text", "--out", "{full}"], "error [out]"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_writes_nothing(settings, tmp_path: Path, args, message):
@@ -88,12 +91,16 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(settings, tmp_path: Path
     broken.mkdir()
     (broken / "fine.md").write_text("---\ntitle: Fine\nslug: fine\n---\nbody\n")
     (broken / "broken.md").write_text("---\ntitle: [oops\n---\nbody\n")
-    paths = {"csv": csv, "missing": tmp_path / "nope.csv", "broken": broken}
+    full = tmp_path / "full"  # an encoder folder must not overwrite anything
+    full.mkdir()
+    (full / "keep.txt").write_text("mine")
+    paths = {"csv": csv, "missing": tmp_path / "nope.csv", "broken": broken, "out": tmp_path / "enc", "full": full}
     result = helpdesk(settings, *(a.format(**paths) for a in args))
     assert result.returncode == 2
     assert result.stderr.startswith(message)
     assert "Traceback" not in result.stderr
     assert count(settings, Ticket) == 0 and count(settings, Article) == 0
+    assert not (tmp_path / "enc").exists() and (full / "keep.txt").read_text() == "mine"
 
 
 def test_train_with_articles_only_says_predictions_are_unavailable(settings, backend, deployments):

@@ -28,7 +28,7 @@ __all__ = ("evaluate", "evaluate_kb_command")
 @click.option("--seed", default=42, show_default=True)
 @click.option(
     "--finetune-minutes",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Fine-tune the encoder on the training rows first (at most this long) and evaluate with it.",
 )

@@ -20,8 +20,16 @@ __all__ = ("FineTuningAdapter", "finetune_command")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="Map text and label fields.")
 @click.option("--kb", "kb_folder", type=click.Path(path_type=Path), default=None, help="Also pair this KB's headings.")
-@click.option("--minutes", default=20.0, show_default=True, help="Time budget for training.")
-@click.option("--passes", default=1.0, show_default=True, help="Passes over the pairs, if the budget allows.")
+@click.option(
+    "--minutes", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True, help="Time budget."
+)
+@click.option(
+    "--passes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Passes over the pairs, if the budget allows.",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the fine-tuned encoder.")
 @click.option("--seed", default=0, show_default=True)
 def finetune_command(
