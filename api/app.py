@@ -22,10 +22,12 @@ from api.controllers.mail import MailController
 from api.controllers.models import AdminController, JobsController, ModelsController
 from api.controllers.pages import PAGE_HEADERS, PagesController, static_files
 from api.controllers.portal import PortalController
+from api.controllers.sla import SlaController
 from api.controllers.suggest import SuggestController
 from api.controllers.tickets import TicketController
 from api.controllers.webhooks import WebhookController
 from api.errors import EXCEPTION_HANDLERS, document_problems
+from api.i18n import load_catalogue
 from api.lifespan import serving_lifespan
 from api.limits import BoundedJSONRequest, check_request, cors_config
 from api.openapi_ui import SwaggerUIPlugin
@@ -57,6 +59,7 @@ ROUTE_HANDLERS = (
     IncidentController,
     WebhookController,
     ConnectorController,
+    SlaController,
     MailController,
     PagesController,
     whoami,
@@ -83,7 +86,9 @@ def _openapi() -> OpenAPIConfig:
 
 
 def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litestar:
-    """Build the app for ``settings``; pass an already loaded ``encoder`` to share one across apps."""
+    """Build the app for ``settings``; pass an already loaded ``encoder`` to share one across apps. A translations
+    file that cannot be used stops it here (:class:`api.i18n.TranslationsError`, naming the file)."""
+    translations = load_catalogue(settings.api.translations_dir)
     engine = make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
     serving = Serving(settings=settings, sessions=make_session_factory(engine), encoder=encoder)
     app = Litestar(
@@ -101,6 +106,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
     )
     document_problems(app)
     app.state.serving = serving
+    app.state.translations = translations
     app.state.access = Access(
         serving.sessions,
         settings.api.rate_limits,

@@ -81,7 +81,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         log.exception("could not build the KB index")
 
     async def poll() -> None:
-        last_incident_check = time.monotonic()
+        last_incident_check = last_sla_check = time.monotonic()
         while True:
             await asyncio.sleep(serving.settings.api.reload_poll_seconds)
             for refresh in (serving.refresh, serving.refresh_knowledge):
@@ -95,6 +95,12 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
                     await anyio.to_thread.run_sync(serving.detect_incidents_now)
                 except Exception:
                     log.exception("incident detection failed")
+            if time.monotonic() - last_sla_check >= serving.settings.api.sla_poll_seconds:
+                last_sla_check = time.monotonic()
+                try:
+                    await anyio.to_thread.run_sync(serving.watch_sla_now)
+                except Exception:
+                    log.exception("the SLA watch failed")
 
     task = asyncio.create_task(poll())
     hooks = serving.settings.webhooks

@@ -19,6 +19,7 @@ __all__ = (
     "ArticlePage",
     "ArticleUpdate",
     "PortalEventIn",
+    "ResponseIn",
     "SuggestIn",
     "TicketIn",
     "TicketPage",
@@ -64,6 +65,16 @@ class TicketIn(msgspec.Struct, forbid_unknown_fields=True):
     channel: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     language: Annotated[str, msgspec.Meta(max_length=16)] | None = None
     external_id: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    priority: Annotated[str, msgspec.Meta(max_length=50)] | None = None  # set by the requester or helpdesk
+
+
+class ResponseIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An agent's answer to the requester, made in the helpdesk (or by phone or mail): when (now if
+    omitted), who, and optionally what was said."""
+
+    at: datetime | None = None
+    author: Annotated[str, msgspec.Meta(max_length=320)] | None = None
+    body: Text | None = None
 
 
 Label = Annotated[str, msgspec.Meta(max_length=200)]
@@ -173,3 +184,4 @@ class TicketOut:
     suggestion: dict[str, Any] | None
     merged_into_id: int | None = None
     requester_notified_at: datetime | None = None
+    sla: dict[str, Any] | None = None  # due times, state and breach risk; None until an SLA policy is saved

@@ -32,6 +32,7 @@ from triage.knowledge.retrieval import KnowledgeSearch
 from triage.ml.batching import MicroBatcher, MicroBatchingEncoder
 from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
+from triage.sla.watch import watch_clocks
 from triage.text.redaction import Redactor
 
 __all__ = ("Serving",)
@@ -117,6 +118,11 @@ class Serving:
             for event in record_incidents(session, candidates, redact=self.redactor):
                 log.warning("incident spike: %d similar tickets (%s)", event.size, event.subject[:80])
             return [{**c, "subject": self.redactor(c["subject"])} for c in candidates]
+
+    def watch_sla_now(self) -> dict[str, int]:
+        """Refresh open tickets' SLA states and send ``sla.at_risk`` / ``sla.breached`` (blocking)."""
+        with session_scope(self.sessions) as session:
+            return watch_clocks(session)
 
     def refresh_knowledge_now(self) -> bool:
         """Rebuild the KB index if articles changed since it was built, or refit its "nothing fits" model

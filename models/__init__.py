@@ -14,6 +14,7 @@ from models.mail import InboundMail, TicketMessage
 from models.outbox import OutboxEvent, WebhookDelivery, WebhookSubscription
 from models.portal import PortalEvent, PortalSuggestion
 from models.secrets import DeploymentSecret
+from models.sla import SlaPolicyVersion, TicketSla
 from models.tickets import Suggestion, Ticket
 
 __all__ = (
@@ -37,9 +38,11 @@ __all__ = (
     "OutboxEvent",
     "PortalEvent",
     "PortalSuggestion",
+    "SlaPolicyVersion",
     "Suggestion",
     "Ticket",
     "TicketMessage",
+    "TicketSla",
     "WebhookDelivery",
     "WebhookSubscription",
 )

@@ -30,6 +30,8 @@ EVENT_TYPES = (
     "ticket.updated",
     "ticket.resolved",
     "incident.detected",
+    "sla.at_risk",
+    "sla.breached",
     "bundle.promoted",
     "bundle.rolled_back",
     "article.published",

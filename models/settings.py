@@ -97,6 +97,7 @@ class ApiSettings:
     default_top_k: int = 5
     max_top_k: int = 20
     reload_poll_seconds: float = 10.0
+    sla_poll_seconds: float = 60.0  # how often open tickets' SLA states are refreshed (sla.* events sent)
     cors_origins: tuple[str, ...] = ()  # browsers on these origins may call the API; none by default
     rate_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))  # per key, a minute
     unknown_key_rate_limit: int = 30  # unknown or revoked keys a client address may send a minute
@@ -106,6 +107,7 @@ class ApiSettings:
     batch_timeout_seconds: float = 60.0  # a request waits this long for the encoder's worker, then gets 503
     key_cache_seconds: float = 5.0  # a revoked key stops working on other processes within this time
     workers: int = 1  # server processes (`helpdesk serve`); each loads its own encoder and bundle
+    translations_dir: Path | None = None  # a deployment's own translation files (see api.i18n); None: shipped only
 
     def base_url(self) -> str:
         """The public base URL users reach this server on: ``public_url``, else ``http://host:port``
@@ -184,6 +186,7 @@ class Settings:
                 default_top_k=int(env.get("HELPDESK_DEFAULT_TOP_K", "5")),
                 max_top_k=int(env.get("HELPDESK_MAX_TOP_K", "20")),
                 reload_poll_seconds=float(env.get("HELPDESK_RELOAD_POLL_SECONDS", "10")),
+                sla_poll_seconds=float(env.get("HELPDESK_SLA_POLL_SECONDS", "60")),
                 cors_origins=tuple(o.strip() for o in env.get("HELPDESK_CORS_ORIGINS", "").split(",") if o.strip()),
                 rate_limits=_rate_limits(env),
                 unknown_key_rate_limit=int(env.get("HELPDESK_UNKNOWN_KEY_RATE_LIMIT", "30")),
@@ -193,6 +196,7 @@ class Settings:
                 batch_max=int(env.get("HELPDESK_BATCH_MAX", "64")),
                 batch_timeout_seconds=float(env.get("HELPDESK_BATCH_TIMEOUT_SECONDS", "60")),
                 workers=int(env.get("HELPDESK_WORKERS", "1")),
+                translations_dir=Path(d) if (d := env.get("HELPDESK_TRANSLATIONS_DIR", "").strip()) else None,
             ),
             assist=AssistSettings(
                 min_similarity=float(env.get("HELPDESK_ASSIST_MIN_SIMILARITY", "0.5")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -96,11 +97,13 @@ def encoder():
 
 
 def load_demo_data(session: Session) -> None:
-    """The demo articles and resolved tickets under ``data/``."""
+    """The demo articles, SLA policy and resolved tickets under ``data/`` (as ``helpdesk demo`` loads them)."""
     from kb.importer import import_folder
     from triage.desk.ticket_import import import_tickets
+    from triage.sla.store import save_policy
 
     import_folder(session, DEMO / "kb")
+    save_policy(session, json.loads((DEMO / "sla" / "policy.json").read_text(encoding="utf-8")), "demo")
     for file in sorted((DEMO / "tickets").glob("*.jsonl")):
         import_tickets(session, file)
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
+from sqlalchemy.orm import Session
 
 from api.auth import actor_of, roles
-from api.schemas import LIMIT, OFFSET, ROW_ID, TicketIn, TicketOut, TicketPage, TicketPatch, TicketResolve
+from api.schemas import LIMIT, OFFSET, ROW_ID, ResponseIn, TicketIn, TicketOut, TicketPage, TicketPatch, TicketResolve
 from models import Feedback, Suggestion, Ticket
 from models.audit import record_audit
 from models.db import session_scope
 from models.tickets import LABEL_FIELDS, TICKET_STATUSES
-from triage.desk.lifecycle import OPEN_STATUSES, resolve_ticket, ticket_feedback, update_ticket
+from triage.desk.lifecycle import OPEN_STATUSES, record_response, resolve_ticket, ticket_feedback, update_ticket
 from triage.desk.tickets import get_ticket, intake_ticket, latest_suggestion, list_tickets, ticket_messages
+from triage.sla.watch import sla_badges, ticket_sla
 
 __all__ = ("TicketController",)
 
@@ -31,7 +35,7 @@ def _suggestion_out(row: Suggestion | None) -> dict | None:
     }
 
 
-def _ticket_out(ticket: Ticket, suggestion: Suggestion | None) -> TicketOut:
+def _ticket_out(ticket: Ticket, suggestion: Suggestion | None, session: Session) -> TicketOut:
     return TicketOut(
         id=ticket.id,
         external_id=ticket.external_id,
@@ -52,6 +56,7 @@ def _ticket_out(ticket: Ticket, suggestion: Suggestion | None) -> TicketOut:
         suggestion=_suggestion_out(suggestion),
         merged_into_id=ticket.merged_into_id,
         requester_notified_at=ticket.requester_notified_at,
+        sla=ticket_sla(session, ticket),
     )
 
 
@@ -76,8 +81,9 @@ class TicketController(Controller):
                 channel=data.channel,
                 language=data.language,
                 external_id=data.external_id,
+                priority=data.priority,
             )
-            return _ticket_out(ticket, row)
+            return _ticket_out(ticket, row, session)
 
     @get("/", sync_to_thread=True)
     def index(
@@ -96,6 +102,7 @@ class TicketController(Controller):
         statuses = OPEN_STATUSES if status == "open" else ((status,) if status else ())
         with session_scope(state.serving.sessions) as session:
             rows, total = list_tickets(session, statuses=statuses, limit=limit, offset=offset)
+            badges = sla_badges(session, rows)
             items = [
                 {
                     "id": t.id,
@@ -106,6 +113,7 @@ class TicketController(Controller):
                     "priority": t.priority,
                     "assignee": t.assignee,
                     "created_at": t.created_at,
+                    "sla": badges.get(t.id),
                 }
                 for t in rows
             ]
@@ -116,7 +124,7 @@ class TicketController(Controller):
         """A ticket and its latest suggestion."""
         with session_scope(state.serving.sessions) as session:
             ticket = get_ticket(session, ticket_id)
-            return _ticket_out(ticket, latest_suggestion(session, ticket.id))
+            return _ticket_out(ticket, latest_suggestion(session, ticket.id), session)
 
     @patch("/{ticket_id:int}", sync_to_thread=True)
     def update(self, data: JSONBody[TicketPatch], request: Request, state: State, ticket_id: int = ROW_ID) -> TicketOut:
@@ -140,7 +148,7 @@ class TicketController(Controller):
                 status=data.status,
                 on_behalf_of=data.actor,
             )
-            return _ticket_out(ticket, latest_suggestion(session, ticket.id))
+            return _ticket_out(ticket, latest_suggestion(session, ticket.id), session)
 
     @post("/{ticket_id:int}/resolve", status_code=200, sync_to_thread=True)
     def resolve(
@@ -162,7 +170,17 @@ class TicketController(Controller):
             record_audit(
                 session, caller, "ticket.resolved", f"ticket:{ticket_id}", labels=final, on_behalf_of=data.actor
             )
-            return _ticket_out(ticket, latest_suggestion(session, ticket.id))
+            return _ticket_out(ticket, latest_suggestion(session, ticket.id), session)
+
+    @post("/{ticket_id:int}/responses", status_code=201, sync_to_thread=True)
+    def respond(self, data: JSONBody[ResponseIn], state: State, ticket_id: int = ROW_ID) -> dict[str, Any]:
+        """Record that an agent answered the requester (the helpdesk's reply, a call): it joins the thread,
+        and the first one stops the first-response clock. 422 naming ``at`` for a time in the future or
+        before the ticket."""
+        with session_scope(state.serving.sessions) as session:
+            message = record_response(session, ticket_id, at=data.at, author=data.author, body=data.body)
+            ticket = get_ticket(session, ticket_id)
+            return {"message_id": message.id, "at": message.created_at, "sla": ticket_sla(session, ticket)}
 
     @get("/{ticket_id:int}/messages", sync_to_thread=True)
     def messages(self, state: State, ticket_id: int = ROW_ID) -> list[dict]:

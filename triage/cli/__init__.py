@@ -19,6 +19,7 @@ from triage.cli.keys import keys_group
 from triage.cli.mail import mail_group
 from triage.cli.models import models_group
 from triage.cli.serving import demo, serve
+from triage.cli.sla import evaluate_sla_command, sla_group
 from triage.cli.training import suggest, train
 from triage.cli.webhooks import webhooks_group
 from triage.ml.threads import dump_stacks_on_signal
@@ -49,4 +50,6 @@ for command in (db, kb, tickets, train, suggest, evaluate, evaluate_kb_command, 
 for command in (evaluate_duplicates_command, evaluate_replies_command, bench_command, bench_channels_command):
     main.add_command(command)
 for command in (mail_group, webhooks_group, connectors_group, bench_connectors_command, finetune_command):
+    main.add_command(command)
+for command in (sla_group, evaluate_sla_command):
     main.add_command(command)

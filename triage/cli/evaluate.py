@@ -14,7 +14,7 @@ from models.settings import Settings, get_settings
 from triage.cli.finetune import FineTuningAdapter
 from triage.ml.encoders import MULTILINGUAL, configured_encoder
 
-__all__ = ("evaluate", "evaluate_kb_command")
+__all__ = ("evaluate", "evaluate_kb_command", "lazy_embedder")
 
 
 @click.command()
@@ -56,7 +56,7 @@ def evaluate(
         file,
         parsed,
         fields,
-        _lazy_embedder(settings),
+        lazy_embedder(settings),
         test_path=test_file,
         seed=seed,
         min_examples=settings.models.min_examples_per_label,
@@ -75,7 +75,7 @@ def evaluate(
     click.echo(f"written {json_path} and {md_path}")
 
 
-def _lazy_embedder(settings: Settings) -> Callable[[list[str]], Any]:
+def lazy_embedder(settings: Settings) -> Callable[[list[str]], Any]:
     """An embedding function that loads the encoder on first use (so bad input is reported before the
     model loads) and goes through the deployment's embedding cache."""
     from triage.ml.embedding_cache import EmbeddingCache, encode_cached
@@ -128,7 +128,7 @@ def evaluate_kb_command(
         kb_folder,
         queries,
         parse_mapping(mapping, known=("text", "article")),
-        _lazy_embedder(settings),
+        lazy_embedder(settings),
         remove=remove,
         seed=seed,
         language=language,

@@ -8,18 +8,20 @@ tickets with their final labels are the next training set.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Article, Feedback, Ticket
-from models.base import utcnow
+from models import Article, Feedback, Ticket, TicketMessage
+from models.base import as_utc, utcnow
 from models.tickets import LABEL_FIELDS
 from triage.desk.events import emit_ticket_event
 from triage.desk.tickets import get_ticket, latest_suggestion
 from triage.errors import InvalidQuery, InvalidTransition
+from triage.sla.store import record_first_response, retarget, ticket_status_changed
 
-__all__ = ("OPEN_STATUSES", "TRANSITIONS", "resolve_ticket", "ticket_feedback", "update_ticket")
+__all__ = ("OPEN_STATUSES", "TRANSITIONS", "record_response", "resolve_ticket", "ticket_feedback", "update_ticket")
 
 # Where a status may go with PATCH; "resolved" is reached only through resolve_ticket, which needs
 # the resolution. A resolved ticket may be reopened or closed; a closed one is final.
@@ -32,6 +34,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 OPEN_STATUSES = ("new", "open", "pending")
 MAX_LABEL = 200
+CLOCK_SKEW = timedelta(minutes=5)  # a response time this far ahead of ours is still taken as now-ish
 
 
 def _check_labels(labels: Mapping[str, str | None]) -> dict[str, str]:
@@ -119,6 +122,9 @@ def update_ticket(
     moved = status is not None and status != before
     _record_feedback(session, ticket, clean, "update", actor, on_behalf_of)
     ticket.updated_at = utcnow()
+    if "priority" in clean or "category" in changed:
+        retarget(session, ticket, priority_set="priority" in clean)
+    ticket_status_changed(session, ticket, before)
     if changed or moved:
         emit_ticket_event(
             session, "ticket.updated", ticket, changes={**changed, **({"status": status} if moved else {})}
@@ -157,8 +163,11 @@ def resolve_ticket(
     _record_feedback(session, ticket, {k: v for k, v in final.items() if v}, "resolve", actor, on_behalf_of)
     ticket.resolution = resolution
     ticket.helped_articles = slugs
-    ticket.status = "resolved"
+    before, ticket.status = ticket.status, "resolved"
     ticket.resolved_at = ticket.updated_at = utcnow()
+    if "priority" in clean or "category" in clean:
+        retarget(session, ticket, priority_set="priority" in clean)
+    ticket_status_changed(session, ticket, before, ticket.resolved_at)
     emit_ticket_event(session, "ticket.resolved", ticket)
     return ticket
 
@@ -167,3 +176,38 @@ def ticket_feedback(session: Session, ticket_id: int) -> list[Feedback]:
     """The feedback recorded on a ticket, oldest first (404 for an unknown ticket)."""
     get_ticket(session, ticket_id)
     return list(session.scalars(select(Feedback).where(Feedback.ticket_id == ticket_id).order_by(Feedback.id)))
+
+
+def record_response(
+    session: Session,
+    ticket_id: int,
+    *,
+    at: datetime | None = None,
+    author: str | None = None,
+    body: str | None = None,
+    channel: str = "api",
+) -> TicketMessage:
+    """An agent answered the requester (in the helpdesk, by phone or by mail) at ``at`` (now when None):
+    stored on the thread as an outgoing reply; the first one stops the ticket's first-response clock."""
+    ticket = get_ticket(session, ticket_id)
+    now = utcnow()
+    at = as_utc(at) if at else now
+    if at > now + CLOCK_SKEW:
+        raise InvalidQuery("a response cannot be in the future", field="at")
+    if at < as_utc(ticket.created_at):
+        raise InvalidQuery("a response cannot come before the ticket was created", field="at")
+    message = TicketMessage(
+        ticket_id=ticket.id,
+        channel=channel,
+        direction="out",
+        kind="reply",
+        author=author,
+        subject=f"Re: {ticket.subject}"[:1000],
+        body=body or "",
+        original=body or "",
+        created_at=at,
+    )
+    session.add(message)
+    record_first_response(session, ticket, at)
+    session.flush()
+    return message

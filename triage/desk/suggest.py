@@ -28,6 +28,8 @@ __all__ = (
     "unavailable_predictions",
 )
 
+NEIGHBOURS = 20  # resolved tickets looked up per draft (the SLA estimate's sample); the first top_k are shown
+
 
 @dataclass(frozen=True)
 class SimilarTicket:
@@ -74,6 +76,7 @@ class Suggestions:
     articles: list[ArticleHit]
     similar_tickets: list[SimilarTicket]
     predictions: dict[str, FieldPrediction]
+    neighbours: tuple[tuple[int, float], ...] = ()  # the nearest resolved tickets (id, similarity): SLA estimates
 
 
 def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
@@ -81,10 +84,14 @@ def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
     return {name: FieldPrediction(status="unavailable", reason=reason) for name in LABEL_FIELDS}
 
 
-def similar_tickets(bundle: LoadedBundle, vector: np.ndarray, top_k: int) -> list[SimilarTicket]:
-    """The ``top_k`` resolved tickets of ``bundle`` nearest to ``vector``, with their labels."""
+def similar_tickets(
+    bundle: LoadedBundle, vector: np.ndarray, top_k: int, nearest: list[tuple[int, float]] | None = None
+) -> list[SimilarTicket]:
+    """The ``top_k`` resolved tickets of ``bundle`` nearest to ``vector`` (or the first of ``nearest``, a
+    search already made), with their labels."""
     hits = []
-    for ticket_id, score in bundle.ticket_index.search(vector, top_k):
+    found = nearest[:top_k] if nearest is not None else bundle.ticket_index.search(vector, top_k)
+    for ticket_id, score in found:
         t = bundle.tickets[ticket_id]
         hits.append(
             SimilarTicket(
@@ -194,7 +201,14 @@ def suggest_many(
     valid = [i for i, p in enumerate(prepared) if not isinstance(p, InvalidQuery)]
     texts = [prepared[i][0] for i in valid]
     vectors = encoder.encode_batch(texts) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
-    similars = [similar_tickets(bundle, vectors[n], drafts[i][2]) for n, i in enumerate(valid)] if bundle else []
+    nearest = (
+        [bundle.ticket_index.search(vectors[n], max(drafts[i][2], NEIGHBOURS)) for n, i in enumerate(valid)]
+        if bundle
+        else []
+    )
+    similars = (
+        [similar_tickets(bundle, vectors[n], drafts[i][2], nearest[n]) for n, i in enumerate(valid)] if bundle else []
+    )
     predictions = _predict_many(bundle, vectors, texts, similars) if bundle and texts else []
     results: list[Suggestions | InvalidQuery] = list(prepared)  # errors stay where they are
     for n, i in enumerate(valid):
@@ -205,7 +219,8 @@ def suggest_many(
             unavailable = unavailable_predictions("no trained bundle is active yet")
             results[i] = Suggestions(None, language, articles, [], unavailable)
         else:
-            results[i] = Suggestions(bundle.version, language, articles, similars[n], predictions[n])
+            neighbours = tuple((int(t), round(float(score), 4)) for t, score in nearest[n])
+            results[i] = Suggestions(bundle.version, language, articles, similars[n], predictions[n], neighbours)
     return results
 
 

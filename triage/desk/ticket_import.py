@@ -17,6 +17,7 @@ from models import Ticket
 from models.hashing import content_hash
 from models.tickets import LABEL_FIELDS, TICKET_STATUSES
 from triage.errors import InvalidImport
+from triage.sla.store import active_policy, start_clock
 
 __all__ = (
     "IMPORT_FIELDS",
@@ -184,13 +185,19 @@ def store_tickets(
     """Add parsed tickets whose external id is new; returns counts of ``created`` and ``skipped`` rows."""
     counts: Counter[str] = Counter()
     existing = set(session.scalars(select(Ticket.external_id).where(Ticket.external_id.is_not(None))))
+    created = []
     for values in progress(parsed):
         if values["external_id"] in existing:
             counts["skipped"] += 1
             continue
         existing.add(values["external_id"])
-        session.add(Ticket(**values))
+        created.append(Ticket(**values))
+        session.add(created[-1])
         counts["created"] += 1
+    session.flush()
+    active = active_policy(session)
+    for ticket in created if active else ():
+        start_clock(session, ticket, active=active)  # history is measured against the policy in force
     session.flush()
     return counts
 

@@ -16,6 +16,7 @@ from models.hashing import content_hash
 from triage.desk.events import emit_ticket_event, suggestion_summary
 from triage.desk.suggest import Suggestions
 from triage.errors import InvalidQuery, TicketExists, TicketNotFound
+from triage.sla.store import start_clock
 from triage.text.language import detect_language
 
 __all__ = (
@@ -39,9 +40,10 @@ def create_ticket(
     channel: str | None = None,
     language: str | None = None,
     external_id: str | None = None,
+    priority: str | None = None,
 ) -> Ticket:
-    """Store a new ticket (status ``new``); its language is detected when not given. Raise
-    :class:`InvalidQuery` when it has no text."""
+    """Store a new ticket (status ``new``); its language is detected when not given; ``priority`` is the
+    one its requester or helpdesk set, if any. Raise :class:`InvalidQuery` when it has no text."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject and not body:
         raise InvalidQuery("a ticket needs a subject or a body", field="subject")
@@ -55,6 +57,7 @@ def create_ticket(
         channel=channel,
         language=language or detect_language(f"{subject}\n{body}"),
         external_id=external_id,
+        priority=" ".join((priority or "").split()) or None,
         status="new",
         content_hash=content_hash(subject, body),
     )
@@ -123,10 +126,11 @@ def intake_ticket(
     channel: str | None = None,
     language: str | None = None,
     external_id: str | None = None,
+    priority: str | None = None,
 ) -> tuple[Ticket, Suggestion]:
     """A new ticket with its suggestions (``suggest(subject, body)``), the prediction audited under
-    ``actor`` and ``ticket.created`` (with the predictions and articles) in the outbox, all in ``session``'s
-    transaction."""
+    ``actor``, its SLA clock started (from ``priority``, else the predicted one) and ``ticket.created``
+    (with the predictions and articles) in the outbox, all in ``session``'s transaction."""
     ticket = create_ticket(
         session,
         subject=subject,
@@ -135,10 +139,12 @@ def intake_ticket(
         channel=channel,
         language=language,
         external_id=external_id,
+        priority=priority,
     )
     result = suggest(ticket.subject, ticket.body)
     row = save_suggestion(session, ticket.id, result)
     audit_prediction(session, actor, result, ticket_id=ticket.id)
+    start_clock(session, ticket, neighbours=result.neighbours)
     emit_ticket_event(session, "ticket.created", ticket, suggestion=suggestion_summary(row))
     return ticket, row
 
