@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, put
 from litestar.datastructures import State
-from litestar.params import Body, Parameter
+from litestar.params import Body, Parameter, QueryParameter
 
 from api.auth import actor_of, roles
 from api.schemas import LIMIT, OFFSET
@@ -61,13 +61,15 @@ class SlaController(Controller):
     def tickets(
         self,
         state: State,
-        sla_state: str | None = Parameter(
-            query="state",
-            default=None,
-            required=False,
-            pattern="^(" + "|".join(WATCH_STATES) + ")$",
-            description="Only open tickets in this SLA state.",
-        ),
+        sla_state: Annotated[
+            str | None,
+            QueryParameter(
+                name="state",
+                required=False,
+                pattern="^(" + "|".join(WATCH_STATES) + ")$",
+                description="Only open tickets in this SLA state.",
+            ),
+        ] = None,
         limit: int = LIMIT,
         offset: int = OFFSET,
     ) -> dict[str, Any]:
