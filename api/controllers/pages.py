@@ -6,7 +6,9 @@ widget carries, or the key signed in with), so a page shows exactly what that ke
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
@@ -16,6 +18,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 
 from api.auth import PUBLIC, Access, client_address
+from api.i18n import Catalogue
 from kb.errors import ArticleNotFound
 from kb.rendering import render_html
 from kb.store import get_article
@@ -48,6 +51,19 @@ async def _is_portal_key(request: Request, key: str) -> bool:
     return caller is not None and caller.actor.role == "portal"
 
 
+def _language(request: Request, lang: str | None) -> dict[str, Any]:
+    """Template context for the customer's language: ``?lang=``, else Accept-Language, else English. ``lang``
+    is the page's language and ``t(key, **values)`` its texts."""
+    catalogue: Catalogue = request.app.state.translations
+    language = catalogue.negotiate(lang, request.headers.get("accept-language"))
+    return {"lang": language, "t": partial(catalogue.text, language)}
+
+
+def _headers(context: dict[str, Any]) -> dict[str, str]:
+    """A page in the customer's language says which, and that the language was negotiated."""
+    return {"Content-Language": context["lang"], "Vary": "Accept-Language"}
+
+
 def static_files():
     """``/static/*``: the portal widget, the pages' CSS and scripts (public, cached for an hour)."""
     from litestar.datastructures import CacheControlHeader
@@ -64,17 +80,25 @@ class PagesController(Controller):
     response_headers = PAGE_HEADERS
 
     @get("/demo/portal")
-    async def demo_portal(self, request: Request, state: State, key: FromQuery[str | None] = None) -> Template:
+    async def demo_portal(
+        self, request: Request, state: State, key: FromQuery[str | None] = None, lang: FromQuery[str | None] = None
+    ) -> Template:
         """A customer portal's ticket form with the widget; ``?key=`` gives it the portal key to use. Only a
-        live portal key is put into the page (it is public); any other key, an admin's included, is not."""
+        live portal key is put into the page (it is public); any other key, an admin's included, is not.
+        The form is in the customer's language (``?lang=``, else Accept-Language), and so is the widget,
+        which reads the page's ``<html lang>``."""
         usable = key if key and KEY_PATTERN.fullmatch(key) and await _is_portal_key(request, key) else None
         origin = state.serving.settings.api.base_url()  # configured, never the request's Host header
-        return Template("demo_portal.html", context={"key": usable, "origin": origin})
+        context = _language(request, lang)
+        return Template(
+            "demo_portal.html", context={**context, "key": usable, "origin": origin}, headers=_headers(context)
+        )
 
     @post("/demo/portal/sent", status_code=200, before_request=_accept_form)
-    async def demo_sent(self) -> Template:
+    async def demo_sent(self, request: Request, lang: FromQuery[str | None] = None) -> Template:
         """Where the demo form goes: a real portal would file the ticket here."""
-        return Template("sent.html")
+        context = _language(request, lang)
+        return Template("sent.html", context=context, headers=_headers(context))
 
     @get("/signin")
     async def signin(self) -> Template:
@@ -92,8 +116,13 @@ class PagesController(Controller):
         return Template("dashboard.html", context={"page": "dashboard"})
 
     @get("/help/{slug:str}", sync_to_thread=True)
-    def help_article(self, slug: FromPath[str], state: State) -> Template:
-        """A published article as a page (404 for drafts, archived and unknown articles)."""
+    def help_article(
+        self, request: Request, slug: FromPath[str], state: State, lang: FromQuery[str | None] = None
+    ) -> Template:
+        """A published article as a page (404 for drafts, archived and unknown articles). The page's own
+        texts are in the customer's language (``?lang=``, else Accept-Language, else English); the article's
+        text is in the language it was written in, and marked so."""
+        context = _language(request, lang)
         with session_scope(state.serving.sessions) as session:
             try:
                 article = get_article(session, slug)
@@ -105,10 +134,12 @@ class PagesController(Controller):
             return Template(
                 "help_article.html",
                 context={
+                    **context,
                     "title": current.title,
                     "html": render_html(current.body_markdown),
-                    "lang": article.language,
+                    "article_lang": article.language,
                     "revision": current.number,
                     "updated": article.updated_at.date().isoformat(),
                 },
+                headers=_headers(context),
             )

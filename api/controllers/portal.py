@@ -1,16 +1,18 @@
-"""The self-service portal: POST /v1/portal/suggest and POST /v1/portal/events (articles only, never tickets)."""
+"""The self-service portal: POST /v1/portal/suggest and POST /v1/portal/events (articles only, never tickets),
+and GET /v1/portal/translations (the widget's texts in the customer's language)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Response, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 
 from api.auth import roles
+from api.i18n import Catalogue
 from api.schemas import PortalEventIn, SuggestIn
 from models.db import session_scope
 from triage.knowledge.portal import portal_suggest, record_event
@@ -67,3 +69,27 @@ class PortalController(Controller):
                     "created_at": event.created_at,
                 },
             )
+
+    @get("/translations")
+    async def translations(
+        self,
+        request: Request,
+        state: State,
+        lang: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=200,
+                description="Languages the customer reads, most preferred first (comma-separated, e.g. `de,nl`); "
+                "without one that is available, the Accept-Language header decides, then English.",
+            ),
+        ] = None,
+    ) -> Response[dict[str, Any]]:
+        """The customer-facing texts in one language: the shipped translations with the deployment's own
+        (``HELPDESK_TRANSLATIONS_DIR``) over them, English wherever a text is missing. ``available`` lists
+        every language there are texts for."""
+        catalogue: Catalogue = state.translations
+        language = catalogue.negotiate(lang, request.headers.get("accept-language"))
+        return Response(
+            {"language": language, "available": list(catalogue.languages), "texts": catalogue.texts_for(language)},
+            headers={"Content-Language": language, "Vary": "Accept-Language", "Cache-Control": "private, max-age=300"},
+        )
