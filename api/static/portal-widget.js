@@ -6,7 +6,13 @@
  * Optional attributes: data-form (a CSS selector; default: the first form on the page), data-subject and
  * data-body (the fields' selectors; default: [name=subject] and [name=body], [name=description] or the
  * first textarea), data-api (the service's address; default: where this script came from), data-min-chars
- * (default 12), data-debounce (milliseconds, default 400), data-top-k (default 3).
+ * (default 12), data-debounce (milliseconds, default 400), data-top-k (default 3), data-lang (the customer's
+ * language, e.g. "de").
+ *
+ * The widget speaks the customer's language, the first of these the service has texts for: data-lang, the
+ * page's <html lang>, the language the draft is written in (detected by the service), the browser's languages
+ * (Accept-Language), English. Its texts come from GET /v1/portal/translations (the shipped translations with
+ * the deployment's own over them); article links open the help page in the same language.
  *
  * The suggestions live in a shadow root, so the portal's CSS and ours leave each other alone. "This solved
  * it" and "Not helpful" are recorded as deflection events; submitting the form records "ticket_filed".
@@ -22,6 +28,8 @@
   var minChars = parseInt(data.minChars || "12", 10);
   var debounceMs = parseInt(data.debounce || "400", 10);
   var topK = parseInt(data.topK || "3", 10);
+  var fixed = [data.lang, document.documentElement.lang].filter(Boolean); // the page's own say first
+  var catalogues = {}; // the ?lang= asked -> a promise of {language, available, texts}
 
   var STYLE = [
     ":host{all:initial;display:block;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2430}",
@@ -58,6 +66,37 @@
     }, extra || {}));
   }
 
+  function translations(langs) {
+    var asked = langs.join(",");
+    if (!catalogues[asked]) {
+      catalogues[asked] = fetch(api + "/v1/portal/translations?lang=" + encodeURIComponent(asked), {
+        headers: {"authorization": "Bearer " + key},
+      }).then(function (response) {
+        if (!response.ok) throw new Error("translations answered " + response.status);
+        return response.json();
+      });
+      catalogues[asked].catch(function () { delete catalogues[asked]; }); // asked again with the next answer
+    }
+    return catalogues[asked];
+  }
+
+  function sameLanguage(tag, language) {
+    tag = tag.toLowerCase().replace(/_/g, "-");
+    return tag === language || tag.split("-")[0] === language;
+  }
+
+  // The texts for an answer: in the page's language when the service has it, else in the draft's.
+  function textsFor(answer) {
+    return translations(fixed).then(function (catalogue) {
+      var draft = answer.language;
+      var pageSaid = fixed.some(function (tag) { return sameLanguage(tag, catalogue.language); });
+      if (pageSaid || !draft || draft === catalogue.language || catalogue.available.indexOf(draft) < 0) {
+        return catalogue;
+      }
+      return translations([draft]);
+    });
+  }
+
   function start() {
     var form = data.form ? document.querySelector(data.form) : document.querySelector("form");
     if (!form) return;
@@ -82,8 +121,8 @@
     panel.className = "panel";
     panel.hidden = true;
     panel.setAttribute("aria-live", "polite");
-    panel.setAttribute("aria-label", "Suggested articles");
     root.append(panel);
+    translations(fixed).catch(function () {}); // fetched while the customer types; retried with an answer
 
     var timer = null, inFlight = null, shownId = null, lastText = "", solved = false;
 
@@ -94,20 +133,24 @@
       post("/v1/portal/events", payload, {keepalive: true}).catch(function () {});
     }
 
-    function render(answer) {
-      panel.replaceChildren();
-      shownId = answer.suggestion_id;
-      if (answer.nothing_fits || !answer.articles.length) {
-        panel.hidden = true;
-        return;
+    function render(answer, catalogue) {
+      var texts = catalogue.texts;
+      function say(name, values) {
+        return texts[name].replace(/\{(\w+)\}/g, function (whole, field) {
+          return values && Object.prototype.hasOwnProperty.call(values, field) ? values[field] : whole;
+        });
       }
+      panel.replaceChildren();
+      panel.lang = catalogue.language;
+      panel.setAttribute("aria-label", say("widget.region"));
       var heading = document.createElement("h2");
-      heading.textContent = "These articles may answer your question";
+      heading.textContent = say("widget.heading");
       var list = document.createElement("ol");
       answer.articles.forEach(function (hit) {
         var item = document.createElement("li");
         var link = document.createElement("a");
-        link.href = api + "/help/" + encodeURIComponent(hit.slug) + "#" + encodeURIComponent(hit.anchor);
+        link.href = api + "/help/" + encodeURIComponent(hit.slug) + "?lang=" + encodeURIComponent(catalogue.language) +
+          "#" + encodeURIComponent(hit.anchor);
         link.target = "_blank";
         link.rel = "noopener";
         link.textContent = hit.title;
@@ -120,19 +163,19 @@
         snippet.innerHTML = hit.snippet; // escaped by the service; only <mark> is markup
         var yes = document.createElement("button");
         yes.type = "button";
-        yes.textContent = "This solved it";
-        yes.setAttribute("aria-label", "This solved it: " + hit.title);
+        yes.textContent = say("widget.helpful");
+        yes.setAttribute("aria-label", say("widget.helpful_label", {title: hit.title}));
         var no = document.createElement("button");
         no.type = "button";
-        no.textContent = "Not helpful";
-        no.setAttribute("aria-label", "Not helpful: " + hit.title);
+        no.textContent = say("widget.not_helpful");
+        no.setAttribute("aria-label", say("widget.not_helpful_label", {title: hit.title}));
         yes.addEventListener("click", function () {
           event("helpful", hit.slug);
           solved = true;
           var thanks = document.createElement("p");
           thanks.className = "thanks";
           thanks.setAttribute("role", "status");
-          thanks.textContent = "Glad that helped. You don't need to send the form.";
+          thanks.textContent = say("widget.thanks");
           item.append(thanks);
           yes.disabled = no.disabled = true;
         });
@@ -148,6 +191,18 @@
       });
       panel.append(heading, list);
       panel.hidden = false;
+    }
+
+    function show(answer, controller) {
+      shownId = answer.suggestion_id;
+      if (answer.nothing_fits || !answer.articles.length) {
+        panel.replaceChildren();
+        panel.hidden = true;
+        return null;
+      }
+      return textsFor(answer).then(function (catalogue) {
+        if (controller === inFlight) render(answer, catalogue);
+      });
     }
 
     function ask() {
@@ -169,7 +224,7 @@
           if (!response.ok) throw new Error("suggest answered " + response.status);
           return response.json();
         })
-        .then(function (answer) { if (controller === inFlight) render(answer); })
+        .then(function (answer) { return controller === inFlight ? show(answer, controller) : null; })
         .catch(function (error) {
           if (error.name !== "AbortError") { panel.hidden = true; console.warn("helpdesk widget:", error); }
         });

@@ -147,6 +147,24 @@ def test_the_widget_stays_out_of_the_portals_css_and_the_pages_refuse_foreign_sc
     context.close()
 
 
+def test_the_widget_speaks_the_language_of_its_data_lang_over_the_pages(browser, site):
+    page = browser.new_page()
+    page.goto(f"{site['url']}/demo/portal")  # an English page (<html lang="en">), without the widget
+    page.evaluate(
+        "key => { const s = document.createElement('script'); s.src = '/static/portal-widget.js';"
+        " s.dataset.key = key; s.dataset.lang = 'de'; s.dataset.form = '#ticket-form'; document.body.append(s); }",
+        key_for(site["db"], "portal"),
+    )
+    page.fill("#subject", "I forgot my password")
+    page.fill("#body", "and now I cannot sign in to Windows or Outlook")
+    heading = page.locator(".helpdesk-suggestions h2")
+    heading.wait_for(timeout=20_000)
+    assert heading.inner_text() == "Diese Artikel beantworten vielleicht Ihre Frage"
+    assert page.locator(".helpdesk-suggestions li button").first.inner_text() == "Problem gelöst"
+    assert "?lang=de#" in page.locator(".helpdesk-suggestions li a").first.get_attribute("href")
+    page.close()
+
+
 def test_pages_without_a_key_or_for_unpublished_articles(browser, site):
     page = browser.new_page()
     page.goto(f"{site['url']}/demo/portal?key=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
