@@ -16,6 +16,7 @@ from api.controllers.analytics import AnalyticsController
 from api.controllers.articles import ArticleController
 from api.controllers.assist import IncidentController, MacroController, TicketAssistController
 from api.controllers.connectors import ConnectorController
+from api.controllers.fields import FieldController
 from api.controllers.health import health, ready
 from api.controllers.kb_search import KbSearchController
 from api.controllers.mail import MailController
@@ -60,6 +61,7 @@ ROUTE_HANDLERS = (
     WebhookController,
     ConnectorController,
     SlaController,
+    FieldController,
     MailController,
     PagesController,
     whoami,

@@ -79,6 +79,8 @@ class ResponseIn(msgspec.Struct, forbid_unknown_fields=True):
 
 Label = Annotated[str, msgspec.Meta(max_length=200)]
 Actor = Annotated[str, msgspec.Meta(max_length=200)]
+FieldName = Annotated[str, msgspec.Meta(max_length=20)]
+Labels = Annotated[dict[FieldName, Label], msgspec.Meta(max_length=12)]  # the fields a deployment added
 
 
 class TicketPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +89,7 @@ class TicketPatch(msgspec.Struct, forbid_unknown_fields=True):
     category: Label | None = None
     priority: Label | None = None
     assignee: Label | None = None
+    labels: Labels | None = None
     status: Annotated[str, msgspec.Meta(max_length=20)] | None = None
     actor: Actor | None = None
 
@@ -99,6 +102,7 @@ class TicketResolve(msgspec.Struct, forbid_unknown_fields=True):
     category: Label | None = None
     priority: Label | None = None
     assignee: Label | None = None
+    labels: Labels | None = None
     helped_articles: Annotated[list[Slug], msgspec.Meta(max_length=20)] = []
     actor: Actor | None = None
 
@@ -185,3 +189,4 @@ class TicketOut:
     merged_into_id: int | None = None
     requester_notified_at: datetime | None = None
     sla: dict[str, Any] | None = None  # due times, state and breach risk; None until an SLA policy is saved
+    labels: dict[str, str | None] | None = None  # every triage field in force and its label

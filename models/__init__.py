@@ -9,6 +9,7 @@ from models.base import Base
 from models.connectors import ConnectorInbound, HelpdeskConnector
 from models.erasure import Erasure
 from models.feedback import Feedback
+from models.fields import FieldConfigVersion
 from models.jobs import Job
 from models.mail import InboundMail, TicketMessage
 from models.outbox import OutboxEvent, WebhookDelivery, WebhookSubscription
@@ -30,6 +31,7 @@ __all__ = (
     "DeploymentSecret",
     "Erasure",
     "Feedback",
+    "FieldConfigVersion",
     "HelpdeskConnector",
     "InboundMail",
     "IncidentEvent",

@@ -34,6 +34,8 @@ class Ticket(Base):
     assignee: Mapped[str | None] = mapped_column(String(200))
     resolution: Mapped[str | None] = mapped_column(Text)
     helped_articles: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default=text("'[]'"))
+    # the labels of fields a deployment adds beyond category, priority and assignee (see models.fields)
+    labels: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

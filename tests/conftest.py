@@ -97,12 +97,15 @@ def encoder():
 
 
 def load_demo_data(session: Session) -> None:
-    """The demo articles, SLA policy and resolved tickets under ``data/`` (as ``helpdesk demo`` loads them)."""
+    """The demo articles, fields, SLA policy and resolved tickets under ``data/`` (as ``helpdesk demo`` loads
+    them)."""
     from kb.importer import import_folder
+    from models.fields import save_fields
     from triage.desk.ticket_import import import_tickets
     from triage.sla.store import save_policy
 
     import_folder(session, DEMO / "kb")
+    save_fields(session, json.loads((DEMO / "fields.json").read_text(encoding="utf-8")), "demo")
     save_policy(session, json.loads((DEMO / "sla" / "policy.json").read_text(encoding="utf-8")), "demo")
     for file in sorted((DEMO / "tickets").glob("*.jsonl")):
         import_tickets(session, file)

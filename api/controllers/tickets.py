@@ -14,6 +14,7 @@ from api.schemas import LIMIT, OFFSET, ROW_ID, ResponseIn, TicketIn, TicketOut, 
 from models import Feedback, Suggestion, Ticket
 from models.audit import record_audit
 from models.db import session_scope
+from models.fields import field_names, labels_of
 from models.tickets import LABEL_FIELDS, TICKET_STATUSES
 from triage.desk.lifecycle import OPEN_STATUSES, record_response, resolve_ticket, ticket_feedback, update_ticket
 from triage.desk.tickets import get_ticket, intake_ticket, latest_suggestion, list_tickets, ticket_messages
@@ -57,6 +58,7 @@ def _ticket_out(ticket: Ticket, suggestion: Suggestion | None, session: Session)
         merged_into_id=ticket.merged_into_id,
         requester_notified_at=ticket.requester_notified_at,
         sla=ticket_sla(session, ticket),
+        labels=labels_of(ticket, field_names(session)),
     )
 
 
@@ -166,7 +168,7 @@ class TicketController(Controller):
                 actor=caller.name,
                 on_behalf_of=data.actor,
             )
-            final = {name: getattr(ticket, name) for name in LABEL_FIELDS}
+            final = labels_of(ticket, field_names(session))
             record_audit(
                 session, caller, "ticket.resolved", f"ticket:{ticket_id}", labels=final, on_behalf_of=data.actor
             )
@@ -212,7 +214,8 @@ class TicketController(Controller):
 
 
 def _labels(data: TicketPatch | TicketResolve) -> dict[str, str | None]:
-    return {name: getattr(data, name) for name in LABEL_FIELDS}
+    """The built-in fields' labels and those of ``labels`` (a built-in field given both ways: the top-level one)."""
+    return {**(data.labels or {}), **{name: getattr(data, name) for name in LABEL_FIELDS if getattr(data, name)}}
 
 
 def _feedback_out(row: Feedback) -> dict:

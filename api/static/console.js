@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var H = window.Helpdesk, el = H.el, api = H.api;
-  var FIELDS = ["category", "priority", "assignee"];
+  var BUILT_IN = ["category", "priority", "assignee"]; // every other field the deployment declares comes after them
   var listNode = document.getElementById("ticket-list");
   var view = document.getElementById("ticket");
   var filter = document.getElementById("status-filter");
@@ -22,9 +22,31 @@
         type: "button", class: "ticket-link", "data-id": t.id,
         "aria-current": current === t.id ? "true" : null,
         onclick: function () { openTicket(t.id); },
-      }, el("span", {class: "subject"}, t.subject || "(no subject)"),
-        el("span", {class: "meta"}, "#" + t.id + " · " + t.status + (t.category ? " · " + t.category : "")))));
+      }, el("span", {class: "subject"}, slaBadge(t.sla), t.subject || "(no subject)"),
+        el("span", {class: "meta"}, "#" + t.id + " · " + t.status + (t.category ? " · " + t.category : "") +
+          (t.sla && t.sla.resolution_due && ["on_track", "at_risk", "breached"].indexOf(t.sla.state) >= 0 ? " · due " + when(t.sla.resolution_due) : "")))));
     });
+  }
+
+  /* A mark for a ticket whose SLA is at risk or breached (nothing for one on track or without a policy). */
+  function slaBadge(sla) {
+    if (!sla || (sla.state !== "at_risk" && sla.state !== "breached")) return null;
+    var risk = sla.breach_probability != null ? " (" + Math.round(sla.breach_probability * 100) + "% likely to miss)" : "";
+    return el("span", {class: "sla-badge sla-" + sla.state, title: "SLA " + sla.state.replace("_", " ") + risk},
+      sla.state === "breached" ? "SLA breached" : "SLA at risk");
+  }
+
+  /* The ticket's SLA in one line: priority (set or predicted), due times, state and the estimate. */
+  function slaLine(sla) {
+    if (!sla) return null;
+    var parts = ["SLA " + sla.state.replace("_", " "), "priority " + (sla.priority || "none") + " (" + sla.priority_source + ")"];
+    if (sla.first_response_due) parts.push("first response " + (sla.first_response_at ? "sent " + when(sla.first_response_at) : "due " + when(sla.first_response_due)));
+    if (sla.paused) parts.push("paused: waiting for the customer");
+    else if (sla.resolution_due) parts.push("resolution due " + when(sla.resolution_due));
+    if (sla.breach_probability != null) parts.push(Math.round(sla.breach_probability * 100) + "% likely to miss it");
+    var e = sla.resolution_estimate_hours;
+    if (e) parts.push("similar tickets took " + e.p10 + "–" + e.p90 + " business hours (median " + e.p50 + ")");
+    return el("p", {class: "sla-line sla-" + sla.state}, slaBadge(sla), parts.join(" · "));
   }
 
   function confidenceBar(value) {
@@ -37,7 +59,7 @@
 
   function predictionCard(ticket, name, p, decided) {
     var card = el("div", {class: "prediction", "data-field": name});
-    var head = el("h3", null, name);
+    var head = el("h3", null, name.replace(/_/g, " "));
     if (!p || p.status === "unavailable") {
       card.append(head, el("p", {class: "muted"}, (p && p.reason) || "no prediction"));
       return card;
@@ -83,8 +105,9 @@
   }
 
   async function decide(ticket, name, value, status) {
-    var body = {};
-    body[name] = value;
+    var body = {}, labels = {};
+    if (BUILT_IN.indexOf(name) >= 0) body[name] = value; // the fields a deployment added go in "labels"
+    else { labels[name] = value; body.labels = labels; }
     try {
       await api("/v1/tickets/" + ticket.id, {method: "PATCH", json: body});
       var feedback = await api("/v1/tickets/" + ticket.id + "/feedback");
@@ -165,7 +188,9 @@
     var ticket = results[0], feedback = results[1];
     var predictions = (ticket.suggestion && ticket.suggestion.predictions) || {};
     var grid = el("div", {class: "predictions"});
-    FIELDS.forEach(function (name) {
+    var fields = Object.keys(ticket.labels || {});
+    Object.keys(predictions).forEach(function (name) { if (fields.indexOf(name) < 0) fields.push(name); });
+    (fields.length ? fields : BUILT_IN).forEach(function (name) {
       var decided = feedback.filter(function (f) { return f.field === name; }).pop();
       grid.append(predictionCard(ticket, name, predictions[name], decided));
     });
@@ -173,6 +198,7 @@
       el("h2", {class: "ticket-subject"}, "#" + ticket.id + " " + (ticket.subject || "(no subject)")),
       el("p", {class: "muted"}, ticket.status + " · " + (ticket.requester || "unknown requester") + " · " + when(ticket.created_at) +
         (ticket.suggestion && ticket.suggestion.bundle_version ? " · bundle " + ticket.suggestion.bundle_version : "")),
+      slaLine(ticket.sla),
       el("pre", {class: "body"}, ticket.body || ""),
       el("h2", null, "Predictions"), grid,
       pending(similar, "Similar tickets", similarSection),

@@ -49,6 +49,27 @@
     fill("acceptance", box);
   }
 
+  async function sla() {
+    var data = await api("/v1/sla/report?weeks=8");
+    if (!data.rows.length) { fill("sla", empty("No ticket with an SLA outcome yet (save a policy: PUT /v1/sla/policy).")); return; }
+    var box = el("div");
+    box.append(el("h3", null, "Met their targets, per priority (last 8 weeks with outcomes)"), C.hbars(data.by_priority.map(function (p) {
+      return {label: p.priority, value: p.attainment, note: H.percent(p.attainment) + " of " + p.tickets};
+    })));
+    var priorities = data.by_priority.map(function (p) { return p.priority; });
+    var cell = {};
+    data.rows.forEach(function (r) { cell[r.week + "|" + r.priority] = r; });
+    box.append(el("h3", null, "Per week of creation"), el("table", {class: "bundles sla-weeks"},
+      el("thead", null, el("tr", null, ["Week"].concat(priorities).map(function (h) { return el("th", {scope: "col"}, h); }))),
+      el("tbody", null, data.weeks.map(function (week) {
+        return el("tr", null, [el("th", {scope: "row"}, week)].concat(priorities.map(function (p) {
+          var r = cell[week + "|" + p];
+          return el("td", {class: r && r.attainment < 0.9 ? "sla-low" : null}, r ? H.percent(r.attainment) + " (" + r.tickets + ")" : "–");
+        })));
+      }))));
+    fill("sla", box);
+  }
+
   async function curves(active) {
     if (!active) return fill("curves", empty("No bundle is active."));
     var data = await api("/v1/models/" + encodeURIComponent(active.version) + "/curves");
@@ -102,7 +123,7 @@
   }
 
   async function refresh() {
-    var results = await Promise.allSettled([volume(), deflection(), acceptance(), bundles().then(curves)]);
+    var results = await Promise.allSettled([volume(), deflection(), acceptance(), sla(), bundles().then(curves)]);
     var failed = results.filter(function (r) { return r.status === "rejected"; });
     if (failed.length) status.textContent = "Some charts could not load: " + failed[0].reason.message;
     document.querySelector(".dashboard").setAttribute("data-loaded", "true");

@@ -279,6 +279,16 @@ def test_the_console_shows_predictions_with_evidence_and_records_an_accepted_one
     ]
     assert decision.inner_text() == f"{feedback[0]['action']}: {label}"
 
+    # a field the deployment added (request_type, a fixed label set) is shown and set like the others
+    kind = page.locator('.prediction[data-field="request_type"]')
+    assert kind.locator("h3").inner_text().lower() == "request type"
+    kind.locator("select").select_option("request")
+    kind.locator("button.override").click()
+    kind.locator(".decision").filter(has_text="request").wait_for(timeout=10_000)
+    stored = _call(site, agent, "GET", f"/v1/tickets/{ticket['id']}")
+    assert stored["labels"]["request_type"] == "request"
+    assert "SLA" in page.locator(".sla-line").inner_text()  # its due times, from the predicted priority
+
     page.fill("#kb-q", "reset my password")
     page.click("#kb-form button")
     page.locator("#kb-results li a").first.wait_for(timeout=10_000)
@@ -295,6 +305,7 @@ def test_the_dashboard_draws_its_charts_for_an_analyst_and_refuses_other_roles(b
     assert page.locator("#acceptance svg").count() >= 1
     figures = page.locator("#curves figure")
     assert figures.count() >= 2 and figures.first.locator("svg polyline").count() == 2
+    assert page.locator("#sla table tbody tr").count() >= 1  # attainment per week of the demo history
     assert page.locator("#bundles tbody tr").count() == 1
     assert page.locator("#bundles tbody tr td").nth(1).inner_text() == "active"
     if site["backend"] == "sqlite":

@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from models import Ticket
-from models.tickets import LABEL_FIELDS
+from models.fields import field_names, label_of
 from triage.bundles.snapshot import resolved_at, training_snapshot
 
 __all__ = ("HeldOut", "held_out", "history_summary")
@@ -30,7 +30,7 @@ def history_summary(session: Session, *, since: datetime | None = None, top: int
 
     return {
         "training_set": snapshot.description,
-        "labels": {name: counts([getattr(t, name) for t in tickets]) for name in LABEL_FIELDS},
+        "labels": {name: counts([label_of(t, name) for t in tickets]) for name in field_names(session)},
         "per_month": dict(sorted(Counter(resolved_at(t).strftime("%Y-%m") for t in tickets).items())),
         "languages": counts([t.language for t in tickets]),
         "channels": counts([t.channel for t in tickets]),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import Feedback, Suggestion, Ticket
 from models.base import as_utc, utcnow
-from models.tickets import LABEL_FIELDS
+from models.fields import field_names
 from triage.bundles.loading import LoadedBundle
 from triage.ml.rates import rate
 from triage.text.texts import ticket_text
@@ -69,7 +69,7 @@ def _unseen(texts: list[str], vocabulary: set[str], words) -> dict[str, Any]:
 def _drift(session: Session, bundle: LoadedBundle, cutoff: datetime, low_confidence: float) -> dict[str, Any]:
     recent = list(session.scalars(select(Suggestion).where(Suggestion.created_at >= cutoff)))
     low: dict[str, Any] = {}
-    for name in LABEL_FIELDS:
+    for name in bundle.fields:
         shown = [s.predictions.get(name) or {} for s in recent]
         shown = [p for p in shown if p.get("status") in ("ok", "abstained")]
         unsure = sum(p["status"] == "abstained" or (p.get("confidence") or 0) < low_confidence for p in shown)
@@ -129,10 +129,11 @@ def prediction_report(
                 predicted[key] += 1
                 abstained[key] += prediction["status"] == "abstained"
 
+    names = dict.fromkeys([*field_names(session), *by_field])  # the fields in force, then any dropped since
     return {
         "since": since.isoformat() if since else None,
         "bucket": bucket,
-        "fields": {name: _acceptance(by_field.get(name, [])) for name in LABEL_FIELDS},
+        "fields": {name: _acceptance(by_field.get(name, [])) for name in names},
         "versions": [
             {"field": name, "bundle_version": version, **_acceptance(rows)}
             for (name, version), rows in sorted(by_version.items())

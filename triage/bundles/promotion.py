@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from models import ArtifactVersion, Ticket
 from models.audit import Actor, record_audit
-from models.tickets import LABEL_FIELDS
+from models.fields import label_of
 from triage.bundles import registry
 from triage.bundles.adaptation import bundle_inputs, carries_encoder
 from triage.bundles.announce import announce_activation
-from triage.bundles.loading import load_bundle
+from triage.bundles.loading import declared_fields, load_bundle
 from triage.bundles.training import trained_ticket_ids
 from triage.errors import GateFailed, InvalidTransition, VersionNotFound
 from triage.ml.bundle import library_versions
@@ -73,15 +73,27 @@ def _labels(manifest: dict[str, Any]) -> dict[str, set[str]]:
     return {name: set(m.get("labels", [])) for name, m in manifest.get("metrics", {}).items()}
 
 
-def label_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
-    """Per field, the labels ``new`` adds and removes compared with ``old`` (unchanged fields left out)."""
+def bundle_fields(*manifests: dict[str, Any]) -> list[str]:
+    """The fields of any of ``manifests``, in order of first appearance."""
+    return list(dict.fromkeys(name for m in manifests for name in declared_fields(m)))
+
+
+def label_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per field, the labels ``new`` adds and removes compared with ``old`` (unchanged fields left out);
+    a field ``new`` adds or drops is reported with ``"field": "added"`` or ``"removed"``."""
     before, after = _labels(old), _labels(new)
-    changes = {}
-    for name in sorted(set(before) | set(after)):
+    old_fields, new_fields = set(declared_fields(old)), set(declared_fields(new))
+    changes: dict[str, dict[str, Any]] = {}
+    for name in bundle_fields(old, new):
         old_labels, new_labels = before.get(name, set()), after.get(name, set())
         added, removed = sorted(new_labels - old_labels), sorted(old_labels - new_labels)
-        if added or removed:
-            changes[name] = {"added": added, "removed": removed}
+        change: dict[str, Any] = {"added": added, "removed": removed}
+        if name not in old_fields:
+            change["field"] = "added"
+        elif name not in new_fields:
+            change["field"] = "removed"
+        if added or removed or "field" in change:
+            changes[name] = change
     return changes
 
 
@@ -131,7 +143,7 @@ def _same_split_scores(
     bundle = load_bundle(Path(active.path))
     scores = {}
     for name, predicted in held["predictions"].items():
-        labelled = [(k, getattr(t, name)) for k, t in enumerate(rows) if getattr(t, name)]
+        labelled = [(k, label_of(t, name)) for k, t in enumerate(rows) if label_of(t, name)]
         true = [label for _, label in labelled]
         ours = [predicted[positions[k]] for k, _ in labelled]
         theirs = None
@@ -178,8 +190,10 @@ def gate(
         rows = int(candidate.manifest.get("holdout", {}).get("rows", 0))
         scores = {n: (m.get("accuracy"), theirs.get(n, {}).get("accuracy")) for n, m in ours.items()}
     fields: dict[str, dict[str, Any]] = {}
-    for name in LABEL_FIELDS:
-        if name in active.manifest.get("classifiers", {}) and name not in candidate.manifest.get("classifiers", {}):
+    declared = declared_fields(candidate.manifest)
+    for name in bundle_fields(active.manifest, candidate.manifest):
+        lost = name in active.manifest.get("classifiers", {}) and name not in candidate.manifest.get("classifiers", {})
+        if lost and name in declared:  # a field taken out of the configuration is a label change, not a loss
             reasons.append(f"{name}: the candidate has no classifier, so {name} would become unavailable")
         if name not in scores:
             continue
@@ -267,7 +281,7 @@ def diff_versions(session: Session, kind: str, old: str, new: str) -> dict[str, 
     old_row, new_row = find_version(session, kind, old), find_version(session, kind, new)
     a, b, old, new = old_row.manifest, new_row.manifest, old_row.version, new_row.version
     metrics = {}
-    for name in LABEL_FIELDS:
+    for name in bundle_fields(a, b):
         before, after = a.get("metrics", {}).get(name, {}), b.get("metrics", {}).get(name, {})
         held_before = a.get("holdout", {}).get("metrics", {}).get(name, {})
         held_after = b.get("holdout", {}).get("metrics", {}).get(name, {})

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ArtifactVersion, Ticket
-from models.tickets import LABEL_FIELDS
+from models.fields import label_of
 from triage.bundles import registry
 from triage.bundles.adaptation import bundle_inputs
 from triage.bundles.loading import load_bundle
@@ -86,10 +86,8 @@ def shadow_evaluate(
     seen = trained_ticket_ids(Path(candidate.path)) | (trained_ticket_ids(Path(active.path)) if theirs else set())
     unseen = np.array([t.id not in seen for t in tickets])
     report["unseen_by_both"] = int(unseen.sum())
-    for name in LABEL_FIELDS:
-        if name not in ours:
-            continue
-        final = np.array([getattr(t, name) or "" for t in tickets], dtype=object)
+    for name in ours:
+        final = np.array([label_of(t, name) or "" for t in tickets], dtype=object)
         labelled = final != ""
         new, new_abstain = np.array(ours[name][0], dtype=object), ours[name][1]
         field: dict[str, Any] = {

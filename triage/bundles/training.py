@@ -19,8 +19,8 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sqlalchemy.orm import Session
 
+from models.fields import active_fields, label_of
 from models.hashing import content_hash
-from models.tickets import LABEL_FIELDS
 from triage.bundles import registry
 from triage.bundles.adaptation import ENCODER_FOLDER, FineTuning, adapted_encoder
 from triage.bundles.snapshot import holdout_split, training_snapshot
@@ -115,6 +115,12 @@ def _scratch(artifacts_dir: Path) -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="finetune-", dir=artifacts_dir / "scratch")
 
 
+def _label(ticket, spec) -> str | None:
+    """A ticket's label for ``spec`` as training sees it: a label outside a fixed set is no label."""
+    label = label_of(ticket, spec.name)
+    return label if label and (spec.labels is None or label in spec.labels) else None
+
+
 def train_bundle(
     session: Session,
     encoder: Encoder,
@@ -153,6 +159,8 @@ def train_bundle(
     """
     snapshot = training_snapshot(session, since=since, until=until)
     tickets = snapshot.tickets
+    specs = active_fields(session)
+    field_labels = {spec.name: [_label(t, spec) for t in tickets] for spec in specs}
     redact = Redactor(redact_patterns)
     texts = ticket_texts(tickets, redact)
     train_part, held_part = holdout_split(len(tickets), holdout)
@@ -189,18 +197,19 @@ def train_bundle(
             params = {"min_examples": min_examples, "coverage": coverage, "target_precision": target_precision}
             return TriageClassifier(**params, decision=decision).fit(X, y)
 
-        for step, name in enumerate(LABEL_FIELDS, start=1):
-            rows = [i for i, t in enumerate(tickets) if getattr(t, name)]
-            labels = [getattr(tickets[i], name) for i in rows]
+        for step, spec in enumerate(specs, start=1):
+            name, column = spec.name, field_labels[spec.name]
+            rows = [i for i, label in enumerate(column) if label]
+            labels = [column[i] for i in rows]
             clf = fit(inputs[rows], labels)
             if clf is None:
                 skipped[name] = f"needs resolved tickets with at least 2 {name} labels of {min_examples}+ examples each"
             else:
                 classifiers[name], metrics[name] = clf, field_metrics(clf, labels)
-                judged = _judge_field(inputs, [getattr(t, name) for t in tickets], train_part, held_part, fit)
+                judged = _judge_field(inputs, column, train_part, held_part, fit)
                 if judged is not None:
                     held_out["predictions"][name], held_out["confidence"][name], held_out["metrics"][name] = judged
-            progress("classifiers", step, len(LABEL_FIELDS))
+            progress("classifiers", step, len(specs))
 
         ticket_items = [
             {
@@ -210,10 +219,11 @@ def train_bundle(
                 "category": t.category,
                 "priority": t.priority,
                 "assignee": t.assignee,
+                **{spec.name: field_labels[spec.name][k] for spec in specs},
                 "resolution": redact(t.resolution) if t.resolution else t.resolution,
                 "language": t.language,
             }
-            for t in tickets
+            for k, t in enumerate(tickets)
         ]
 
         def write_files(folder: Path) -> None:
@@ -243,6 +253,7 @@ def train_bundle(
                 name: {"type": "TriageClassifier", **clf.get_params()} for name, clf in classifiers.items()
             },
             "classifiers_skipped": skipped,
+            "fields": [spec.to_dict() for spec in specs],  # the fields declared when it was trained
             "metrics": metrics,
             "redaction": {"builtin": list(BUILTIN_KINDS), "operator_patterns": dict(redact_patterns or {})},
         }

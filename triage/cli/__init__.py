@@ -14,6 +14,7 @@ from triage.cli.bench_connectors import bench_connectors_command
 from triage.cli.connectors import connectors_group
 from triage.cli.content import db, kb, tickets
 from triage.cli.evaluate import evaluate, evaluate_kb_command
+from triage.cli.fields import fields_group
 from triage.cli.finetune import finetune_command
 from triage.cli.keys import keys_group
 from triage.cli.mail import mail_group
@@ -51,5 +52,5 @@ for command in (evaluate_duplicates_command, evaluate_replies_command, bench_com
     main.add_command(command)
 for command in (mail_group, webhooks_group, connectors_group, bench_connectors_command, finetune_command):
     main.add_command(command)
-for command in (sla_group, evaluate_sla_command):
+for command in (sla_group, evaluate_sla_command, fields_group):
     main.add_command(command)

@@ -108,13 +108,17 @@ def tickets() -> None:
 )
 def tickets_import(file: Path, mapping: tuple[str, ...], embed: bool) -> None:
     """Import tickets from a CSV or JSONL FILE; labelled rows become resolved history."""
+    from models.fields import active_fields
     from triage.desk.ingest import ingest_tickets
-    from triage.desk.ticket_import import parse_mapping, parse_tickets, store_tickets
+    from triage.desk.ticket_import import IMPORT_FIELDS, parse_mapping, parse_tickets, store_tickets
     from triage.ml.embedding_cache import EmbeddingCache
     from triage.text.redaction import Redactor
 
     settings = get_settings()
-    parsed = parse_tickets(file, parse_mapping(mapping))  # every row is checked before the encoder loads
+    with session_scope(sessions(settings)) as session:
+        fields = active_fields(session)
+    known = (*IMPORT_FIELDS, *(f.name for f in fields if f.name not in IMPORT_FIELDS))
+    parsed = parse_tickets(file, parse_mapping(mapping, known), fields)  # every row checked before the encoder loads
     if embed:
         encoder = configured_encoder(settings)
         cache = EmbeddingCache.in_artifacts(settings.models.artifacts_dir, encoder)

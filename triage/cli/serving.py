@@ -6,6 +6,7 @@ import click
 
 from models.settings import get_settings
 from triage.cli.content import db_upgrade, kb_import, tickets_import
+from triage.cli.fields import set_fields
 from triage.cli.keys import demo_keys
 from triage.cli.sla import set_policy
 from triage.cli.training import run_training
@@ -54,6 +55,7 @@ def demo(ctx: click.Context, then_serve: bool) -> None:
     settings = get_settings()
     ctx.invoke(db_upgrade)
     ctx.invoke(kb_import, folder=settings.data_dir / "kb")
+    ctx.invoke(set_fields, file=settings.data_dir / "fields.json")  # request_type beside the three built-in fields
     ctx.invoke(set_policy, file=settings.data_dir / "sla" / "policy.json")  # before the history: it is measured
     for file in sorted((settings.data_dir / "tickets").glob("*.jsonl")):
         ctx.invoke(tickets_import, file=file, mapping=())

@@ -14,19 +14,10 @@ from models.audit import record_audit
 from models.db import session_scope
 from models.settings import get_settings
 from triage.cli.evaluate import lazy_embedder
-from triage.cli.support import CLI_ACTOR, sessions
-from triage.errors import InvalidImport, InvalidInput
+from triage.cli.support import CLI_ACTOR, read_json, sessions
+from triage.errors import InvalidInput
 
 __all__ = ("evaluate_sla_command", "sla_group")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidImport(f"cannot read {path}: {exc}", field="file") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidImport(f"{path} is not JSON: {exc}", field="file") from None
 
 
 @click.group("sla")
@@ -41,7 +32,7 @@ def set_policy(file: Path) -> None:
     without a clock (history imported earlier) get one."""
     from triage.sla.store import save_policy
 
-    document = _read_json(file)
+    document = read_json(file)
     with session_scope(sessions(get_settings())) as session:
         version = save_policy(session, document, CLI_ACTOR.name)
         record_audit(session, CLI_ACTOR, "sla.policy_saved", f"sla_policy:{version.id}")
@@ -123,7 +114,7 @@ def evaluate_sla_command(
 
     settings = get_settings()
     if policy is not None:
-        parsed = parse_policy(_read_json(policy))
+        parsed = parse_policy(read_json(policy))
     else:
         with session_scope(sessions(settings)) as session:
             active = active_policy(session)

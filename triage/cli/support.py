@@ -3,16 +3,20 @@ encoder comes from :func:`triage.ml.encoders.configured_encoder`)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.audit import local_actor
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
+from triage.errors import InvalidImport
 
-__all__ = ("CLI_ACTOR", "TrainProgress", "bar", "sessions")
+__all__ = ("CLI_ACTOR", "TrainProgress", "bar", "read_json", "sessions")
 
 CLI_ACTOR = local_actor("cli")  # who runs a command, for the audit trail
 
@@ -21,6 +25,16 @@ def sessions(settings: Settings) -> sessionmaker[Session]:
     """Sessions on the configured database (with its busy timeout)."""
     database = settings.database
     return make_session_factory(make_engine(database.url, busy_timeout_ms=database.busy_timeout_ms))
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content; one that cannot be read or is not JSON is an error naming ``file``."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidImport(f"cannot read {path}: {exc}", field="file") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidImport(f"{path} is not JSON: {exc}", field="file") from None
 
 
 def bar(label: str):

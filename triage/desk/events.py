@@ -26,6 +26,7 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         "language": ticket.language,
         "status": ticket.status,
         **{name: getattr(ticket, name) for name in LABEL_FIELDS},
+        "labels": dict(ticket.labels or {}),  # the fields a deployment added
         "resolution": ticket.resolution,
         "helped_articles": list(ticket.helped_articles or []),
         "created_at": ticket.created_at.isoformat() if ticket.created_at else None,

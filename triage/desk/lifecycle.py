@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from models import Article, Feedback, Ticket, TicketMessage
 from models.base import as_utc, utcnow
+from models.fields import active_fields, field_names, label_of, set_label
 from models.tickets import LABEL_FIELDS
 from triage.desk.events import emit_ticket_event
 from triage.desk.tickets import get_ticket, latest_suggestion
@@ -34,21 +35,30 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 OPEN_STATUSES = ("new", "open", "pending")
 MAX_LABEL = 200
+MAX_PRIORITY = 50  # the priority column is shorter
 CLOCK_SKEW = timedelta(minutes=5)  # a response time this far ahead of ours is still taken as now-ish
 
 
-def _check_labels(labels: Mapping[str, str | None]) -> dict[str, str]:
+def _check_labels(session: Session, labels: Mapping[str, str | None]) -> dict[str, str]:
+    """The labels given, whitespace-normalised, each for a field in force and (for a field with a fixed
+    label set) one of its labels; 422 naming the field otherwise."""
+    specs = {spec.name: spec for spec in active_fields(session)}
     clean = {}
     for name, value in labels.items():
-        if name not in LABEL_FIELDS:
-            raise InvalidQuery(f"unknown field {name!r}; the labels are {', '.join(LABEL_FIELDS)}", field=name)
+        where = name if name in LABEL_FIELDS else f"labels.{name}"
         if value is None:
             continue
+        if name not in specs:
+            raise InvalidQuery(f"unknown field {name!r}; the fields are {', '.join(specs)}", field=where)
         value = " ".join(str(value).split())
         if not value:
-            raise InvalidQuery(f"{name} must not be empty", field=name)
-        if len(value) > MAX_LABEL:
-            raise InvalidQuery(f"{name} is longer than {MAX_LABEL} characters", field=name)
+            raise InvalidQuery(f"{name} must not be empty", field=where)
+        limit = MAX_PRIORITY if name == "priority" else MAX_LABEL
+        if len(value) > limit:
+            raise InvalidQuery(f"{name} is longer than {limit} characters", field=where)
+        fixed = specs[name].labels
+        if fixed is not None and value not in fixed:
+            raise InvalidQuery(f"{name} must be one of {', '.join(fixed)}", field=where)
         clean[name] = value
     return clean
 
@@ -66,7 +76,7 @@ def _record_feedback(
     suggestion = latest_suggestion(session, ticket.id)
     predictions = suggestion.predictions if suggestion else {}
     for name, value in labels.items():
-        if getattr(ticket, name) == value and source == "update":
+        if label_of(ticket, name) == value and source == "update":
             continue  # setting what is already there is no decision
         prediction = predictions.get(name) or {}
         predicted = prediction.get("label")
@@ -85,7 +95,7 @@ def _record_feedback(
                 on_behalf_of=on_behalf_of,
             )
         )
-        setattr(ticket, name, value)
+        set_label(ticket, name, value)
 
 
 def update_ticket(
@@ -103,9 +113,9 @@ def update_ticket(
     training data), and each correction is recorded.
     """
     ticket = get_ticket(session, ticket_id)
-    clean = _check_labels(labels)
+    clean = _check_labels(session, labels)
     if not clean and status is None:
-        raise InvalidQuery("give at least one of category, priority, assignee or status", field="body")
+        raise InvalidQuery("give at least one label (category, priority, assignee, labels) or a status", field="body")
     if ticket.status == "closed":
         raise InvalidTransition(f"ticket {ticket_id} is closed", field="status")
     before = ticket.status
@@ -118,7 +128,7 @@ def update_ticket(
         if ticket.status == "resolved":
             ticket.resolved_at = None  # reopened
         ticket.status = status
-    changed = {name: value for name, value in clean.items() if getattr(ticket, name) != value}
+    changed = {name: value for name, value in clean.items() if label_of(ticket, name) != value}
     moved = status is not None and status != before
     _record_feedback(session, ticket, clean, "update", actor, on_behalf_of)
     ticket.updated_at = utcnow()
@@ -153,13 +163,13 @@ def resolve_ticket(
     resolution = (resolution or "").strip()
     if not resolution:
         raise InvalidQuery("a resolution says what was done", field="resolution")
-    clean = _check_labels(labels)
+    clean = _check_labels(session, labels)
     slugs = list(dict.fromkeys(helped_articles))
     known = set(session.scalars(select(Article.slug).where(Article.slug.in_(slugs)))) if slugs else set()
     unknown = [s for s in slugs if s not in known]
     if unknown:
         raise InvalidQuery(f"no article {unknown[0]!r}", field="helped_articles")
-    final = {name: clean.get(name) or getattr(ticket, name) for name in LABEL_FIELDS}
+    final = {name: clean.get(name) or label_of(ticket, name) for name in field_names(session)}
     _record_feedback(session, ticket, {k: v for k, v in final.items() if v}, "resolve", actor, on_behalf_of)
     ticket.resolution = resolution
     ticket.helped_articles = slugs

@@ -43,6 +43,11 @@ class SimilarTicket:
     priority: str | None
     assignee: str | None
     resolution: str | None
+    labels: dict[str, str | None] = field(default_factory=dict)  # the fields a deployment added
+
+    def label(self, name: str) -> str | None:
+        """Its label for field ``name``."""
+        return getattr(self, name) if name in LABEL_FIELDS else self.labels.get(name)
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,9 @@ class Suggestions:
     neighbours: tuple[tuple[int, float], ...] = ()  # the nearest resolved tickets (id, similarity): SLA estimates
 
 
-def unavailable_predictions(reason: str) -> dict[str, FieldPrediction]:
+def unavailable_predictions(reason: str, fields: Sequence[str] = LABEL_FIELDS) -> dict[str, FieldPrediction]:
     """Every field marked unavailable with the same reason."""
-    return {name: FieldPrediction(status="unavailable", reason=reason) for name in LABEL_FIELDS}
+    return {name: FieldPrediction(status="unavailable", reason=reason) for name in fields}
 
 
 def similar_tickets(
@@ -103,17 +108,18 @@ def similar_tickets(
                 priority=t.get("priority"),
                 assignee=t.get("assignee"),
                 resolution=snippet(t["resolution"]) if t.get("resolution") else None,
+                labels={name: t.get(name) for name in bundle.fields if name not in LABEL_FIELDS},
             )
         )
     return hits
 
 
 def _evidence(name: str, label: str, similar: list[SimilarTicket]) -> dict[str, Any]:
-    votes = sum(1 for t in similar if getattr(t, name) == label)
+    votes = sum(1 for t in similar if t.label(name) == label)
     return {
         "summary": f"{votes} of the {len(similar)} most similar resolved tickets went to {label}",
         "tickets": [
-            {"id": t.id, "external_id": t.external_id, "label": getattr(t, name), "similarity": t.similarity}
+            {"id": t.id, "external_id": t.external_id, "label": t.label(name), "similarity": t.similarity}
             for t in similar
         ],
     }
@@ -159,7 +165,7 @@ def _predict_many(
     """Every field's prediction for several texts, each classifier called once for all of them."""
     predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
     X = make_inputs(list(texts), vectors.reshape(len(texts), -1))
-    for name in LABEL_FIELDS:
+    for name in bundle.fields:
         clf = bundle.classifiers.get(name)
         if clf is None:
             reason = bundle.manifest.get("classifiers_skipped", {}).get(name, "no classifier in this bundle")

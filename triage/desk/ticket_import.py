@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Ticket
+from models.fields import FieldSpec, active_fields
 from models.hashing import content_hash
 from models.tickets import LABEL_FIELDS, TICKET_STATUSES
 from triage.errors import InvalidImport
@@ -136,8 +137,18 @@ def clean_value(value: Any) -> str | None:
     return text or None
 
 
-def _to_ticket_fields(row: Mapping[str, Any], mapping: Mapping[str, str], n: int) -> dict[str, Any]:
+def _to_ticket_fields(
+    row: Mapping[str, Any], mapping: Mapping[str, str], n: int, added: Sequence[FieldSpec] = ()
+) -> dict[str, Any]:
     values = {field: clean_value(row.get(column)) for field, column in mapping.items()}
+    labels = {}
+    for spec in added:  # a field the deployment added: its label goes to the ticket's labels
+        label = values.pop(spec.name, None)
+        if label and len(label) > 200:
+            raise InvalidImport(f"row {n}: {spec.name} is longer than 200 characters", field=f"row {n}.{spec.name}")
+        if label:
+            labels[spec.name] = " ".join(label.split())
+    values["labels"] = labels
     if not values.get("subject") and not values.get("body"):
         raise InvalidImport(f"row {n}: subject and body are both empty", field=f"row {n}.subject")
     for field, limit in _LIMITS.items():
@@ -145,7 +156,7 @@ def _to_ticket_fields(row: Mapping[str, Any], mapping: Mapping[str, str], n: int
             raise InvalidImport(f"row {n}: {field} is longer than {limit} characters", field=f"row {n}.{field}")
     for field in _DATE_FIELDS:
         values[field] = parse_time(values.get(field), f"row {n}.{field}")
-    labelled = any(values.get(field) for field in LABEL_FIELDS)
+    labelled = any(values.get(field) for field in LABEL_FIELDS) or bool(labels)
     status = values.get("status") or ("resolved" if labelled else "new")
     if status not in TICKET_STATUSES:
         raise InvalidImport(f"row {n}: status {status!r} is not one of {TICKET_STATUSES}", field=f"row {n}.status")
@@ -162,11 +173,14 @@ def _to_ticket_fields(row: Mapping[str, Any], mapping: Mapping[str, str], n: int
     return values
 
 
-def parse_tickets(path: Path, mapping: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+def parse_tickets(
+    path: Path, mapping: Mapping[str, str] | None = None, fields: Sequence[FieldSpec] = ()
+) -> list[dict[str, Any]]:
     """Read and validate every row of ``path`` into ticket fields; nothing is written.
 
     ``mapping`` maps our field names to the file's columns (fields not mapped default to a column of
-    the same name when there is one).
+    the same name when there is one). ``fields`` are the triage fields in force: one a deployment added
+    is read from its mapped column, else its ``source`` column.
     """
     columns, rows = read_rows(path)
     resolved = {field: column for field, column in (mapping or {}).items()}
@@ -174,9 +188,13 @@ def parse_tickets(path: Path, mapping: Mapping[str, str] | None = None) -> list[
     for field in IMPORT_FIELDS:
         if field not in resolved and field in columns:
             resolved[field] = field
+    added = [spec for spec in fields if spec.name not in IMPORT_FIELDS]
+    for spec in added:
+        if spec.name not in resolved and spec.column in columns:
+            resolved[spec.name] = spec.column
     if "subject" not in resolved and "body" not in resolved:
         raise InvalidImport("map a subject or a body column (e.g. --map subject=title)", field="map.subject")
-    return [_to_ticket_fields(row, resolved, n) for n, row in enumerate(rows, start=1)]
+    return [_to_ticket_fields(row, resolved, n, added) for n, row in enumerate(rows, start=1)]
 
 
 def store_tickets(
@@ -215,4 +233,4 @@ def import_tickets(
     skipped, so importing the same file twice adds nothing. Returns counts of ``created`` and
     ``skipped`` rows.
     """
-    return store_tickets(session, parse_tickets(path, mapping), progress=progress)
+    return store_tickets(session, parse_tickets(path, mapping, active_fields(session)), progress=progress)
