@@ -80,8 +80,14 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     except Exception:
         log.exception("could not build the KB index")
 
+    # blocking checks run off the event loop, each at its own interval: (interval, check)
+    periodic = [
+        (serving.settings.assist.incident_poll_seconds, serving.detect_incidents_now),
+        (serving.settings.api.sla_poll_seconds, serving.watch_sla_now),
+    ]
+
     async def poll() -> None:
-        last_incident_check = last_sla_check = time.monotonic()
+        last = [time.monotonic()] * len(periodic)
         while True:
             await asyncio.sleep(serving.settings.api.reload_poll_seconds)
             for refresh in (serving.refresh, serving.refresh_knowledge):
@@ -89,18 +95,14 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
                     await refresh()
                 except Exception:
                     log.exception("%s failed", refresh.__name__)
-            if time.monotonic() - last_incident_check >= serving.settings.assist.incident_poll_seconds:
-                last_incident_check = time.monotonic()
+            for n, (interval, check) in enumerate(periodic):
+                if time.monotonic() - last[n] < interval:
+                    continue
+                last[n] = time.monotonic()
                 try:
-                    await anyio.to_thread.run_sync(serving.detect_incidents_now)
+                    await anyio.to_thread.run_sync(check)
                 except Exception:
-                    log.exception("incident detection failed")
-            if time.monotonic() - last_sla_check >= serving.settings.api.sla_poll_seconds:
-                last_sla_check = time.monotonic()
-                try:
-                    await anyio.to_thread.run_sync(serving.watch_sla_now)
-                except Exception:
-                    log.exception("the SLA watch failed")
+                    log.exception("%s failed", check.__name__)
 
     task = asyncio.create_task(poll())
     hooks = serving.settings.webhooks

@@ -23,6 +23,8 @@ pytest_plugins = ["tests.timing"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data"
+# the triage fields the demo declares (data/fields.json): the built-in three and request_type
+DEMO_FIELDS = {"category", "priority", "assignee", "request_type"}
 POSTGRES_URL = os.environ.get("HELPDESK_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # HELPDESK_TEST_BACKENDS=sqlite runs the database tests on SQLite alone (make test-quick)

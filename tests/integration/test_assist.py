@@ -116,6 +116,7 @@ def test_similar_finds_what_was_done_and_open_duplicates_then_merges(client):
     merged = client.post(f"/v1/tickets/{second['id']}/merge", json={"primary_id": first["id"]})
     assert merged.status_code == 200 and merged.json()["merged_into_id"] == first["id"]
     assert merged.json()["status"] == "closed" and merged.json()["requester_notified_at"]
+    assert client.get(f"/v1/tickets/{second['id']}").json()["sla"]["state"] == "closed"  # its clock stopped
     with session_scope(client.app.state.serving.sessions) as session:  # webhook subscribers hear of it
         event = session.scalars(
             select(OutboxEvent).where(OutboxEvent.subject == f"ticket:{second['id']}").order_by(OutboxEvent.id.desc())

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from models import Article, Ticket
 from models.audit import list_audit
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, DEMO_FIELDS
 from tests.processes import helpdesk
 
 pytestmark = pytest.mark.slow  # real helpdesk processes
@@ -192,7 +192,7 @@ def test_models_commands_gate_shadow_promote_rollback_and_diff(backend, deployme
     gate = json.loads(helpdesk(settings, "models", "gate", "latest").stdout)
     assert gate["candidate"] == candidate and gate["active"] == first and "basis" in gate
     shadow = json.loads(helpdesk(settings, "models", "shadow", "latest", "--last", "20").stdout)
-    assert shadow["replayed"] == 20 and set(shadow["fields"]) == {"category", "priority", "assignee"}
+    assert shadow["replayed"] == 20 and set(shadow["fields"]) == DEMO_FIELDS
     diff = json.loads(helpdesk(settings, "models", "diff", first, candidate).stdout)
     assert diff["training_set"]["new"]["window"]["since"].startswith("2025-02-01")
 

@@ -212,7 +212,7 @@ def test_a_new_ticket_gets_an_internal_note_and_only_the_fields_we_are_sure_of(d
             if prediction["status"] == "ok"
             else f"probably {top['label']} ({percent}), not sure"
         )
-        assert f"{TITLES[name]}: {said}" in text
+        assert f"{TITLES.get(name, name.replace('_', ' ').capitalize())}: {said}" in text  # request_type: Request type
     base_url = desk.client.app.state.serving.settings.api.base_url().rstrip("/")
     assert suggestion.articles and all(f'href="{base_url}/help/{a["slug"]}"' in note for a in suggestion.articles)
     [call] = [c for c in desk.api.calls if f"{MARKER}{suggestion.id}" in str(c.json)]  # one call, the note's

@@ -16,13 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
-from models import InboundMail, Suggestion, Ticket, TicketMessage
+from models import InboundMail, Suggestion, Ticket, TicketMessage, TicketSla
 from models.channel_settings import MailSettings
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import keyed_client
+from tests.conftest import DEMO_FIELDS, keyed_client
 from tests.mailserver import big_message, fixture_mail, start_imap_server
 from triage.channels.mail.poller import PROCESSED, MailPoller
 from triage.channels.mail.service import standalone_poller
+from triage.desk.lifecycle import update_ticket
 from triage.evaluation.bench import free_port
 
 pytestmark = pytest.mark.slow
@@ -96,7 +97,7 @@ def test_every_kind_of_mail_gets_its_outcome_once(imap, deployment, sessions, en
             tickets[name] = session.get(Ticket, record.ticket_id)
             assert tickets[name].channel == "email" and tickets[name].requester, name
             suggestion = session.scalar(select(Suggestion).where(Suggestion.ticket_id == record.ticket_id))
-            assert set(suggestion.predictions) == {"category", "priority", "assignee"}, name
+            assert set(suggestion.predictions) == DEMO_FIELDS, name
             assert suggestion.bundle_version, name
         assert (
             tickets["latin1_dutch"].language == "nl"
@@ -141,7 +142,7 @@ def test_a_token_in_the_subject_threads_only_for_the_tickets_own_people(imap, de
     assert report.ticket_ids != [ticket_id]
 
 
-def test_a_reply_to_a_resolved_ticket_reopens_it_and_one_to_a_closed_ticket_starts_a_new_one(
+def test_a_reply_to_a_resolved_or_pending_ticket_reopens_it_and_one_to_a_closed_ticket_starts_a_new_one(
     imap, deployment, sessions, encoder
 ):
     poller = standalone_poller(deployment, sessions, encoder)
@@ -154,6 +155,13 @@ def test_a_reply_to_a_resolved_ticket_reopens_it_and_one_to_a_closed_ticket_star
     assert poller.poll_once().outcomes == {"reply": 1}
     with session_scope(sessions) as session:
         assert session.get(Ticket, ticket_id).status == "open"
+        update_ticket(session, ticket_id, labels={}, status="pending")  # waiting for the customer: SLA paused
+        assert session.get(TicketSla, ticket_id).paused_at is not None
+    imap.append(compose("piet@example.nl", "Re: Printer", "Photo attached.", In_Reply_To=message_id(first)))
+    assert poller.poll_once().outcomes == {"reply": 1}
+    with session_scope(sessions) as session:  # the customer answered: open again, the clock runs
+        assert session.get(Ticket, ticket_id).status == "open"
+        assert session.get(TicketSla, ticket_id).paused_at is None
         session.get(Ticket, ticket_id).status = "closed"
     imap.append(compose("piet@example.nl", "Re: Printer", "Again.", In_Reply_To=message_id(first)))
     report = poller.poll_once()

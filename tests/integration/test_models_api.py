@@ -8,7 +8,7 @@ import pytest
 
 from api.app import create_app
 from models.db import make_engine, make_session_factory, session_scope
-from tests.conftest import keyed_client
+from tests.conftest import DEMO_FIELDS, keyed_client
 from triage.bundles.promotion import SAME_SPLIT
 from triage.bundles.registry import list_versions
 from triage.bundles.training import KIND, train_bundle
@@ -65,7 +65,7 @@ def test_retrain_gate_promote_rollback_and_diff(world, encoder):
 
         gate = client.get(f"/v1/models/{second}/gate").json()
         assert gate["active"] == first and gate["basis"] == SAME_SPLIT and gate["rows"] == 24
-        assert gate["libraries"]["compatible"] and set(gate["fields"]) == {"category", "priority", "assignee"}
+        assert gate["libraries"]["compatible"] and set(gate["fields"]) == DEMO_FIELDS
         assert gate["label_changes"]["assignee"] == {"added": ["Network Team"], "removed": []}
         assignee = gate["fields"]["assignee"]
         assert assignee["candidate"] is not None and assignee["active"] is not None

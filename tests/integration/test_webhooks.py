@@ -15,7 +15,7 @@ from api.app import create_app
 from models import OutboxEvent, WebhookDelivery
 from models.channel_settings import WebhookSettings
 from models.db import session_scope
-from tests.conftest import keyed_client
+from tests.conftest import DEMO_FIELDS, keyed_client
 from tests.receiver import Receiver
 
 FAST = WebhookSettings(
@@ -112,7 +112,7 @@ def test_ticket_events_carry_the_triage_and_arrive_signed_and_in_order(client, r
     assert [r.type for r in mine] == ["ticket.created", "ticket.updated", "ticket.resolved"]
     assert not receiver.rejected
     created = mine[0].data
-    assert set(created["suggestion"]["predictions"]) == {"category", "priority", "assignee"}
+    assert set(created["suggestion"]["predictions"]) == DEMO_FIELDS
     assert created["suggestion"]["articles"] and created["suggestion"]["articles"][0]["help_path"].startswith("/help/")
     assert mine[1].data["changes"] == {"priority": "high", "status": "open"}
     assert mine[2].data["ticket"]["status"] == "resolved"

@@ -20,6 +20,7 @@ from triage.desk.tickets import get_ticket
 from triage.errors import InvalidTransition
 from triage.ml.embedding_cache import EmbeddingCache, encode_cached
 from triage.ml.encoder import Encoder
+from triage.sla.store import ticket_status_changed
 from triage.text.redaction import DEFAULT_REDACTOR, Redactor, ticket_texts
 from triage.text.texts import snippet
 
@@ -98,7 +99,8 @@ def merge_ticket(
             f"ticket {primary_id} was merged into {primary.merged_into_id}; merge into that one", field="primary_id"
         )
     duplicate.merged_into_id = primary.id
-    duplicate.status = "closed"
+    before, duplicate.status = duplicate.status, "closed"
+    ticket_status_changed(session, duplicate, before)  # its SLA clock stops: the primary carries the work
     if notify:
         duplicate.requester_notified_at = utcnow()
     record_audit(session, actor, "ticket.merged", f"ticket:{duplicate.id}", primary=primary.id, notified=notify)

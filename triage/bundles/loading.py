@@ -10,13 +10,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from models.tickets import LABEL_FIELDS
+from triage.bundles.fields import declared_fields
 from triage.ml.bundle import verify_bundle
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.index import VectorIndex
 from triage.text.redaction import Redactor, bundle_redactor
 
-__all__ = ("TRUSTED_TYPES", "LoadedBundle", "declared_fields", "load_bundle", "load_classifier")
+__all__ = ("TRUSTED_TYPES", "LoadedBundle", "load_bundle", "load_classifier")
 
 TRUSTED_TYPES = ("triage.ml.classifiers.TriageClassifier", "triage.ml.stacking.SharedWeightStacker")
 # skops records each object's class path: bundles written before triage/ had subpackages (2026-11-30)
@@ -53,15 +53,6 @@ class LoadedBundle:
         index.remove(sorted(drop))
         tickets = {i: t for i, t in self.tickets.items() if i not in drop}
         return replace(self, ticket_index=index, tickets=tickets)
-
-
-def declared_fields(manifest: dict[str, Any]) -> list[str]:
-    """The fields a bundle was trained for: as declared then, else (older bundles) the ones it has a
-    classifier for or skipped, else the three built-in ones."""
-    if manifest.get("fields"):
-        return [f["name"] for f in manifest["fields"]]
-    named = [*manifest.get("classifiers", {}), *manifest.get("classifiers_skipped", {})]
-    return list(dict.fromkeys(named)) or list(LABEL_FIELDS)
 
 
 def _load_items(path: Path) -> dict[int, dict[str, Any]]:

@@ -25,7 +25,8 @@ from models.fields import label_of
 from triage.bundles import registry
 from triage.bundles.adaptation import bundle_inputs, carries_encoder
 from triage.bundles.announce import announce_activation
-from triage.bundles.loading import declared_fields, load_bundle
+from triage.bundles.fields import bundle_fields, declared_fields, label_changes
+from triage.bundles.loading import load_bundle
 from triage.bundles.training import trained_ticket_ids
 from triage.errors import GateFailed, InvalidTransition, VersionNotFound
 from triage.ml.bundle import library_versions
@@ -67,34 +68,6 @@ def find_version(session: Session, kind: str, version: str) -> ArtifactVersion:
     if row is None:
         raise VersionNotFound(f"no {kind} bundle with version {version!r}", field="version")
     return row
-
-
-def _labels(manifest: dict[str, Any]) -> dict[str, set[str]]:
-    return {name: set(m.get("labels", [])) for name, m in manifest.get("metrics", {}).items()}
-
-
-def bundle_fields(*manifests: dict[str, Any]) -> list[str]:
-    """The fields of any of ``manifests``, in order of first appearance."""
-    return list(dict.fromkeys(name for m in manifests for name in declared_fields(m)))
-
-
-def label_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per field, the labels ``new`` adds and removes compared with ``old`` (unchanged fields left out);
-    a field ``new`` adds or drops is reported with ``"field": "added"`` or ``"removed"``."""
-    before, after = _labels(old), _labels(new)
-    old_fields, new_fields = set(declared_fields(old)), set(declared_fields(new))
-    changes: dict[str, dict[str, Any]] = {}
-    for name in bundle_fields(old, new):
-        old_labels, new_labels = before.get(name, set()), after.get(name, set())
-        added, removed = sorted(new_labels - old_labels), sorted(old_labels - new_labels)
-        change: dict[str, Any] = {"added": added, "removed": removed}
-        if name not in old_fields:
-            change["field"] = "added"
-        elif name not in new_fields:
-            change["field"] = "removed"
-        if added or removed or "field" in change:
-            changes[name] = change
-    return changes
 
 
 def library_check(manifest: dict[str, Any], encoder_name: str) -> dict[str, Any]:

@@ -44,12 +44,12 @@ def evaluate(
     finetune_minutes: float | None,
 ) -> None:
     """Evaluate triage on a labelled CSV/JSONL FILE beside baselines; write JSON and Markdown reports."""
-    from triage.desk.ticket_import import LABEL_FIELDS, parse_mapping
+    from triage.desk.ticket_import import IMPORT_FIELDS, LABEL_FIELDS, parse_mapping
     from triage.evaluation.classification import evaluate_file
     from triage.evaluation.report import write_report
 
     settings = get_settings()
-    parsed = parse_mapping(mapping)
+    parsed = parse_mapping(mapping, (*IMPORT_FIELDS, *(f for f in fields if f not in IMPORT_FIELDS)))
     fields = fields or tuple(f for f in LABEL_FIELDS if f in parsed)
     adapt = FineTuningAdapter(settings, minutes=finetune_minutes) if finetune_minutes else None
     report = evaluate_file(

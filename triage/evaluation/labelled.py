@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from triage.desk.ticket_import import LABEL_FIELDS, check_columns, read_rows, require_mapped
+from triage.desk.ticket_import import IMPORT_FIELDS, LABEL_FIELDS, check_columns, read_rows, require_mapped
 from triage.errors import InvalidImport
 from triage.text.texts import ticket_text
 
@@ -33,9 +33,9 @@ def load_labelled(path: Path, mapping: Mapping[str, str], fields: Sequence[str])
     columns, rows = read_rows(path)
     if not rows:
         raise InvalidImport(f"{path.name} has no rows", field="file")
-    for field in fields:
-        if field not in LABEL_FIELDS:
-            raise InvalidImport(f"{field!r} is not a field to evaluate; choose from {LABEL_FIELDS}", field="field")
+    for field in fields:  # the built-in label fields, or any other labelled column (a field a deployment adds)
+        if field in IMPORT_FIELDS and field not in LABEL_FIELDS:
+            raise InvalidImport(f"{field!r} is ticket text or metadata, not a label to evaluate", field="field")
         require_mapped(mapping, [field])
     if "subject" not in mapping and "body" not in mapping:
         raise InvalidImport("map a subject or a body column", field="map.subject")

@@ -114,7 +114,8 @@ def test_split_is_stratified_without_times():
     ("content", "mapping", "fields", "field"),
     [
         ("", ["subject=s", "category=c"], ["category"], "file"),
-        ('{"s": "a", "c": "x"}\n', ["subject=s", "category=c"], ["colour"], "field"),
+        ('{"s": "a", "c": "x"}\n', ["subject=s", "category=c"], ["subject"], "field"),
+        ('{"s": "a", "c": "x"}\n', ["subject=s", "category=c"], ["colour"], "map.colour"),
         ('{"s": "a", "c": "x"}\n', ["subject=s"], ["category"], "map.category"),
         ('{"s": "a", "c": "x"}\n', ["subject=s", "category=nope"], ["category"], "map.category"),
         ('{"s": "a", "c": "x"}\n{"s": "  ", "c": "y"}\n', ["subject=s", "category=c"], ["category"], "row 2.subject"),
@@ -126,6 +127,15 @@ def test_bad_files_name_the_field(tmp_path, content, mapping, fields, field):
     with pytest.raises(InvalidImport) as info:
         load_labelled(path, parse_mapping(mapping), fields)
     assert info.value.field == field
+
+
+def test_any_labelled_column_can_be_evaluated(tmp_path):
+    """A field a deployment adds (request_type) is evaluated like the built-in ones."""
+    path = tmp_path / "kinds.jsonl"
+    path.write_text('{"s": "printer dead", "k": "incident"}\n{"s": "new laptop please", "k": "request"}\n')
+    mapping = parse_mapping(["subject=s", "request_type=k"], known=("subject", "request_type"))
+    data = load_labelled(path, mapping, ["request_type"])
+    assert data.labels == {"request_type": ["incident", "request"]}
 
 
 def test_a_label_column_with_one_class_is_refused(tmp_path, encoder):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from triage.bundles.promotion import label_changes, library_check
+from triage.bundles.fields import label_changes
+from triage.bundles.promotion import library_check
 from triage.ml.bundle import library_versions
 
 

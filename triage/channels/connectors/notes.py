@@ -12,14 +12,19 @@ from typing import Any
 from triage.channels.connectors.base import MARKER, RemoteTicket
 from triage.channels.connectors.registry import Labels
 
-__all__ = ("Note", "field_writes")
+__all__ = ("Note", "field_title", "field_writes")
 
 TITLES = {"category": "Category", "priority": "Priority", "assignee": "Team"}
 REPLIES_SHOWN = 2
 
 
+def field_title(name: str) -> str:
+    """How a note names a field: its title, or a field a deployment added as words (``Request type``)."""
+    return TITLES.get(name, name.replace("_", " ").capitalize())
+
+
 def _field_line(name: str, prediction: Mapping[str, Any]) -> str:
-    title = TITLES.get(name, name.title())
+    title = field_title(name)
     confidence = prediction.get("confidence")
     percent = f"{confidence:.0%}" if isinstance(confidence, int | float) else "?"
     if prediction.get("status") == "ok":
@@ -63,7 +68,7 @@ class Note:
     written: Mapping[str, str] = field(default_factory=dict)
 
     def _set_line(self) -> str:
-        return "Set by triage: " + ", ".join(f"{TITLES.get(k, k)} = {v}" for k, v in self.written.items())
+        return "Set by triage: " + ", ".join(f"{field_title(k)} = {v}" for k, v in self.written.items())
 
     def text(self) -> str:
         """The note as plain text with Markdown links (what a helpdesk that renders Markdown shows)."""

@@ -21,6 +21,7 @@ from triage.channels.mail.parsing import ParsedMail, ticket_token
 from triage.desk.events import emit_ticket_event
 from triage.desk.suggest import Suggestions
 from triage.desk.tickets import intake_ticket
+from triage.sla.store import ticket_status_changed
 
 __all__ = (
     "MailOutcome",
@@ -119,9 +120,11 @@ def _message(ticket_id: int, mail: ParsedMail) -> TicketMessage:
 def _reply(session: Session, ticket: Ticket, mail: ParsedMail) -> None:
     message = _message(ticket.id, mail)
     session.add(message)
-    reopened = ticket.status == "resolved"
-    if reopened:  # the customer answered a resolved ticket: it is open again
+    before = ticket.status
+    reopened = before in ("resolved", "pending")
+    if reopened:  # the customer answered a resolved ticket, or one waiting for them: it is open again
         ticket.status, ticket.resolved_at = "open", None
+        ticket_status_changed(session, ticket, before)  # the SLA clock carries on
     ticket.updated_at = utcnow()
     session.flush()
     summary = {"id": message.id, "author": message.author, "subject": message.subject, "body": message.body}
