@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models.connectors import HelpdeskConnector
 from models.errors import InvalidInput
 from tests.standins import StandIn, standin
 from triage.channels.connectors import freshdesk
@@ -27,7 +28,9 @@ from triage.channels.connectors.base import (
     RemoteGone,
     body_digest,
 )
+from triage.channels.connectors.history import history_values
 from triage.channels.connectors.kinds import connector_class
+from triage.channels.connectors.registry import Labels
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "connectors"
 SECRET = "s3cret-webhook-token"
@@ -325,6 +328,22 @@ def test_fetch_ticket(api: StandIn):
         assert connector(api, category_field=CATEGORY[api.kind]).fetch_ticket(ticket_id) == ticket
     finally:
         api.page_size = None
+
+
+KIND_FIELD = {"zammad": "ticket_kind", "zendesk": "36009999", "freshdesk": "cf_kind"}  # where request_type lives
+
+
+def test_an_added_field_is_read_from_the_helpdesk_field_its_option_names(api: StandIn):
+    """A triage field a deployment added (request_type) comes from the field ``request_type_field`` names,
+    and a resolved ticket stored as history keeps it in its labels."""
+    _, _, custom, _ = SEED[api.kind]
+    ticket_id = _seed(api, custom={**custom, KIND_FIELD[api.kind]: "Incident"})
+    hub = connector(api, category_field=CATEGORY[api.kind], request_type_field=KIND_FIELD[api.kind])
+    ticket = hub.fetch_ticket(ticket_id)
+    assert ticket.fields["request_type"] == "Incident" and ticket.fields["category"] == next(iter(custom.values()))
+    row = HelpdeskConnector(mapping={"request_type": {"Incident": "incident"}}, untriaged={})
+    values = history_values("desk", api.kind, ticket, Labels(row, connector_class(api.kind)))
+    assert values["labels"] == {"request_type": "incident"} and "request_type" not in values
 
 
 def test_add_note_writes_an_internal_note(api: StandIn):

@@ -261,6 +261,23 @@ class Connector(ABC):
                     return group_id
         raise RemoteError(f"{self.title} has no group named {name!r}", retry=False)
 
+    def field_keys(self) -> dict[str, str]:
+        """Our field -> the helpdesk's field holding it, from the options ``<field>_field`` (``category_field``,
+        and one per triage field a deployment added, such as ``request_type_field``)."""
+        return {
+            name.removesuffix("_field"): str(key)
+            for name, key in self.config.options.items()
+            if name.endswith("_field") and key
+        }
+
+    def read_custom(self, ticket: Mapping[str, Any], key: str) -> str | None:
+        """The helpdesk's value of its field ``key`` on ``ticket`` (a top-level attribute by default)."""
+        return field_value(ticket.get(key))
+
+    def custom_fields(self, ticket: Mapping[str, Any]) -> dict[str, str | None]:
+        """Our fields the options name a helpdesk field for, with the ticket's values."""
+        return {name: self.read_custom(ticket, key) for name, key in self.field_keys().items()}
+
     def check_settable(self, values: Mapping[str, str], settable: tuple[str, ...] | None = None) -> None:
         """:class:`InvalidInput` naming the first field of ``values`` this helpdesk cannot set."""
         allowed = settable if settable is not None else tuple(getattr(self, "writable", type(self).writable))

@@ -85,6 +85,10 @@ class DjangoHelpdeskConnector(Connector):
         if self.category_field:
             self.writable = (*type(self).writable, "category")
 
+    def read_custom(self, ticket: Mapping[str, Any], key: str) -> str | None:
+        """A custom field's value (``custom_<name>`` in the API)."""
+        return field_value(ticket.get(f"custom_{key}"))
+
     def auth(self) -> dict[str, Any]:
         """HTTP Basic as the configured user."""
         return {"auth": (self.config.credentials["user"], self.config.credentials["password"])}
@@ -132,9 +136,8 @@ class DjangoHelpdeskConnector(Connector):
         fields: dict[str, str | None] = {
             "assignee": field_value(ticket.get("queue")),
             "priority": field_value(ticket.get("priority")),
+            **self.custom_fields(ticket),  # category and added fields: custom fields (custom_<name>)
         }
-        if self.category_field:
-            fields["category"] = field_value(ticket.get(f"custom_{self.category_field}"))
         done = status in ("resolved", "closed")
         resolution = field_value(ticket.get("resolution")) or (
             field_value(closing[-1].get("comment")) if closing else None

@@ -117,18 +117,20 @@ class FreshdeskConnector(Connector):
             self._groups = {g["id"]: str(g.get("name")) for g in groups if "id" in g}
         return self._groups
 
+    def read_custom(self, ticket: Mapping[str, Any], key: str) -> str | None:
+        """The ticket's ``type``, or a ``custom_fields`` value by its key (``cf_...``)."""
+        if key == "type":
+            return field_value(ticket.get("type"))
+        return field_value((ticket.get("custom_fields") or {}).get(key))
+
     def _ticket(self, ticket: Mapping[str, Any], conversations: list[dict[str, Any]]) -> RemoteTicket:
         status = STATUSES.get(ticket.get("status"), "pending")
         group = ticket.get("group_id")
         fields: dict[str, str | None] = {
             "assignee": self.group_names().get(group) if group is not None else None,
             "priority": field_value(ticket.get("priority")),
+            **self.custom_fields(ticket),  # category and added fields: "type" or a custom_fields key
         }
-        category = self.config.options.get("category_field")
-        if category == "type":
-            fields["category"] = field_value(ticket.get("type"))
-        elif category:
-            fields["category"] = field_value((ticket.get("custom_fields") or {}).get(category))
         replies = [c for c in conversations if not c.get("private") and not c.get("incoming")]
         done = status in ("resolved", "closed")
         stats = ticket.get("stats") or {}

@@ -26,9 +26,9 @@ def remote_labels(remote: RemoteTicket, labels: Labels) -> dict[str, str]:
     """The helpdesk ticket's labels in ours. Left out: empty fields, and untriaged values the mapping does
     not name (an inbox queue is no team; a default priority the mapping names is a priority)."""
     out = {}
-    for name in LABEL_FIELDS:
+    for name in dict.fromkeys([*LABEL_FIELDS, *remote.fields]):  # the built-in fields, then any added one
         theirs = remote.fields.get(name)
-        if theirs and (not labels.unset(name, theirs) or theirs in labels.mapping[name]):
+        if theirs and (not labels.unset(name, theirs) or theirs in labels.mapping.get(name, {})):
             out[name] = labels.ours(name, theirs)
     return out
 
@@ -37,6 +37,7 @@ def history_values(name: str, kind: str, remote: RemoteTicket, labels: Labels) -
     """The columns of a resolved ticket stored from the helpdesk's resolved or closed ``remote`` (the
     helpdesk's "closed" is resolved and done here too: both are training data)."""
     subject, body = remote.subject.strip()[:MAX_SUBJECT], remote.body.strip()
+    found = remote_labels(remote, labels)
     resolved_at = remote.resolved_at or remote.created_at or utcnow()
     return {
         "external_id": external_id(name, remote.id),
@@ -50,5 +51,6 @@ def history_values(name: str, kind: str, remote: RemoteTicket, labels: Labels) -
         "content_hash": content_hash(subject, body),
         "created_at": remote.created_at or resolved_at,
         "resolved_at": resolved_at,
-        **remote_labels(remote, labels),
+        **{k: v for k, v in found.items() if k in LABEL_FIELDS},
+        "labels": {k: v for k, v in found.items() if k not in LABEL_FIELDS},  # the fields a deployment added
     }

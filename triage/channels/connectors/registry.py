@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.connectors import ConnectorInbound, HelpdeskConnector
+from models.fields import field_names
 from models.outbox import WebhookDelivery, WebhookSubscription
 from models.tickets import LABEL_FIELDS
 from triage.channels.connectors.base import Connector, ConnectorConfig
@@ -60,8 +61,11 @@ def _check_credentials(cls: type[Connector], credentials: Mapping[str, Any]) -> 
     return clean
 
 
+FIELD_OPTION = re.compile(r"^[a-z][a-z0-9_]{0,19}_field$")  # the helpdesk field holding one of our fields
+
+
 def _check_options(cls: type[Connector], options: Mapping[str, Any]) -> dict[str, str]:
-    unknown = [k for k in options if k not in cls.option_keys]
+    unknown = [k for k in options if k not in cls.option_keys and not FIELD_OPTION.match(k)]
     if unknown:
         known = ", ".join(cls.option_keys) or "none"
         raise InvalidQuery(f"{cls.title} takes options {known}, not {unknown[0]!r}", field=f"options.{unknown[0]}")
@@ -75,20 +79,20 @@ def _check_fields(names: Sequence[str], allowed: Sequence[str], field: str) -> l
     return list(dict.fromkeys(names))
 
 
-def _check_mapping(mapping: Mapping[str, Any], field: str) -> dict[str, dict[str, str]]:
+def _check_mapping(mapping: Mapping[str, Any], field: str, fields: Sequence[str]) -> dict[str, dict[str, str]]:
     clean: dict[str, dict[str, str]] = {}
     for name, pairs in mapping.items():
-        _check_fields([name], LABEL_FIELDS, field)
+        _check_fields([name], fields, field)
         if not isinstance(pairs, Mapping):
             raise InvalidQuery(f"{field}.{name} maps the helpdesk's values to ours", field=f"{field}.{name}")
         clean[name] = {_strings(k, f"{field}.{name}"): _strings(v, f"{field}.{name}.{k}") for k, v in pairs.items()}
     return clean
 
 
-def _check_untriaged(untriaged: Mapping[str, Any]) -> dict[str, list[str]]:
+def _check_untriaged(untriaged: Mapping[str, Any], fields: Sequence[str]) -> dict[str, list[str]]:
     clean: dict[str, list[str]] = {}
     for name, values in untriaged.items():
-        _check_fields([name], LABEL_FIELDS, "untriaged")
+        _check_fields([name], fields, "untriaged")
         if isinstance(values, str) or not isinstance(values, Sequence):
             raise InvalidQuery(f"untriaged.{name} is a list of the helpdesk's values", field=f"untriaged.{name}")
         clean[name] = [_strings(v, f"untriaged.{name}") for v in values]
@@ -106,21 +110,20 @@ class Labels:
     mapping over the connector's default one; a value with no entry is the same in both."""
 
     def __init__(self, row: HelpdeskConnector, cls: type[Connector]) -> None:
+        names = list(dict.fromkeys([*LABEL_FIELDS, *(row.mapping or {}), *(row.untriaged or {})]))  # added fields too
         self.mapping = {
-            name: {**cls.default_mapping.get(name, {}), **(row.mapping or {}).get(name, {})} for name in LABEL_FIELDS
+            name: {**cls.default_mapping.get(name, {}), **(row.mapping or {}).get(name, {})} for name in names
         }
-        self.untriaged = {
-            name: tuple((row.untriaged or {}).get(name, cls.untriaged.get(name, ()))) for name in LABEL_FIELDS
-        }
+        self.untriaged = {name: tuple((row.untriaged or {}).get(name, cls.untriaged.get(name, ()))) for name in names}
 
     def ours(self, name: str, theirs: str | None) -> str | None:
         """Our label for the helpdesk's value (``None`` stays ``None``)."""
-        return None if theirs is None else self.mapping[name].get(theirs, theirs)
+        return None if theirs is None else self.mapping.get(name, {}).get(theirs, theirs)
 
     def theirs(self, name: str, ours: str) -> str | None:
         """The helpdesk's value for our label: the first mapped to it, the label itself when the field has no
         mapping, ``None`` when it has one but nothing maps to this label (it cannot be written)."""
-        pairs = self.mapping[name]
+        pairs = self.mapping.get(name, {})
         matches = [theirs for theirs, label in pairs.items() if label == ours]
         if matches:
             return matches[0]
@@ -128,7 +131,7 @@ class Labels:
 
     def unset(self, name: str, theirs: str | None) -> bool:
         """Whether the helpdesk's value means nobody chose one yet (empty, or one of the untriaged values)."""
-        return theirs is None or theirs == "" or theirs in self.untriaged[name]
+        return theirs is None or theirs == "" or theirs in self.untriaged.get(name, ())
 
 
 def create_connector(
@@ -168,9 +171,9 @@ def create_connector(
         credentials=dict(connector.config.credentials),
         webhook_secret=secret,
         options=clean_options,
-        mapping=_check_mapping(mapping or {}, "mapping"),
+        mapping=_check_mapping(mapping or {}, "mapping", field_names(session)),
         write_fields=_check_fields(list(writable if write_fields is None else write_fields), writable, "write_fields"),
-        untriaged=_check_untriaged(untriaged or {}),
+        untriaged=_check_untriaged(untriaged or {}, field_names(session)),
         note=note,
         active=True,
         backfill_state={},
@@ -221,11 +224,11 @@ def update_connector(
         row.options = _check_options(cls, changes["options"])
     writable = tuple(getattr(build_connector(row), "writable", cls.writable))
     if changes.get("mapping") is not None:
-        row.mapping = _check_mapping(changes["mapping"], "mapping")
+        row.mapping = _check_mapping(changes["mapping"], "mapping", field_names(session))
     if changes.get("write_fields") is not None:
         row.write_fields = _check_fields(changes["write_fields"], writable, "write_fields")
     if changes.get("untriaged") is not None:
-        row.untriaged = _check_untriaged(changes["untriaged"])
+        row.untriaged = _check_untriaged(changes["untriaged"], field_names(session))
     for flag in ("note", "active"):
         if changes.get(flag) is not None:
             setattr(row, flag, bool(changes[flag]))

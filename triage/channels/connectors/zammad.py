@@ -150,10 +150,8 @@ class ZammadConnector(Connector):
         fields: dict[str, str | None] = {
             "assignee": _name(ticket.get("group")),
             "priority": _name(ticket.get("priority")),
+            **self.custom_fields(ticket),  # category and added fields: custom ticket attributes
         }
-        category = self.config.options.get("category_field")
-        if category:
-            fields["category"] = field_value(ticket.get(str(category)))
         closed = when(ticket.get("last_close_at")) or when(ticket.get("close_at"))
         return RemoteTicket(
             id=str(ticket.get("id")),

@@ -154,17 +154,19 @@ class ZendeskConnector(Connector):
             self._groups = {g["id"]: str(g.get("name")) for g in self._get_all("/api/v2/groups.json", "groups")}
         return self._groups
 
+    def read_custom(self, ticket: Mapping[str, Any], key: str) -> str | None:
+        """A custom ticket field's value, by the field's id."""
+        found = [f for f in ticket.get("custom_fields") or [] if str(f.get("id")) == key]
+        return field_value(found[0].get("value")) if found else None
+
     def _ticket(self, ticket: Mapping[str, Any], comments: list[dict[str, Any]], requester: str | None) -> RemoteTicket:
         status = STATUSES.get(str(ticket.get("status") or ""), "open")
         group = ticket.get("group_id")
         fields: dict[str, str | None] = {
             "assignee": self.group_names().get(group) if group is not None else None,
             "priority": field_value(ticket.get("priority")),
+            **self.custom_fields(ticket),  # category and added fields: custom ticket fields by id
         }
-        category = self.config.options.get("category_field")
-        if category:
-            found = [f for f in ticket.get("custom_fields") or [] if str(f.get("id")) == str(category)]
-            fields["category"] = field_value(found[0].get("value")) if found else None
         public = [c for c in comments if c.get("public")]
         replies = [c for c in public if c.get("author_id") != ticket.get("requester_id")]
         first = public[0] if public else None
