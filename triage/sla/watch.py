@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import Ticket
@@ -40,6 +40,21 @@ def _event(session: Session, kind: str, ticket: Ticket, row: TicketSla, policy, 
     emit_event(session, kind, payload, subject=f"ticket:{ticket.id}")
 
 
+def _claim(session: Session, row: TicketSla, column, now: datetime) -> bool:
+    """Mark ``column`` (when the event was sent) on ``row`` unless another process already did: the
+    conditional update lets one watcher of many send each event."""
+    claimed = session.execute(
+        update(TicketSla)
+        .where(TicketSla.ticket_id == row.ticket_id, column.is_(None))
+        .values({column.key: now})
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    setattr(row, column.key, now)
+    return True
+
+
 def watch_clocks(session: Session, now: datetime | None = None) -> dict[str, int]:
     """Refresh the state of every running clock at ``now``; a ticket entering ``at_risk`` or ``breached``
     for the first time sends that event (in this transaction). Returns the count per state."""
@@ -56,11 +71,9 @@ def watch_clocks(session: Session, now: datetime | None = None) -> dict[str, int
     for row, ticket in session.execute(query).all():
         state = refresh_state(row, policy, ticket.created_at, False, now)
         counts[state] += 1
-        if state == "at_risk" and row.at_risk_at is None:
-            row.at_risk_at = now
+        if state == "at_risk" and row.at_risk_at is None and _claim(session, row, TicketSla.at_risk_at, now):
             _event(session, "sla.at_risk", ticket, row, policy, now)
-        if state == "breached" and row.breached_at is None:
-            row.breached_at = now
+        if state == "breached" and row.breached_at is None and _claim(session, row, TicketSla.breached_at, now):
             _event(session, "sla.breached", ticket, row, policy, now)
     session.flush()
     return dict(counts)

@@ -118,3 +118,24 @@ def test_history_gets_clocks_and_attainment(sessions):
         report = attainment(session, now=MONDAY)
         assert report["by_priority"] == [{"priority": "high", "met": 3, "tickets": 5, "attainment": 0.6}]
         assert len(report["weeks"]) == 3  # both histories start in the same week
+
+
+def test_two_watchers_send_each_event_once(sessions):
+    """Every server process watches the clocks; the one that marks the ticket first sends the event."""
+    with session_scope(sessions) as session:
+        save_policy(session, POLICY, "test", now=MONDAY)
+        start_clock(session, _ticket(session, MONDAY), now=MONDAY)
+    late = datetime(2026, 6, 3, 9, 0, tzinfo=UTC)
+    first, second = sessions(), sessions()
+    try:
+        for session in (first, second):  # both have read the clock as not yet breached
+            assert session.scalars(select(TicketSla)).one().breached_at is None
+        assert watch_clocks(first, now=late) == {"breached": 1}
+        first.commit()
+        watch_clocks(second, now=late)
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+    with session_scope(sessions) as session:
+        assert session.scalars(select(OutboxEvent.type)).all() == ["sla.breached"]
