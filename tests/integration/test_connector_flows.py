@@ -287,6 +287,29 @@ def test_a_ticket_reopened_there_is_reopened_here(desk):
     wait_for(lambda: ours(desk, remote_id)[0].status == "open", "reopened")
 
 
+PENDING = {"zammad": "pending reminder", "zendesk": "pending", "freshdesk": 3}  # waiting for the customer there
+
+
+def test_an_answer_and_a_wait_there_move_our_sla_clock(desk):
+    remote_id, _, _ = intake(desk, PAYMENT)
+    post(desk, hook(desk, remote_id), expect=None)  # our write-back, echoed back as an update
+    settle(desk)
+    ticket = desk.api.ticket(remote_id)
+    desk.api.add_article(
+        ticket, "We are checking with the bank; can you send the last 4 digits?", internal=False, agent=True
+    )
+    ticket.status = PENDING[desk.api.kind]
+    post(desk, hook(desk, remote_id))
+    mine = wait_for(lambda: (o := ours(desk, remote_id)) and o[0].status == "pending" and o[0], "pending here")
+    sla = desk.client.get(f"/v1/tickets/{mine.id}").json()["sla"]
+    assert sla["first_response_at"] and sla["paused"], sla  # their agent's answer is our first response
+    desk.api.add_article(ticket, "The digits are 4242.", internal=False, agent=False)
+    ticket.status = KINDS[desk.api.kind][3]
+    post(desk, hook(desk, remote_id))
+    wait_for(lambda: ours(desk, remote_id)[0].status == "open", "open again")
+    assert not desk.client.get(f"/v1/tickets/{mine.id}").json()["sla"]["paused"]
+
+
 # --- what goes wrong -----------------------------------------------------------------------------------
 
 

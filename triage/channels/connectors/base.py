@@ -66,7 +66,8 @@ class RemoteTicket:
     """A ticket as the helpdesk has it. ``fields`` holds the helpdesk's own values (as strings) for our
     label fields it has (``assignee``: its group or queue; ``priority``; ``category`` when the connector is
     told which of its fields holds one); ``None`` when unset. ``status`` is in our words: ``open``,
-    ``pending``, ``resolved`` or ``closed``. ``notes`` are the texts of its internal notes (to find ours)."""
+    ``pending``, ``resolved`` or ``closed``. ``notes`` are the texts of its internal notes (to find ours).
+    ``first_reply_at``: when an agent first answered the requester in public."""
 
     id: str
     subject: str
@@ -78,6 +79,7 @@ class RemoteTicket:
     created_at: datetime | None = None
     resolved_at: datetime | None = None
     notes: tuple[str, ...] = ()
+    first_reply_at: datetime | None = None  # an agent's first public answer to the requester (the SLA's)
 
 
 @dataclass(frozen=True)

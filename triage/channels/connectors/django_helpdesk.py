@@ -132,6 +132,8 @@ class DjangoHelpdeskConnector(Connector):
         followups = [f for f in ticket.get("followup_set") or [] if isinstance(f, dict)]
         followups.sort(key=lambda f: (_stamp(f.get("date")), _number(f.get("id")) or 0))
         closing = [f for f in followups if f.get("new_status") in DONE]
+        # a staff member's public comment answers the requester (ours are private notes)
+        replies = [f for f in followups if f.get("public") and f.get("comment") and f.get("user") is not None]
         status = STATUSES.get(_number(ticket.get("status")) or 1, "open")
         fields: dict[str, str | None] = {
             "assignee": field_value(ticket.get("queue")),
@@ -153,6 +155,7 @@ class DjangoHelpdeskConnector(Connector):
             created_at=when(followups[0].get("date")) if followups else None,
             resolved_at=when(closing[-1].get("date")) if done and closing else None,
             notes=tuple(str(f["comment"]) for f in followups if f.get("comment")),
+            first_reply_at=when(replies[0].get("date")) if replies else None,
         )
 
     def resolved_tickets(self, cursor: str | None) -> Page:

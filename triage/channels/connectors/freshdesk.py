@@ -150,6 +150,7 @@ class FreshdeskConnector(Connector):
             if done
             else None,
             notes=tuple(str(c.get("body_text") or c.get("body") or "") for c in conversations if c.get("private")),
+            first_reply_at=when(replies[0].get("created_at")) if replies else None,
         )
 
     def fetch_ticket(self, ticket_id: str) -> RemoteTicket:

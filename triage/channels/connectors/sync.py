@@ -38,10 +38,17 @@ from triage.channels.webhooks.sending import Attempt
 from triage.desk.lifecycle import OPEN_STATUSES, resolve_ticket, update_ticket
 from triage.desk.suggest import Suggestions
 from triage.desk.tickets import intake_ticket
+from triage.sla.store import record_first_response, start_clock
 
 __all__ = ("HELD_SECONDS", "ConnectorWork", "Desk", "inbound_log")
 
 HELD_SECONDS = 600.0  # how long one connector object (its connections, the groups it read) is reused
+
+
+def _first_reply(session: Session, ticket: Ticket, remote: RemoteTicket) -> None:
+    """The helpdesk's first public agent answer is the ticket's first response (the SLA's)."""
+    if remote.first_reply_at is not None:
+        record_first_response(session, ticket, remote.first_reply_at)
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,11 @@ class ConnectorWork:
     ) -> str:
         closed = remote.status in ("resolved", "closed")
         if ticket is None and closed:
-            session.add(Ticket(**history_values(row.name, row.kind, remote, labels)))
+            ticket = Ticket(**history_values(row.name, row.kind, remote, labels))
+            session.add(ticket)
+            session.flush()
+            start_clock(session, ticket)  # history is measured against the policy in force
+            _first_reply(session, ticket, remote)
             return "history: stored as a resolved ticket"
         if ticket is None:
             ticket, suggestion = intake_ticket(
@@ -157,7 +168,9 @@ class ConnectorWork:
                 requester=remote.requester,
                 channel=row.kind,
                 external_id=external_id(row.name, remote.id),
+                priority=remote_labels(remote, labels).get("priority"),  # one a person chose there starts the SLA
             )
+            _first_reply(session, ticket, remote)
             emit_event(
                 session,
                 "connector.write_back",
@@ -173,9 +186,16 @@ class ConnectorWork:
             )
             record_audit(session, actor, "ticket.resolved", f"ticket:{ticket.id}", remote_id=remote.id)
             return f"resolved: ticket {ticket.id}"
+        _first_reply(session, ticket, remote)
         if not closed and ticket.status == "resolved":
             update_ticket(session, ticket.id, labels={}, status="open", actor=actor.name)
             return f"reopened: ticket {ticket.id}"
+        if remote.status == "pending" and ticket.status in ("new", "open"):  # waiting for the customer there
+            update_ticket(session, ticket.id, labels={}, status="pending", actor=actor.name)
+            return f"pending: ticket {ticket.id} waits for the customer"
+        if remote.status == "open" and ticket.status == "pending":
+            update_ticket(session, ticket.id, labels={}, status="open", actor=actor.name)
+            return f"open: ticket {ticket.id} no longer waits"
         return f"unchanged: ticket {ticket.id} is {ticket.status}"
 
     def write_back(self, row: HelpdeskConnector, connector: Connector, payload: dict[str, Any]) -> str:

@@ -164,6 +164,7 @@ class ZammadConnector(Connector):
             created_at=when(ticket.get("created_at")),
             resolved_at=closed if status == "closed" else None,
             notes=tuple(str(a.get("body") or "") for a in articles if a.get("internal")),
+            first_reply_at=when(replies[0].get("created_at")) if replies else None,
         )
 
     def resolved_tickets(self, cursor: str | None) -> Page:

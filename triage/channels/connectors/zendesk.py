@@ -184,6 +184,7 @@ class ZendeskConnector(Connector):
             created_at=when(ticket.get("created_at")),
             resolved_at=when(ticket.get("updated_at")) if done else None,
             notes=tuple(str(c.get("body") or c.get("html_body") or "") for c in comments if not c.get("public")),
+            first_reply_at=when(replies[0].get("created_at")) if replies else None,
         )
 
     def fetch_ticket(self, ticket_id: str) -> RemoteTicket:
