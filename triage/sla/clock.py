@@ -15,7 +15,7 @@ from models.sla import TicketSla
 from triage.sla.policy import SlaPolicy, Target
 from triage.sla.risk import ResolutionEstimate
 
-__all__ = ("FIRST_RESPONSE_WARNING", "apply_target", "elapsed_seconds", "refresh_state", "sla_view")
+__all__ = ("FIRST_RESPONSE_WARNING", "apply_target", "elapsed_seconds", "refresh_state", "sla_view", "state_at")
 
 FIRST_RESPONSE_WARNING = 0.25  # no first response with this share of its target left: at risk
 
@@ -57,35 +57,34 @@ def _first_response_state(row: TicketSla, policy: SlaPolicy, created_at: datetim
     return "at_risk" if left <= FIRST_RESPONSE_WARNING * row.first_response_minutes * 60 else "on_track"
 
 
-def refresh_state(row: TicketSla, policy: SlaPolicy, created_at: datetime, resolved: bool, now: datetime) -> str:
-    """Recompute ``row.state`` and ``row.breach_probability`` at ``now`` and return the state.
+def state_at(
+    row: TicketSla, policy: SlaPolicy, created_at: datetime, resolved: bool, now: datetime
+) -> tuple[str, float | None]:
+    """The clock's state and breach probability at ``now``, ``row`` left as it is.
 
     ``resolved`` says whether the ticket was resolved (a stopped clock of a ticket closed unresolved is
     ``closed``)."""
-    first = _first_response_state(row, policy, created_at, now)
     if row.first_response_minutes is None and row.resolution_minutes is None:
-        row.state, row.breach_probability = "none", None
-        return row.state
+        return "none", None
+    first = _first_response_state(row, policy, created_at, now)
     elapsed = elapsed_seconds(row, policy, created_at, now)
     target = row.resolution_minutes * 60 if row.resolution_minutes else None
-    resolution_breached = target is not None and elapsed > target
+    breached = (target is not None and elapsed > target) or first == "breached"
     if _t(row.stopped_at) is not None:
-        row.breach_probability = None
-        if resolution_breached or first == "breached":
-            row.state = "breached"
-        else:
-            row.state = "met" if resolved else "closed"
-        return row.state
-    estimate = ResolutionEstimate.from_dict(row.estimate)
-    row.breach_probability = estimate.miss_probability(target, elapsed) if target is not None else None
-    if resolution_breached or first == "breached":
-        row.state = "breached"
-    elif row.paused_at is not None:
-        row.state = "paused"
-    elif first == "at_risk" or (row.breach_probability or 0.0) >= policy.at_risk_probability:
-        row.state = "at_risk"
-    else:
-        row.state = "on_track"
+        return ("breached" if breached else "met" if resolved else "closed"), None
+    probability = ResolutionEstimate.from_dict(row.estimate).miss_probability(target, elapsed) if target else None
+    if breached:
+        return "breached", probability
+    if row.paused_at is not None:
+        return "paused", probability
+    if first == "at_risk" or (probability or 0.0) >= policy.at_risk_probability:
+        return "at_risk", probability
+    return "on_track", probability
+
+
+def refresh_state(row: TicketSla, policy: SlaPolicy, created_at: datetime, resolved: bool, now: datetime) -> str:
+    """Store the state and breach probability at ``now`` on ``row`` (see :func:`state_at`); returns the state."""
+    row.state, row.breach_probability = state_at(row, policy, created_at, resolved, now)
     return row.state
 
 
@@ -96,6 +95,9 @@ def sla_view(
     times, first response, pause, state, breach probability and the time-to-resolution estimate in hours."""
     if row is None:
         return None
+    state, probability = row.state, row.breach_probability
+    if policy is not None and row.stopped_at is None:  # a running clock is shown as it is now, nothing written
+        state, probability = state_at(row, policy, created_at, False, now)
     estimate = ResolutionEstimate.from_dict(row.estimate)
     hours = {k: round(v / 3600, 2) if v is not None else None for k, v in estimate.quantiles().items()}
     elapsed = elapsed_seconds(row, policy, created_at, now) if policy else None
@@ -111,8 +113,8 @@ def sla_view(
         "first_response_at": _t(row.first_response_at),
         "paused": row.paused_at is not None,
         "paused_since": _t(row.paused_at),
-        "state": row.state,
-        "breach_probability": row.breach_probability,
+        "state": state,
+        "breach_probability": probability,
         "elapsed_business_hours": round(elapsed / 3600, 2) if elapsed is not None else None,
         "resolution_estimate_hours": {**hours, "neighbours": estimate.neighbours} if estimate.samples else None,
     }

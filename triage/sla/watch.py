@@ -14,7 +14,7 @@ from models import Ticket
 from models.base import utcnow
 from models.outbox import emit_event
 from models.sla import TicketSla
-from triage.sla.clock import refresh_state, sla_view
+from triage.sla.clock import refresh_state, sla_view, state_at
 from triage.sla.store import active_policy, clock_of
 
 __all__ = ("WATCH_STATES", "attainment", "list_sla_tickets", "sla_badges", "ticket_sla", "watch_clocks")
@@ -80,15 +80,12 @@ def watch_clocks(session: Session, now: datetime | None = None) -> dict[str, int
 
 
 def ticket_sla(session: Session, ticket: Ticket, now: datetime | None = None) -> dict[str, Any] | None:
-    """A ticket's SLA as of ``now`` (its state refreshed; events are left to :func:`watch_clocks`), or None
-    when it has no clock."""
+    """A ticket's SLA as of ``now``, or None when it has no clock (computed, not stored: :func:`watch_clocks`
+    stores states and sends events)."""
     row, active = clock_of(session, ticket.id), active_policy(session)
     if row is None or active is None:
         return None
-    now = now or utcnow()
-    if row.stopped_at is None:
-        refresh_state(row, active[1], ticket.created_at, False, now)
-    return sla_view(row, active[1], ticket.created_at, now)
+    return sla_view(row, active[1], ticket.created_at, now or utcnow())
 
 
 def sla_badges(session: Session, tickets: list[Ticket], now: datetime | None = None) -> dict[int, dict[str, Any]]:
@@ -99,10 +96,11 @@ def sla_badges(session: Session, tickets: list[Ticket], now: datetime | None = N
     now, by_id = now or utcnow(), {t.id: t for t in tickets}
     out = {}
     for row in session.scalars(select(TicketSla).where(TicketSla.ticket_id.in_(by_id))):
-        if row.stopped_at is None:
-            refresh_state(row, active[1], by_id[row.ticket_id].created_at, False, now)
+        state, probability = row.state, row.breach_probability
+        if row.stopped_at is None:  # as it is now, nothing written
+            state, probability = state_at(row, active[1], by_id[row.ticket_id].created_at, False, now)
         due = None if row.paused_at else row.resolution_due
-        out[row.ticket_id] = {"state": row.state, "resolution_due": due, "breach_probability": row.breach_probability}
+        out[row.ticket_id] = {"state": state, "resolution_due": due, "breach_probability": probability}
     return out
 
 
