@@ -19,18 +19,11 @@ from models.connectors import HelpdeskConnector
 from models.errors import InvalidInput
 from tests.standins import StandIn, standin
 from triage.channels.connectors import freshdesk
-from triage.channels.connectors.base import (
-    MARKER,
-    Connector,
-    ConnectorConfig,
-    InvalidSignature,
-    RemoteError,
-    RemoteGone,
-    body_digest,
-)
+from triage.channels.connectors.base import MARKER, Connector, ConnectorConfig, RemoteError, RemoteGone
 from triage.channels.connectors.history import history_values
 from triage.channels.connectors.kinds import connector_class
 from triage.channels.connectors.registry import Labels
+from triage.channels.connectors.wire import InvalidSignature, body_digest
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "connectors"
 SECRET = "s3cret-webhook-token"

@@ -16,15 +16,9 @@ import pytest
 
 from models.errors import InvalidInput
 from tests.djangohelpdesk import DjangoHelpdesk, shared_folder, start_django_helpdesk
-from triage.channels.connectors.base import (
-    MARKER,
-    ConnectorConfig,
-    InboundEvent,
-    InvalidSignature,
-    RemoteError,
-    RemoteGone,
-)
+from triage.channels.connectors.base import MARKER, ConnectorConfig, InboundEvent, RemoteError, RemoteGone
 from triage.channels.connectors.django_helpdesk import DjangoHelpdeskConnector
+from triage.channels.connectors.wire import InvalidSignature
 from triage.evaluation.bench import free_port
 
 pytestmark = pytest.mark.slow

@@ -53,6 +53,21 @@ def test_an_added_field_is_predicted_evidenced_and_set_like_the_others(deploymen
     assert fields["request_type"]["decisions"] >= 1
 
 
+def test_a_fixed_priority_set_is_checked_at_intake(deployment):
+    _, client = deployment
+    fields = client.get("/v1/fields").json()["fields"]
+    fixed = [{**f, "labels": ["urgent", "high", "normal", "low"]} if f["name"] == "priority" else f for f in fields]
+    assert client.put("/v1/fields", json={"fields": fixed}).status_code == 200
+    try:
+        refused = client.post("/v1/tickets", json={"subject": "VPN down", "priority": "P1"})
+        assert refused.status_code == 422 and refused.json()["field"] == "priority"
+        taken = client.post("/v1/tickets", json={"subject": "VPN down", "priority": "urgent"})
+        assert taken.status_code == 201 and taken.json()["sla"]["priority_source"] == "set"
+        assert taken.json()["sla"]["resolution_minutes"] == 240
+    finally:
+        assert client.put("/v1/fields", json={"fields": fields}).status_code == 200
+
+
 def test_bad_declarations_are_refused_naming_the_field(deployment):
     settings, client = deployment
     fields = client.get("/v1/fields").json()["fields"]

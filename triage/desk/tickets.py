@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from models import Suggestion, Ticket, TicketMessage
 from models.audit import Actor, record_audit
 from models.db import page
+from models.fields import active_fields
 from models.hashing import content_hash
 from triage.desk.events import emit_ticket_event, suggestion_summary
 from triage.desk.suggest import Suggestions
@@ -47,6 +48,10 @@ def create_ticket(
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject and not body:
         raise InvalidQuery("a ticket needs a subject or a body", field="subject")
+    priority = " ".join((priority or "").split()) or None
+    fixed = next((spec.labels for spec in active_fields(session) if spec.name == "priority"), None)
+    if priority and fixed is not None and priority not in fixed:
+        raise InvalidQuery(f"priority must be one of {', '.join(fixed)}", field="priority")
     taken = TicketExists(f"a ticket with external_id {external_id!r} already exists", field="external_id")
     if external_id is not None and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
         raise taken
@@ -57,7 +62,7 @@ def create_ticket(
         channel=channel,
         language=language or detect_language(f"{subject}\n{body}"),
         external_id=external_id,
-        priority=" ".join((priority or "").split()) or None,
+        priority=priority,
         status="new",
         content_hash=content_hash(subject, body),
     )

@@ -26,19 +26,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from models.errors import InvalidInput
-from triage.channels.connectors.base import (
-    MARKER,
-    Connector,
-    InboundEvent,
-    Page,
-    RemoteError,
-    RemoteGone,
-    RemoteTicket,
-    check_token,
-    field_value,
-    json_payload,
-    when,
-)
+from triage.channels.connectors.base import MARKER, Connector, InboundEvent, Page, RemoteError, RemoteGone, RemoteTicket
+from triage.channels.connectors.wire import check_token, field_value, json_payload, when
 
 __all__ = ("DjangoHelpdeskConnector",)
 

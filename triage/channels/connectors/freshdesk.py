@@ -4,7 +4,7 @@ webhook* action of its automation rules
 
 That action signs nothing, so the connector's webhook secret travels with each request: as ``?token=`` in
 the webhook's URL, or in a custom header ``X-Helpdesk-Triage-Token`` (see
-:func:`~triage.channels.connectors.base.check_token`; use HTTPS). Setup in Freshdesk: *Admin > Automations*,
+:func:`~triage.channels.connectors.wire.check_token`; use HTTPS). Setup in Freshdesk: *Admin > Automations*,
 a rule on *Ticket creation* and one on *Ticket updates*, each with the action *Trigger webhook*: POST to our
 URL, encoding JSON, *Advanced* content::
 
@@ -29,20 +29,8 @@ from typing import Any, ClassVar
 from inscriptis import get_text
 
 from models.errors import InvalidInput
-from triage.channels.connectors.base import (
-    MARKER,
-    Connector,
-    InboundEvent,
-    Page,
-    RemoteError,
-    RemoteGone,
-    RemoteTicket,
-    body_digest,
-    check_token,
-    field_value,
-    json_payload,
-    when,
-)
+from triage.channels.connectors.base import MARKER, Connector, InboundEvent, Page, RemoteError, RemoteGone, RemoteTicket
+from triage.channels.connectors.wire import body_digest, check_token, field_value, json_payload, when
 
 __all__ = ("FreshdeskConnector",)
 

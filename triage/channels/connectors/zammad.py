@@ -27,15 +27,9 @@ from typing import Any, ClassVar
 from inscriptis import get_text
 
 from models.errors import InvalidInput
-from triage.channels.connectors.base import (
-    MARKER,
-    Connector,
-    InboundEvent,
+from triage.channels.connectors.base import MARKER, Connector, InboundEvent, Page, RemoteError, RemoteGone, RemoteTicket
+from triage.channels.connectors.wire import (
     InvalidSignature,
-    Page,
-    RemoteError,
-    RemoteGone,
-    RemoteTicket,
     body_digest,
     check_hmac,
     field_value,

@@ -34,20 +34,8 @@ from typing import Any, ClassVar
 import httpx
 
 from models.errors import InvalidInput
-from triage.channels.connectors.base import (
-    MARKER,
-    Connector,
-    InboundEvent,
-    Page,
-    RemoteError,
-    RemoteTicket,
-    body_digest,
-    check_hmac,
-    field_value,
-    header,
-    json_payload,
-    when,
-)
+from triage.channels.connectors.base import MARKER, Connector, InboundEvent, Page, RemoteError, RemoteTicket
+from triage.channels.connectors.wire import body_digest, check_hmac, field_value, header, json_payload, when
 
 __all__ = ("ZendeskConnector",)
 
