@@ -2,11 +2,11 @@
 ``runserver`` on a free port, with its REST API (HTTP Basic as an admin) and its webhooks pointed where the
 test says.
 
-Migrating takes seconds, so a template database (migrated, an admin, four queues, a ``category`` custom
-field) is built once per run (:func:`tests.deployments.built_once`, shared by xdist workers) and every server
-starts on a copy of it. Passwords use Django's MD5 hasher unless ``real_hashing``: with the default PBKDF2
-every Basic-authenticated request spends about a quarter of a second hashing (measured: 0.29 s a request
-against 0.05 s)."""
+Migrating takes seconds, so a template database (migrated, an admin, four queues, the custom fields
+``category`` and ``kind``) is built once per run (:func:`tests.deployments.built_once`, shared by xdist
+workers) and every server starts on a copy of it. Passwords use Django's MD5 hasher unless
+``real_hashing``: with the default PBKDF2 every Basic-authenticated request spends about a quarter of a
+second hashing (measured: 0.29 s a request against 0.05 s)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,7 @@ get_user_model().objects.create_superuser(spec["user"], spec["user"] + "@example
 queues = {t: Queue.objects.create(title=t, slug=t.lower().replace(" ", "-")).id for t in spec["queues"]}
 CustomField.objects.create(name="category", label="Category", data_type="list", staff_only=True,
     list_values="\\n".join(spec["categories"]), empty_selection_list=True)
+CustomField.objects.create(name="kind", label="Kind", data_type="varchar", max_length=40, staff_only=True)
 print(json.dumps({"queues": queues, "migrate_s": migrate_s}))
 """
 

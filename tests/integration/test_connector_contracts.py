@@ -339,6 +339,18 @@ def test_an_added_field_is_read_from_the_helpdesk_field_its_option_names(api: St
     assert values["labels"] == {"request_type": "incident"} and "request_type" not in values
 
 
+def test_an_added_field_is_written_to_the_helpdesk_field_its_option_names(api: StandIn):
+    ticket_id = _seed(api)
+    hub = connector(api, request_type_field=KIND_FIELD[api.kind])
+    assert "request_type" in hub.settable()
+    hub.set_fields(ticket_id, {"request_type": "Incident", **SEED[api.kind][3]})
+    assert api.ticket(ticket_id).custom[KIND_FIELD[api.kind]] == "Incident"
+    assert hub.fetch_ticket(ticket_id).fields["request_type"] == "Incident"
+    with pytest.raises(InvalidInput) as refused:  # no option names its field: nowhere to write it
+        connector(api).set_fields(ticket_id, {"request_type": "Incident"})
+    assert refused.value.field == "fields.request_type"
+
+
 def test_add_note_writes_an_internal_note(api: StandIn):
     ticket_id = _seed(api)
     html = f"<p>Suggested team: <b>Billing</b></p><p><small>{MARKER}7</small></p>"

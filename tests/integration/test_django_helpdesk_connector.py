@@ -152,6 +152,17 @@ def test_set_fields_patches_queue_priority_and_category_and_sends_no_webhook(des
         make(desk).set_fields(str(ticket["id"]), {"category": "Hardware"})
 
 
+def test_an_added_field_is_a_custom_field_read_and_written(desk):
+    """request_type, a field the deployment added, lives in the custom field its option names."""
+    hub = make(desk, category_field="category", request_type_field="kind")
+    ticket = desk.create_ticket("Laptop for a new starter", "Please prepare a laptop.", desk.queues["Hardware"])
+    assert hub.settable() == ("assignee", "priority", "category", "request_type")
+    hub.set_fields(str(ticket["id"]), {"request_type": "request"})
+    assert hub.fetch_ticket(str(ticket["id"])).fields["request_type"] == "request"
+    assert desk.get_ticket(ticket["id"])["custom_kind"] == "request"
+    hub.close()
+
+
 def test_resolved_tickets_page_oldest_first_with_their_resolutions(desk, connector, hooks):
     made = [desk.create_ticket(f"Account locked {n}", "Locked out after a password change.", 4) for n in range(4)]
     resolved = desk.resolve(made[0]["id"], "Unlocked the account in AD.")

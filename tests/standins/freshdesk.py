@@ -149,6 +149,11 @@ class FreshdeskStandIn(StandIn):
             raise self.refusal(400, "There is no group matching the given group_id", "group_id")
         if "status" in change and change["status"] not in self.statuses:
             raise self.refusal(400, "It should be one of these values: '2,3,4,5'", "status")
+        if not isinstance(change.get("custom_fields", {}), dict):
+            raise self.refusal(400, "It should be a/an key/value pair", "custom_fields")
+        ticket.custom.update(change.get("custom_fields") or {})
+        if "type" in change:
+            ticket.custom["type"] = change["type"]
         ticket.group = self.groups[change["group_id"]] if "group_id" in change else ticket.group
         ticket.priority = change.get("priority", ticket.priority)
         ticket.status = change.get("status", ticket.status)

@@ -143,5 +143,8 @@ class ZammadStandIn(StandIn):
         ticket.group = change.get("group", ticket.group)
         ticket.priority = change.get("priority", ticket.priority)
         ticket.status = change.get("state", ticket.status)
+        for name, value in change.items():  # a custom ticket attribute (object manager) is a top-level one
+            if name not in ("group", "priority", "state", "title", "article"):
+                ticket.custom[name] = value
         ticket.updated_at = self.now()
         return self.render(ticket, None)

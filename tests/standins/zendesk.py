@@ -150,6 +150,10 @@ class ZendeskStandIn(StandIn):
             article = self.add_article(ticket, text, internal=not comment.get("public", True), agent=True)
             if comment.get("html_body"):
                 article["html"] = comment["html_body"]
+        for custom in change.get("custom_fields") or []:  # [{"id": 360..., "value": ...}]
+            if not isinstance(custom, dict) or not isinstance(custom.get("id"), int):
+                raise self.refusal(422, "Custom fields: is invalid", "custom_fields")
+            ticket.custom[str(custom["id"])] = custom.get("value")
         ticket.priority = change.get("priority", ticket.priority)
         ticket.group = self.groups.get(change.get("group_id"), ticket.group) if "group_id" in change else ticket.group
         ticket.status = change.get("status", ticket.status)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import httpx
 
 from models.errors import InvalidInput
+from models.tickets import LABEL_FIELDS as BUILT_IN
 from triage.channels.connectors.wire import field_value
 
 __all__ = (
@@ -202,9 +203,18 @@ class Connector(ABC):
         """Our fields the options name a helpdesk field for, with the ticket's values."""
         return {name: self.read_custom(ticket, key) for name, key in self.field_keys().items()}
 
+    def added_fields(self) -> dict[str, str]:
+        """The triage fields a deployment added (not category, priority or assignee), each with the helpdesk
+        field its option names."""
+        return {name: key for name, key in self.field_keys().items() if name not in BUILT_IN}
+
+    def settable(self) -> tuple[str, ...]:
+        """Our fields it can set: its own, and every added field whose helpdesk field it was told."""
+        return (*getattr(self, "writable", type(self).writable), *self.added_fields())
+
     def check_settable(self, values: Mapping[str, str], settable: tuple[str, ...] | None = None) -> None:
         """:class:`InvalidInput` naming the first field of ``values`` this helpdesk cannot set."""
-        allowed = settable if settable is not None else tuple(getattr(self, "writable", type(self).writable))
+        allowed = settable if settable is not None else self.settable()
         wrong = [k for k in values if k not in allowed]
         if wrong:
             raise InvalidInput(f"{self.title} cannot set {wrong[0]!r}", field=f"fields.{wrong[0]}")

@@ -179,13 +179,15 @@ class DjangoHelpdeskConnector(Connector):
             raise
 
     def set_fields(self, ticket_id: str, values: Mapping[str, str]) -> None:
-        """``PATCH /api/tickets/{id}/`` with the queue and priority (numbers) and the category's custom field."""
+        """``PATCH /api/tickets/{id}/`` with the queue and priority (numbers) and the category's and added
+        fields' custom fields."""
         change: dict[str, Any] = {}
+        custom = {**self.added_fields(), "category": self.category_field}
         for name, value in values.items():
-            if name not in self.writable:
+            if name not in self.settable():
                 raise InvalidInput(f"django-helpdesk cannot set {name!r} here", field=f"fields.{name}")
-            if name == "category":
-                change[f"custom_{self.category_field}"] = value
+            if name in custom:  # the category's and added fields' custom fields
+                change[f"custom_{custom[name]}"] = value
                 continue
             if not str(value).strip().isdigit():
                 raise InvalidInput(f"django-helpdesk's {name} is a number, not {value!r}", field=f"fields.{name}")

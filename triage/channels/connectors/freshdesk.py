@@ -190,7 +190,7 @@ class FreshdeskConnector(Connector):
         )
 
     def set_fields(self, ticket_id: str, values: Mapping[str, str]) -> None:
-        """The group (by name, looked up) and the priority (1 to 4)."""
+        """The group (by name, looked up), the priority (1 to 4), and added fields' type or custom fields."""
         self.check_settable(values)
         change: dict[str, Any] = {}
         if "assignee" in values:
@@ -198,6 +198,11 @@ class FreshdeskConnector(Connector):
         if "priority" in values:
             priority = str(values["priority"]).strip()
             change["priority"] = int(priority) if priority.isdigit() else priority  # Freshdesk refuses others
+        for name, key in self.added_fields().items():  # added fields: the ticket's type or a custom field
+            if name in values and key == "type":
+                change["type"] = values[name]
+            elif name in values:
+                change.setdefault("custom_fields", {})[key] = values[name]
         if change:
             self.request("PUT", f"/api/v2/tickets/{ticket_id}", ticket_id=ticket_id, json=change)
 

@@ -157,7 +157,7 @@ def create_connector(
     check_url(base_url, allow_networks, field="base_url")
     clean_options = _check_options(cls, options or {})
     connector = cls(ConnectorConfig(name, base_url, _check_credentials(cls, credentials), clean_options))
-    writable = tuple(getattr(connector, "writable", cls.writable))
+    writable = connector.settable()
     secret = _strings(webhook_secret, "webhook_secret") if webhook_secret else secrets.token_urlsafe(32)
     if len(secret) < 16:
         raise InvalidQuery("a webhook secret has at least 16 characters", field="webhook_secret")
@@ -222,7 +222,7 @@ def update_connector(
         row.webhook_secret = secret
     if changes.get("options") is not None:
         row.options = _check_options(cls, changes["options"])
-    writable = tuple(getattr(build_connector(row), "writable", cls.writable))
+    writable = build_connector(row).settable()
     if changes.get("mapping") is not None:
         row.mapping = _check_mapping(changes["mapping"], "mapping", field_names(session))
     if changes.get("write_fields") is not None:

@@ -198,8 +198,8 @@ class ZammadConnector(Connector):
         self.request("POST", "/api/v1/ticket_articles", ticket_id=ticket_id, json=note)
 
     def set_fields(self, ticket_id: str, values: Mapping[str, str]) -> None:
-        """``PUT /api/v1/tickets/{id}`` with the group and priority by name."""
-        names = {"assignee": "group", "priority": "priority"}
+        """``PUT /api/v1/tickets/{id}`` with the group and priority by name, and added fields' attributes."""
+        names = {"assignee": "group", "priority": "priority", **self.added_fields()}  # added: custom attributes
         self.check_settable(values, tuple(names))
         change = {names[k]: v for k, v in values.items()}
         if change:

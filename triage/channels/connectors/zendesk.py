@@ -51,6 +51,11 @@ EVENT = "zen:event-type:ticket."
 PAGE_SIZE = 100
 
 
+def _id(key: str) -> int | str:
+    """A custom field's id as Zendesk writes it (a number)."""
+    return int(key) if key.isdigit() else key
+
+
 class ZendeskConnector(Connector):
     """Zendesk by its REST API (basic auth ``{email}/token:{token}``) and signed webhooks."""
 
@@ -208,13 +213,17 @@ class ZendeskConnector(Connector):
         self.request("PUT", f"/api/v2/tickets/{ticket_id}.json", ticket_id=ticket_id, json=change)
 
     def set_fields(self, ticket_id: str, values: Mapping[str, str]) -> None:
-        """The group (by name, looked up) and the priority."""
+        """The group (by name, looked up), the priority, and added fields' custom ticket fields."""
         self.check_settable(values)
         change: dict[str, Any] = {}
         if "assignee" in values:
             change["group_id"] = self.group_id(values["assignee"])
         if "priority" in values:
             change["priority"] = values["priority"] or None
+        added = self.added_fields()
+        custom = [{"id": _id(added[k]), "value": v} for k, v in values.items() if k in added]
+        if custom:  # added fields: custom ticket fields by id
+            change["custom_fields"] = custom
         if change:
             self.request("PUT", f"/api/v2/tickets/{ticket_id}.json", ticket_id=ticket_id, json={"ticket": change})
 
