@@ -153,9 +153,10 @@ def test_the_widget_stays_out_of_the_portals_css_and_the_pages_refuse_foreign_sc
 def test_the_widget_speaks_the_language_of_its_data_lang_over_the_pages(browser, site):
     page = browser.new_page()
     page.goto(f"{site['url']}/demo/portal")  # an English page (<html lang="en">), without the widget
-    page.evaluate(
-        "key => { const s = document.createElement('script'); s.src = '/static/portal-widget.js';"
-        " s.dataset.key = key; s.dataset.lang = 'de'; s.dataset.form = '#ticket-form'; document.body.append(s); }",
+    page.evaluate(  # resolves once the script has run and listens to the form (a busy machine loads it late)
+        "key => new Promise(loaded => { const s = document.createElement('script');"
+        " s.src = '/static/portal-widget.js'; s.onload = loaded; s.dataset.key = key; s.dataset.lang = 'de';"
+        " s.dataset.form = '#ticket-form'; document.body.append(s); })",
         key_for(site["db"], "portal"),
     )
     page.fill("#subject", "I forgot my password")
