@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ("Base", "JSONType", "UTCDateTime", "as_utc", "utcnow")
+__all__ = ("Base", "JSONType", "UTCDateTime", "as_utc", "time_bucket", "utcnow")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -28,6 +28,15 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """A stored time as timezone-aware UTC (SQLite hands back naive datetimes; every stored time is UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def time_bucket(moment: datetime, size: str) -> str:
+    """The day (``2026-11-27``) or ISO week (``2026-W48``) ``moment`` falls in, in UTC."""
+    moment = as_utc(moment)
+    if size == "week":
+        year, week, _ = moment.isocalendar()
+        return f"{year}-W{week:02d}"
+    return moment.date().isoformat()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -12,25 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Feedback, Suggestion, Ticket
-from models.base import as_utc, utcnow
+from models.base import as_utc, time_bucket, utcnow
 from models.fields import field_names
 from triage.bundles.loading import LoadedBundle
 from triage.ml.rates import rate
 from triage.text.texts import ticket_text
 
-__all__ = ("BUCKETS", "prediction_report", "time_bucket")
+__all__ = ("BUCKETS", "prediction_report")
 
 BUCKETS = ("day", "week")
 UNSEEN_HEAVY = 0.3  # a ticket counts as mostly new vocabulary when this share of its words is unseen
-
-
-def time_bucket(moment: datetime, size: str) -> str:
-    """The day (``2026-11-27``) or ISO week (``2026-W48``) ``moment`` falls in, in UTC."""
-    moment = as_utc(moment)
-    if size == "week":
-        year, week, _ = moment.isocalendar()
-        return f"{year}-W{week:02d}"
-    return moment.date().isoformat()
 
 
 def _acceptance(rows: list[Feedback]) -> dict[str, Any]:

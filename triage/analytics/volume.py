@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Ticket
-from triage.analytics.predictions import BUCKETS, time_bucket
+from models.base import time_bucket
+from triage.analytics.predictions import BUCKETS
 
 __all__ = ("UNCATEGORISED", "ticket_volume")
 

@@ -18,7 +18,7 @@ from models.base import as_utc, utcnow
 from models.fields import active_fields, field_names, label_of, set_label
 from models.tickets import LABEL_FIELDS
 from triage.desk.events import emit_ticket_event
-from triage.desk.tickets import get_ticket, latest_suggestion
+from triage.desk.tickets import check_label, get_ticket, latest_suggestion
 from triage.errors import InvalidQuery, InvalidTransition
 from triage.sla.store import record_first_response, retarget, ticket_status_changed
 
@@ -34,8 +34,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": (),
 }
 OPEN_STATUSES = ("new", "open", "pending")
-MAX_LABEL = 200
-MAX_PRIORITY = 50  # the priority column is shorter
 CLOCK_SKEW = timedelta(minutes=5)  # a response time this far ahead of ours is still taken as now-ish
 
 
@@ -50,16 +48,7 @@ def _check_labels(session: Session, labels: Mapping[str, str | None]) -> dict[st
             continue
         if name not in specs:
             raise InvalidQuery(f"unknown field {name!r}; the fields are {', '.join(specs)}", field=where)
-        value = " ".join(str(value).split())
-        if not value:
-            raise InvalidQuery(f"{name} must not be empty", field=where)
-        limit = MAX_PRIORITY if name == "priority" else MAX_LABEL
-        if len(value) > limit:
-            raise InvalidQuery(f"{name} is longer than {limit} characters", field=where)
-        fixed = specs[name].labels
-        if fixed is not None and value not in fixed:
-            raise InvalidQuery(f"{name} must be one of {', '.join(fixed)}", field=where)
-        clean[name] = value
+        clean[name] = check_label(specs[name], value, where)
     return clean
 
 

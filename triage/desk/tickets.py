@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models import Suggestion, Ticket, TicketMessage
 from models.audit import Actor, record_audit
 from models.db import page
-from models.fields import active_fields
+from models.fields import FieldSpec, active_fields
 from models.hashing import content_hash
 from triage.desk.events import emit_ticket_event, suggestion_summary
 from triage.desk.suggest import Suggestions
@@ -22,6 +22,7 @@ from triage.text.language import detect_language
 
 __all__ = (
     "audit_prediction",
+    "check_label",
     "create_ticket",
     "get_ticket",
     "intake_ticket",
@@ -30,6 +31,24 @@ __all__ = (
     "ticket_messages",
     "save_suggestion",
 )
+
+
+MAX_LABEL = 200
+MAX_PRIORITY = 50  # the priority column is shorter
+
+
+def check_label(spec: FieldSpec, value: str, where: str) -> str:
+    """``value`` whitespace-normalised as a label of field ``spec``: not empty, not too long, and one of its
+    fixed labels when it has a fixed set; 422 naming ``where`` otherwise."""
+    value = " ".join(str(value).split())
+    if not value:
+        raise InvalidQuery(f"{spec.name} must not be empty", field=where)
+    limit = MAX_PRIORITY if spec.name == "priority" else MAX_LABEL
+    if len(value) > limit:
+        raise InvalidQuery(f"{spec.name} is longer than {limit} characters", field=where)
+    if spec.labels is not None and value not in spec.labels:
+        raise InvalidQuery(f"{spec.name} must be one of {', '.join(spec.labels)}", field=where)
+    return value
 
 
 def create_ticket(
@@ -49,9 +68,9 @@ def create_ticket(
     if not subject and not body:
         raise InvalidQuery("a ticket needs a subject or a body", field="subject")
     priority = " ".join((priority or "").split()) or None
-    fixed = next((spec.labels for spec in active_fields(session) if spec.name == "priority"), None)
-    if priority and fixed is not None and priority not in fixed:
-        raise InvalidQuery(f"priority must be one of {', '.join(fixed)}", field="priority")
+    spec = next((spec for spec in active_fields(session) if spec.name == "priority"), None)
+    if priority and spec is not None:
+        priority = check_label(spec, priority, "priority")
     taken = TicketExists(f"a ticket with external_id {external_id!r} already exists", field="external_id")
     if external_id is not None and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
         raise taken

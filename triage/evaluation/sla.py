@@ -95,19 +95,16 @@ def evaluate_sla(
     base_covered = [e.quantile(0.1) <= v <= e.quantile(0.9) for e, v in zip(baselines, y_test, strict=True)]
     threshold = policy.at_risk_probability
     judged = []
+    per_priority: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r, v, e, b in zip(test, y_test, estimates, baselines, strict=True):
         target = policy.target_for(r["priority"], r.get("category"), r.get("requester"))
         if target is None or target.resolution_minutes is None:
             continue
         seconds = target.resolution_minutes * 60
         judged.append((v > seconds, e.miss_probability(seconds) >= threshold, b.miss_probability(seconds) >= threshold))
+        per_priority[r["priority"]][0] += v <= seconds
+        per_priority[r["priority"]][1] += 1
     missed = [j[0] for j in judged]
-    per_priority: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r, v in zip(test, y_test, strict=True):
-        target = policy.target_for(r["priority"], r.get("category"), r.get("requester"))
-        if target is not None and target.resolution_minutes is not None:
-            per_priority[r["priority"]][0] += v <= target.resolution_minutes * 60
-            per_priority[r["priority"]][1] += 1
     return {
         "tickets": len(rows),
         "train": len(train),

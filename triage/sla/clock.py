@@ -15,7 +15,16 @@ from models.sla import TicketSla
 from triage.sla.policy import SlaPolicy, Target
 from triage.sla.risk import ResolutionEstimate
 
-__all__ = ("FIRST_RESPONSE_WARNING", "apply_target", "elapsed_seconds", "refresh_state", "sla_view", "state_at")
+__all__ = (
+    "FIRST_RESPONSE_WARNING",
+    "apply_target",
+    "current_state",
+    "elapsed_seconds",
+    "refresh_state",
+    "set_due",
+    "sla_view",
+    "state_at",
+)
 
 FIRST_RESPONSE_WARNING = 0.25  # no first response with this share of its target left: at risk
 
@@ -25,9 +34,14 @@ def _t(moment: datetime | None) -> datetime | None:
 
 
 def apply_target(row: TicketSla, policy: SlaPolicy, target: Target | None, created_at: datetime) -> None:
-    """Set ``row``'s target and due times (the paused time so far pushes the resolution due time)."""
+    """Set ``row``'s target and its due times."""
     row.first_response_minutes = target.first_response_minutes if target else None
     row.resolution_minutes = target.resolution_minutes if target else None
+    set_due(row, policy, created_at)
+
+
+def set_due(row: TicketSla, policy: SlaPolicy, created_at: datetime) -> None:
+    """Compute ``row``'s due times from its target (the paused time so far pushes the resolution due time)."""
     calendar, created = policy.calendar, as_utc(created_at)
     first, resolution = row.first_response_minutes, row.resolution_minutes
     row.first_response_due = calendar.add(created, first * 60) if first else None
@@ -82,6 +96,14 @@ def state_at(
     return "on_track", probability
 
 
+def current_state(row: TicketSla, policy: SlaPolicy, created_at: datetime, now: datetime) -> tuple[str, float | None]:
+    """The state and breach probability to show: a running clock's as it is at ``now`` (nothing written), a
+    stopped clock's as stored."""
+    if row.stopped_at is None:
+        return state_at(row, policy, created_at, False, now)
+    return row.state, row.breach_probability
+
+
 def refresh_state(row: TicketSla, policy: SlaPolicy, created_at: datetime, resolved: bool, now: datetime) -> str:
     """Store the state and breach probability at ``now`` on ``row`` (see :func:`state_at`); returns the state."""
     row.state, row.breach_probability = state_at(row, policy, created_at, resolved, now)
@@ -95,9 +117,7 @@ def sla_view(
     times, first response, pause, state, breach probability and the time-to-resolution estimate in hours."""
     if row is None:
         return None
-    state, probability = row.state, row.breach_probability
-    if policy is not None and row.stopped_at is None:  # a running clock is shown as it is now, nothing written
-        state, probability = state_at(row, policy, created_at, False, now)
+    state, probability = current_state(row, policy, created_at, now) if policy else (row.state, row.breach_probability)
     estimate = ResolutionEstimate.from_dict(row.estimate)
     hours = {k: round(v / 3600, 2) if v is not None else None for k, v in estimate.quantiles().items()}
     elapsed = elapsed_seconds(row, policy, created_at, now) if policy else None

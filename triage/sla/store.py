@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from models import Suggestion, Ticket
 from models.base import as_utc, utcnow
 from models.sla import SlaPolicyVersion, TicketSla
-from triage.sla.clock import apply_target, elapsed_seconds, refresh_state
-from triage.sla.policy import SlaPolicy, Target, parse_policy
+from triage.sla.clock import apply_target, elapsed_seconds, refresh_state, set_due
+from triage.sla.policy import SlaPolicy, parse_policy
 from triage.sla.risk import estimate_resolution
 
 __all__ = (
@@ -176,15 +176,8 @@ def ticket_status_changed(session: Session, ticket: Ticket, before: str, now: da
         row.paused_at = now
     if after in ("resolved", "closed") and row.stopped_at is None:
         _stop(row, policy, ticket, now)
-    apply_target(row, policy, _target_of(row), ticket.created_at)
+    set_due(row, policy, ticket.created_at)
     refresh_state(row, policy, ticket.created_at, after == "resolved", now)
-
-
-def _target_of(row: TicketSla) -> Target | None:
-    """The row's current target (to recompute due times)."""
-    if row.first_response_minutes is None and row.resolution_minutes is None:
-        return None
-    return Target(row.priority or "", row.first_response_minutes, row.resolution_minutes)
 
 
 def record_first_response(session: Session, ticket: Ticket, at: datetime) -> None:

@@ -11,10 +11,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import Ticket
-from models.base import utcnow
+from models.base import time_bucket, utcnow
 from models.outbox import emit_event
 from models.sla import TicketSla
-from triage.sla.clock import refresh_state, sla_view, state_at
+from triage.sla.clock import current_state, refresh_state, sla_view
 from triage.sla.store import active_policy, clock_of
 
 __all__ = ("WATCH_STATES", "attainment", "list_sla_tickets", "sla_badges", "ticket_sla", "watch_clocks")
@@ -96,9 +96,7 @@ def sla_badges(session: Session, tickets: list[Ticket], now: datetime | None = N
     now, by_id = now or utcnow(), {t.id: t for t in tickets}
     out = {}
     for row in session.scalars(select(TicketSla).where(TicketSla.ticket_id.in_(by_id))):
-        state, probability = row.state, row.breach_probability
-        if row.stopped_at is None:  # as it is now, nothing written
-            state, probability = state_at(row, active[1], by_id[row.ticket_id].created_at, False, now)
+        state, probability = current_state(row, active[1], by_id[row.ticket_id].created_at, now)
         due = None if row.paused_at else row.resolution_due
         out[row.ticket_id] = {"state": state, "resolution_due": due, "breach_probability": probability}
     return out
@@ -151,8 +149,7 @@ def attainment(session: Session, weeks: int = 12, now: datetime | None = None) -
     )
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for created, priority, state in session.execute(query).all():
-        year, week, _ = created.isocalendar()
-        cell = cells[(f"{year}-W{week:02d}", priority or "(none)")]
+        cell = cells[(time_bucket(created, "week"), priority or "(none)")]
         cell[0] += state == "met"
         cell[1] += 1
     recent = sorted({week for week, _ in cells})[-weeks:]
