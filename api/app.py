@@ -32,11 +32,13 @@ from api.i18n import load_catalogue
 from api.lifespan import serving_lifespan
 from api.limits import BoundedJSONRequest, check_request, cors_config
 from api.openapi_ui import SwaggerUIPlugin
-from api.serving import Serving
+from api.rate_limits import windows_for
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
 from triage.ml.encoder import Encoder
 from triage.ml.threads import dump_stacks_on_signal
+from triage.work.queue import queue_enabled
+from triage.work.serving import Serving
 
 __all__ = ("ROUTE_HANDLERS", "create_app", "create_app_from_env")
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
     """Build the app for ``settings``; pass an already loaded ``encoder`` to share one across apps. A translations
     file that cannot be used stops it here (:class:`api.i18n.TranslationsError`, naming the file)."""
     translations = load_catalogue(settings.api.translations_dir)
+    queue_enabled(settings)  # HELPDESK_BACKGROUND=queue off PostgreSQL stops the start here, naming the setting
     engine = make_engine(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
     serving = Serving(settings=settings, sessions=make_session_factory(engine), encoder=encoder)
     app = Litestar(
@@ -114,6 +117,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
         settings.api.rate_limits,
         settings.api.key_cache_seconds,
         unknown_key_limit=settings.api.unknown_key_rate_limit,
+        windows=windows_for(settings, serving.sessions),
     )
     app.on_shutdown.append(lambda: engine.dispose())
     return app

@@ -1,10 +1,9 @@
 """Who may call what: API-key authentication, one guard that checks each route's roles, per-key rate
-limits with RateLimit headers. A route is public only when it says so; any other route without roles
-is open to admin keys alone (fail closed)."""
+limits with RateLimit headers (counted where :mod:`api.rate_limits` says). A route is public only when it
+says so; any other route without roles is open to admin keys alone (fail closed)."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.types import Message, Scope
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.rate_limits import WINDOW_SECONDS, ProcessWindows, Windows
 from models.access import find_key, hash_key
 from models.audit import Actor
 from models.db import session_scope
@@ -26,8 +26,6 @@ from models.db import session_scope
 __all__ = ("PUBLIC", "Access", "actor_of", "authorize", "client_address", "rate_limit_headers", "roles")
 
 PUBLIC: dict[str, Any] = {"public": True}
-WINDOW_SECONDS = 60
-Bucket = tuple[str, int | str]  # ("key", key id) or ("address", client address)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="helpdesk-triage"'}
 
 
@@ -46,15 +44,15 @@ class Caller:
 
 @dataclass
 class Access:
-    """One app's key cache and rate-limit windows (per process: a key gets its limit on each worker), per
-    key and, for unknown keys, per client address."""
+    """One app's key cache and rate-limit windows (per key and, for unknown keys, per client address), in
+    this process or shared by all (``windows``)."""
 
     sessions: sessionmaker[Session]
     role_limits: Mapping[str, int]
     cache_seconds: float = 5.0
     _cache: dict[str, tuple[float, Caller]] = field(default_factory=dict)
     unknown_key_limit: int = 30
-    _windows: dict[Bucket, tuple[float, int]] = field(default_factory=dict)
+    windows: Windows = field(default_factory=ProcessWindows)
 
     def _lookup(self, secret: str) -> Caller | None:
         with session_scope(self.sessions) as session:
@@ -74,7 +72,7 @@ class Access:
         cached = self._cache.get(digest)
         if cached and cached[0] > now:
             return cached[1]
-        reset = self._over(("address", address), self.unknown_key_limit)
+        reset = await self.windows.over(("address", address), self.unknown_key_limit)
         if reset:
             raise TooManyRequestsException(
                 detail=f"too many unknown API keys from this address; retry in {reset} s",
@@ -83,7 +81,7 @@ class Access:
         caller = await anyio.to_thread.run_sync(self._lookup, secret)
         if caller is None:
             self._cache.pop(digest, None)
-            self._hit(("address", address), self.unknown_key_limit)
+            await self.windows.hit(("address", address), self.unknown_key_limit)
             return None
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -94,34 +92,10 @@ class Access:
         """Drop a revoked key from this process's cache at once."""
         self._cache = {d: entry for d, entry in self._cache.items() if entry[1].actor.key_id != key_id}
 
-    def count(self, caller: Caller) -> tuple[int, int, int]:
+    async def count(self, caller: Caller) -> tuple[int, int, int]:
         """Count one request of ``caller``'s key: (limit, remaining, seconds to reset); ``remaining``
         below zero means over the limit."""
-        return self._hit(("key", caller.actor.key_id or 0), caller.rate_limit)
-
-    def _window(self, bucket: Bucket, now: float) -> tuple[float, int]:
-        """``bucket``'s current window: (when it opened, requests in it). A window opens at the bucket's
-        first request after the last one closed (not on the clock's minute), so a burst cannot straddle a
-        minute boundary and get its limit twice within a second."""
-        start, used = self._windows.get(bucket, (now, 0))
-        return (now, 0) if now - start >= WINDOW_SECONDS else (start, used)
-
-    def _over(self, bucket: Bucket, limit: int) -> int:
-        """Seconds until ``bucket`` may send again when its window is full, else 0 (counts nothing)."""
-        now = time.monotonic()
-        start, used = self._window(bucket, now)
-        return max(1, math.ceil(WINDOW_SECONDS - (now - start))) if used >= limit else 0
-
-    def _hit(self, bucket: Bucket, limit: int) -> tuple[int, int, int]:
-        """Count one request in ``bucket``'s window: (limit, remaining, seconds to reset)."""
-        now = time.monotonic()
-        start, used = self._window(bucket, now)
-        if len(self._windows) > 100_000:  # many client addresses: forget the closed windows
-            self._windows = {b: w for b, w in self._windows.items() if now - w[0] < WINDOW_SECONDS}
-        self._windows[bucket] = (start, used + 1)
-        # WINDOW_SECONDS - (now - start), not start + WINDOW_SECONDS - now: at the window's first request that
-        # is exactly 60, where the other order can round to 60.000...01 and announce 61
-        return limit, limit - used - 1, max(1, math.ceil(WINDOW_SECONDS - (now - start)))
+        return await self.windows.hit(("key", caller.actor.key_id or 0), caller.rate_limit)
 
 
 def _rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
@@ -153,7 +127,7 @@ async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> No
     caller = await access.authenticate(_bearer(connection), client_address(connection))
     if caller is None:
         raise NotAuthorizedException(detail="the API key is unknown or revoked", headers=_CHALLENGE)
-    limit, remaining, reset = access.count(caller)  # every answer to a known key counts, 403s included
+    limit, remaining, reset = await access.count(caller)  # every answer to a known key counts, 403s included
     headers = _rate_headers(limit, remaining, reset)
     connection.state.rate_limit_headers = headers
     if remaining < 0:

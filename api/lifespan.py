@@ -1,58 +1,29 @@
 """A serving process's life: load the encoder, the active bundle and the KB index before serving, keep
-them current while it serves, and run the mailbox poller and webhook deliverer beside it."""
+them current while it serves and, with the embedded default, run the background work beside it (the
+mailbox poller, the webhook deliverer and the periodic checks); with ``HELPDESK_BACKGROUND=queue`` that
+work is the workers' (``helpdesk worker``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar
-from sqlalchemy.orm import Session
 
-from api.serving import Serving
-from triage.channels.connectors.sync import ConnectorWork, Desk
-from triage.channels.mail.poller import MailPoller
-from triage.channels.mail.service import desk_poller
 from triage.channels.webhooks.delivery import Deliverer
 from triage.ml.batching import MicroBatcher, MicroBatchingEncoder
 from triage.ml.encoders import configured_encoder
+from triage.work.background import connector_work, periodic_checks, start_mail
+from triage.work.queue import queue_enabled
+from triage.work.serving import Serving
 
-__all__ = ("connector_work", "serving_lifespan")
+__all__ = ("serving_lifespan",)
 
 log = logging.getLogger(__name__)
-
-
-def _start_mail(serving: Serving) -> MailPoller:
-    """The mailbox poller beside the server: new tickets get this process's suggestions."""
-    top_k = serving.settings.api.default_top_k
-    poller = desk_poller(
-        serving.settings,
-        serving.sessions,
-        lambda subject, body: serving.suggest(subject, body, top_k),
-        lambda: serving.knowledge,
-        lambda: serving.encoder,
-        lambda drafts: serving.suggest_many([(subject, body, top_k) for subject, body in drafts]),
-    )
-    threading.Thread(target=poller.run, name="mail-poller", daemon=True).start()
-    log.info("polling mailbox %s", serving.settings.mail.mailbox)
-    return poller
-
-
-def connector_work(serving: Serving) -> ConnectorWork:
-    """The connectors' queued work with this process's suggestions and recommended replies."""
-    top_k = serving.settings.api.default_top_k
-
-    def replies(session: Session, ticket_id: int) -> list[dict[str, Any]]:
-        return serving.assistant().assist(session, ticket_id, agent=None)["replies"]
-
-    desk = Desk(lambda subject, body: serving.suggest(subject, body, top_k), replies, serving.settings.api.base_url())
-    return ConnectorWork(serving.sessions, desk, timeout=serving.settings.webhooks.timeout_seconds)
 
 
 @contextlib.asynccontextmanager
@@ -80,11 +51,9 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
     except Exception:
         log.exception("could not build the KB index")
 
-    # blocking checks run off the event loop, each at its own interval: (interval, check)
-    periodic = [
-        (serving.settings.assist.incident_poll_seconds, serving.detect_incidents_now),
-        (serving.settings.api.sla_poll_seconds, serving.watch_sla_now),
-    ]
+    embedded = not queue_enabled(serving.settings)  # else the workers run the background work
+    # blocking checks run off the event loop, each at its own interval
+    periodic = periodic_checks(serving) if embedded else []
 
     async def poll() -> None:
         last = [time.monotonic()] * len(periodic)
@@ -95,21 +64,21 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
                     await refresh()
                 except Exception:
                     log.exception("%s failed", refresh.__name__)
-            for n, (interval, check) in enumerate(periodic):
-                if time.monotonic() - last[n] < interval:
+            for n, check in enumerate(periodic):
+                if time.monotonic() - last[n] < check.seconds:
                     continue
                 last[n] = time.monotonic()
                 try:
-                    await anyio.to_thread.run_sync(check)
+                    await anyio.to_thread.run_sync(check.run)
                 except Exception:
-                    log.exception("%s failed", check.__name__)
+                    log.exception("the %s check failed", check.name)
 
     task = asyncio.create_task(poll())
     hooks = serving.settings.webhooks
     deliverer = None
-    if hooks.enabled:
+    if hooks.enabled and embedded:
         deliverer = Deliverer(serving.sessions, hooks, handlers={"connector": connector_work(serving)}).start()
-    mail = _start_mail(serving) if serving.settings.mail.enabled else None
+    mail = start_mail(serving) if serving.settings.mail.enabled and embedded else None
     try:
         yield
     finally:

@@ -11,6 +11,7 @@ from models.erasure import Erasure
 from models.feedback import Feedback
 from models.fields import FieldConfigVersion
 from models.jobs import Job
+from models.limits import RateWindow
 from models.mail import InboundMail, TicketMessage
 from models.outbox import OutboxEvent, WebhookDelivery, WebhookSubscription
 from models.portal import PortalEvent, PortalSuggestion
@@ -40,6 +41,7 @@ __all__ = (
     "OutboxEvent",
     "PortalEvent",
     "PortalSuggestion",
+    "RateWindow",
     "SlaPolicyVersion",
     "Suggestion",
     "Ticket",

@@ -17,7 +17,9 @@ JOB_STATES = ("queued", "running", "succeeded", "failed")
 
 
 class Job(Base):
-    """One background job; ``heartbeat_at`` moves while it runs, so a job whose process died shows up."""
+    """One background job; ``heartbeat_at`` moves while it runs, so a job whose process died shows up.
+    ``runner`` says who runs it: ``thread`` (the process that took the request) or ``queue`` (a worker,
+    which the queue replaces when it dies: ``attempts`` counts the runs begun)."""
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -33,6 +35,8 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    runner: Mapped[str] = mapped_column(String(20), default="thread", server_default="thread")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     progress: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -19,6 +19,7 @@ __all__ = (
     "ModelSettings",
     "Settings",
     "WebhookSettings",
+    "WorkSettings",
     "get_settings",
 )
 
@@ -134,6 +135,19 @@ class AssistSettings:
 
 
 @dataclass(frozen=True)
+class WorkSettings:
+    """Where background work runs (``embedded``: threads of the serving process; ``queue``: ``helpdesk
+    worker`` processes on the job queue, PostgreSQL only) and where rate limits are counted."""
+
+    background: str = "embedded"
+    worker_concurrency: int = 4  # jobs a worker runs at once (training holds one slot; periodic checks the rest)
+    job_attempts: int = 3  # a job that fails unexpectedly is tried this often in all, with back-off between
+    retry_wait_seconds: float = 5.0  # the first retry's wait; each next one waits this to the power of the attempt
+    stalled_seconds: float = 30.0  # a worker silent this long is dead: its jobs go to another worker
+    rate_limit_store: str = "auto"  # "process", "database", or "auto": the database on PostgreSQL
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration; build it with :meth:`from_env` or directly in tests."""
 
@@ -143,6 +157,7 @@ class Settings:
     assist: AssistSettings = field(default_factory=AssistSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    work: WorkSettings = field(default_factory=WorkSettings)
     datasets_dir: Path = _ROOT.parent / "shared" / "datasets"
     data_dir: Path = _ROOT / "data"
 
@@ -211,6 +226,14 @@ class Settings:
             ),
             mail=MailSettings.from_env(env),
             webhooks=WebhookSettings.from_env(env),
+            work=WorkSettings(
+                background=_choice(env, "HELPDESK_BACKGROUND", ("embedded", "queue")),
+                worker_concurrency=int(env.get("HELPDESK_WORKER_CONCURRENCY", "4")),
+                job_attempts=int(env.get("HELPDESK_JOB_ATTEMPTS", "3")),
+                retry_wait_seconds=float(env.get("HELPDESK_JOB_RETRY_WAIT_SECONDS", "5")),
+                stalled_seconds=float(env.get("HELPDESK_WORKER_STALLED_SECONDS", "30")),
+                rate_limit_store=_choice(env, "HELPDESK_RATE_LIMIT_STORE", ("auto", "process", "database")),
+            ),
             datasets_dir=Path(env.get("HELPDESK_DATASETS_DIR", _ROOT.parent / "shared" / "datasets")),
             data_dir=Path(env.get("HELPDESK_DATA_DIR", _ROOT / "data")),
         )

@@ -18,7 +18,6 @@ from api.schemas import LIMIT, OFFSET, ROW_ID
 from models.audit import record_audit
 from models.db import session_scope
 from models.outbox import DELIVERY_STATES
-from triage.channels.connectors.backfill import backfill_in_background
 from triage.channels.connectors.base import RemoteError
 from triage.channels.connectors.inbound import receive
 from triage.channels.connectors.registry import (
@@ -32,6 +31,7 @@ from triage.channels.connectors.registry import (
 )
 from triage.channels.connectors.sync import inbound_log
 from triage.channels.webhooks.subscriptions import delivery_out, list_deliveries, redeliver
+from triage.work.jobs import start_backfill
 
 __all__ = ("ConnectorController",)
 
@@ -157,15 +157,7 @@ class ConnectorController(Controller):
     def backfill(self, request: Request, state: State, name: str = NAME) -> dict[str, Any]:
         """Import the helpdesk's resolved tickets from where the last backfill stopped, in the background
         (202 with the job; ``GET /v1/jobs/{id}`` shows it). 409 while a backfill runs."""
-        serving = state.serving
-        job_id = backfill_in_background(
-            serving.sessions,
-            name,
-            serving.encoder,
-            serving.embedding_cache(),
-            redactor=serving.redactor,
-            actor=actor_of(request),
-        )
+        job_id = start_backfill(state.serving, name, actor_of(request))
         return {"id": job_id, "state": "queued", "url": f"/v1/jobs/{job_id}"}
 
     @get("/{name:str}/deliveries", sync_to_thread=True)

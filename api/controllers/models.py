@@ -19,9 +19,9 @@ from triage.analytics.curves import bundle_curves
 from triage.bundles.jobs import get_job
 from triage.bundles.promotion import diff_versions, find_version, gate, promote, rollback
 from triage.bundles.registry import list_versions
-from triage.bundles.retrain import retrain_in_background
 from triage.bundles.shadow import shadow_evaluate
 from triage.bundles.training import KIND
+from triage.work.jobs import start_training
 
 __all__ = ("AdminController", "JobsController", "ModelsController")
 
@@ -70,10 +70,9 @@ class ModelsController(Controller):
         caller = actor_of(request)
         train = data or TrainIn()
         job_id = await anyio.to_thread.run_sync(
-            lambda: retrain_in_background(
-                serving.sessions,
-                serving.base_encoder,
-                models.artifacts_dir,
+            lambda: start_training(
+                serving,
+                caller,
                 promote=train.promote,
                 force=train.force,
                 tolerance=models.promotion_tolerance,
@@ -81,10 +80,8 @@ class ModelsController(Controller):
                 decision=models.decision,
                 since=train.since,
                 until=train.until,
-                redact_patterns=models.redact_patterns,
                 ann_exact_limit=models.ann_exact_limit,
                 finetune_minutes=train.finetune_minutes,
-                actor=caller,
             )
         )
         return {"id": job_id, "state": "queued", "url": f"/v1/jobs/{job_id}"}

@@ -3,7 +3,6 @@ candidate bundle from the resolved tickets and, when asked, promote it through t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
@@ -12,16 +11,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.audit import Actor, record_audit
+from models.audit import Actor
 from models.db import session_scope
 from triage.bundles.adaptation import FineTuning
-from triage.bundles.jobs import run_job, start_job
 from triage.bundles.promotion import promote as promote_version
 from triage.bundles.training import KIND, Progress, train_bundle
 from triage.errors import GateFailed
 from triage.ml.encoder import Encoder
 
-__all__ = ("retrain", "retrain_in_background")
+__all__ = ("retrain",)
 
 
 def retrain(
@@ -90,25 +88,3 @@ def retrain(
             result["gate"] = asdict(exc.report) if exc.report is not None else {"reasons": exc.reasons}
         progress("promote", 1, 1)
     return result
-
-
-def retrain_in_background(
-    sessions: sessionmaker[Session],
-    encoder: Encoder,
-    artifacts_dir: Path,
-    **options: Any,
-) -> str:
-    """Record a queued training job and run :func:`retrain` (with ``options``) for it in a daemon
-    thread; returns the job id at once. 409 while another training job is live."""
-    hidden = ("actor", "redact_patterns")  # who started it is in the audit trail; patterns are in the bundle
-    params = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in options.items() if k not in hidden}
-    actor = options.get("actor")
-    with session_scope(sessions) as session:
-        job_id = start_job(session, "train", params).id
-        record_audit(session, actor, "model.training_started", f"job:{job_id}", promote=bool(options.get("promote")))
-
-    def work(progress: Progress) -> dict[str, Any]:
-        return retrain(sessions, encoder, artifacts_dir, progress=progress, **options)
-
-    threading.Thread(target=run_job, args=(sessions, job_id, work), name=f"job-{job_id}", daemon=True).start()
-    return job_id

@@ -19,7 +19,7 @@ from triage.cli.finetune import finetune_command
 from triage.cli.keys import keys_group
 from triage.cli.mail import mail_group
 from triage.cli.models import models_group
-from triage.cli.serving import demo, serve
+from triage.cli.serving import demo, serve, worker
 from triage.cli.sla import evaluate_sla_command, sla_group
 from triage.cli.training import suggest, train
 from triage.cli.webhooks import webhooks_group
@@ -52,5 +52,5 @@ for command in (evaluate_duplicates_command, evaluate_replies_command, bench_com
     main.add_command(command)
 for command in (mail_group, webhooks_group, connectors_group, bench_connectors_command, finetune_command):
     main.add_command(command)
-for command in (sla_group, evaluate_sla_command, fields_group):
+for command in (sla_group, evaluate_sla_command, fields_group, worker):
     main.add_command(command)

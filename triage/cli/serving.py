@@ -1,4 +1,5 @@
-"""`helpdesk serve` and `helpdesk demo`: the HTTP API, and the demo deployment from nothing."""
+"""`helpdesk serve`, `helpdesk worker` and `helpdesk demo`: the HTTP API, the job queue's worker, and the
+demo deployment from nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from triage.cli.keys import demo_keys
 from triage.cli.sla import set_policy
 from triage.cli.training import run_training
 
-__all__ = ("demo", "serve")
+__all__ = ("demo", "serve", "worker")
 
 
 @click.command()
@@ -45,6 +46,23 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         port=port,
         workers=workers,
     )
+
+
+@click.command()
+@click.option(
+    "--concurrency", default=None, type=click.IntRange(1, 64), help="Jobs at once; HELPDESK_WORKER_CONCURRENCY (4)."
+)
+def worker(concurrency: int | None) -> None:
+    """Run background work from the job queue (HELPDESK_BACKGROUND=queue, PostgreSQL): training and
+    backfills, webhook deliveries and connector write-backs, the mailbox, incident and SLA checks. Run one
+    or more beside `helpdesk serve`; SIGTERM lets jobs in progress finish, and a killed worker's jobs go to
+    another."""
+    import logging
+
+    from triage.work.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker(get_settings(), concurrency=concurrency)
 
 
 @click.command()

@@ -5,7 +5,6 @@ ticket whose helpdesk id is stored already is skipped)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -13,10 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.audit import Actor, record_audit
 from models.base import utcnow
 from models.db import session_scope
-from triage.bundles.jobs import Progress, run_job, start_job
 from triage.channels.connectors.history import history_values
 from triage.channels.connectors.kinds import connector_class
 from triage.channels.connectors.registry import Labels, build_connector, get_connector
@@ -25,7 +22,7 @@ from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
 from triage.text.redaction import Redactor
 
-__all__ = ("backfill", "backfill_in_background")
+__all__ = ("backfill",)
 
 
 def backfill(
@@ -81,30 +78,3 @@ def _save(sessions: sessionmaker[Session], name: str, cursor: str | None, create
         row = get_connector(session, name)
         row.backfill_cursor = cursor
         row.backfill_state = {"created": created, "finished": finished, "at": utcnow().isoformat()}
-
-
-def backfill_in_background(
-    sessions: sessionmaker[Session],
-    name: str,
-    encoder: Encoder,
-    cache: EmbeddingCache,
-    *,
-    redactor: Redactor | None = None,
-    actor: Actor | None = None,
-) -> str:
-    """Record a queued ``backfill`` job for the connector ``name`` and run :func:`backfill` for it in a
-    daemon thread; returns the job id at once (409 while another backfill is live; 404 for no connector)."""
-    with session_scope(sessions) as session:
-        get_connector(session, name)
-        job_id = start_job(session, "backfill", {"connector": name}).id
-        record_audit(session, actor, "connector.backfill_started", f"connector:{name}", job=job_id)
-
-    def work(progress: Progress) -> dict[str, Any]:
-        def note(counts: Counter[str]) -> None:
-            done = counts["created"] + counts["skipped"]
-            progress(f"page {counts['pages']}", done, done)
-
-        return backfill(sessions, name, encoder, cache, redactor=redactor, progress=note)
-
-    threading.Thread(target=run_job, args=(sessions, job_id, work), name=f"job-{job_id}", daemon=True).start()
-    return job_id
