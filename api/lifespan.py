@@ -52,6 +52,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         log.exception("could not build the KB index")
 
     embedded = not queue_enabled(serving.settings)  # else the workers run the background work
+    serving.fits_nothing_fits = embedded  # on the queue, a worker refits the nothing-fits model for everyone
     # blocking checks run off the event loop, each at its own interval
     periodic = periodic_checks(serving) if embedded else []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Index, String, UniqueConstraint, text
@@ -38,3 +39,13 @@ class ArtifactVersion(Base):
     manifest: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column()
+
+    def folder(self, artifacts_dir: Path | None = None) -> Path:
+        """Where this bundle's files are for a process whose artifacts folder is ``artifacts_dir``: under it
+        as ``<kind>/<version>/`` when there (a shared folder mounted at another path on another machine),
+        else where the writer put it."""
+        if artifacts_dir is not None:
+            local = Path(artifacts_dir) / self.kind / self.version
+            if local.is_dir():
+                return local
+        return Path(self.path)

@@ -180,3 +180,25 @@ def stop_server(server: subprocess.Popen, grace: float = 30) -> None:
         server.wait(timeout=30)
         _LOGS.pop(server, None)
     raise AssertionError(f"the server did not stop within {grace:.0f} s; {stacks}")
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``helpdesk worker`` with ``env``, once it takes jobs (its log says so); output to ``log``. Stop it with
+    :func:`stop_server` or kill it."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "triage.cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    _LOGS[worker] = log
+    deadline = time.monotonic() + 120
+    while "jobs at a time" not in log.read_text():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            _LOGS.pop(worker, None)
+            raise AssertionError(f"the worker did not start: {log.read_text()[-20_000:]}")
+        time.sleep(0.2)
+    return worker

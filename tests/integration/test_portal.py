@@ -200,8 +200,13 @@ def test_nothing_fits_is_learned_from_portal_outcomes(lenient_client):
     assert len(recorded) == 37 and recorded[-1] == ("I forgot my VPN password", None)
     assert recorded[0] == (VPN_PASSWORD[0], "vpn-password")
 
+    serving.fits_nothing_fits = False  # a replica on the job queue: it waits for a worker's shared fit
+    assert not serving.refresh_knowledge_now() and serving.knowledge.nothing_fits is None
+    serving.fits_nothing_fits = True
     assert serving.refresh_knowledge_now()  # what the poll does once the refit interval has passed
     assert serving.knowledge.nothing_fits.describe()["outcomes"] == 37
+    shared = list((serving.embedding_cache().path.parent / "nothing-fits").glob("*.npz"))
+    assert shared  # what the other processes read instead of fitting again
     gap = _portal(client, "The VPN drops out during meetings")
     assert gap["decided_by"] == "outcomes" and gap["nothing_fits"] and gap["nothing_fits_probability"] >= 0.5
     known = _portal(client, "Where do I reset the password of the VPN?")

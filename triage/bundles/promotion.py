@@ -102,8 +102,8 @@ def _same_split_scores(
 ) -> tuple[int, dict[str, tuple[float | None, float | None]]] | None:
     """Both bundles' accuracy per field on the candidate's held-out tickets unseen by the active one (the
     active bundle's predictions embedded by its own encoder: ``encoder`` unless it carries one)."""
-    held = json.loads((Path(candidate.path) / "holdout.json").read_text(encoding="utf-8"))
-    seen = trained_ticket_ids(Path(active.path))
+    held = json.loads((candidate.folder(artifacts_dir) / "holdout.json").read_text(encoding="utf-8"))
+    seen = trained_ticket_ids(active.folder(artifacts_dir))
     positions = [n for n, ticket_id in enumerate(held["ids"]) if ticket_id not in seen]
     if len(positions) < min_rows:
         return None
@@ -112,8 +112,8 @@ def _same_split_scores(
     positions = [n for n in positions if held["ids"][n] in tickets]  # erased tickets drop out
     rows = [tickets[held["ids"][n]] for n in positions]
     redactor = bundle_redactor(candidate.manifest)
-    inputs = bundle_inputs(Path(active.path), active.manifest, rows, encoder, artifacts_dir, redactor)
-    bundle = load_bundle(Path(active.path))
+    inputs = bundle_inputs(active.folder(artifacts_dir), active.manifest, rows, encoder, artifacts_dir, redactor)
+    bundle = load_bundle(active.folder(artifacts_dir))
     scores = {}
     for name, predicted in held["predictions"].items():
         labelled = [(k, label_of(t, name)) for k, t in enumerate(rows) if label_of(t, name)]

@@ -79,11 +79,13 @@ def shadow_evaluate(
     redactor = bundle_redactor(candidate.manifest)
 
     def inputs(row: ArtifactVersion) -> np.ndarray:  # each bundle sees the tickets through its own encoder
-        return bundle_inputs(Path(row.path), row.manifest, tickets, encoder, artifacts_dir, redactor)
+        return bundle_inputs(row.folder(artifacts_dir), row.manifest, tickets, encoder, artifacts_dir, redactor)
 
     ours = _predictions(candidate, inputs(candidate))
     theirs = _predictions(active, inputs(active)) if active and active.version != version else {}
-    seen = trained_ticket_ids(Path(candidate.path)) | (trained_ticket_ids(Path(active.path)) if theirs else set())
+    seen = trained_ticket_ids(candidate.folder(artifacts_dir))
+    if theirs:
+        seen |= trained_ticket_ids(active.folder(artifacts_dir))
     unseen = np.array([t.id not in seen for t in tickets])
     report["unseen_by_both"] = int(unseen.sum())
     for name in ours:

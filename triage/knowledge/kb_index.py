@@ -27,10 +27,13 @@ from models.hashing import content_hash
 from triage.knowledge.day_one import DAY_ONE_VERSION, KbNothingFitsModel, fit_from_kb
 from triage.knowledge.nothing_fits import NothingFitsModel, fit_nothing_fits, portal_outcomes
 from triage.knowledge.retrieval import KnowledgeSearch, section_passages
+from triage.knowledge.shared_fits import MISSING, shared_fit
 from triage.ml.embedding_cache import EmbeddingCache, encode_cached
 from triage.ml.encoder import Encoder
 
 __all__ = ("Knowledge", "load_knowledge", "refit_nothing_fits")
+
+SHARED_VERSION = "nothing-fits-1"  # part of a shared fit's key: change it when the fit or its file changes
 
 
 @dataclass(frozen=True)
@@ -52,17 +55,35 @@ class Knowledge:
 
 
 def refit_nothing_fits(
-    session: Session, knowledge: Knowledge, encoder: Encoder, cache: EmbeddingCache, *, limit: int, keep: float = 0.97
+    session: Session,
+    knowledge: Knowledge,
+    encoder: Encoder,
+    cache: EmbeddingCache,
+    *,
+    limit: int,
+    keep: float = 0.97,
+    may_fit: bool = True,
 ) -> Knowledge:
     """``knowledge`` with its "nothing fits" model fitted on the newest ``limit`` portal outcomes against
     its published articles or, while there are too few outcomes, calibrated on the KB itself so that
     ``keep`` of its answerable pseudo-queries still see their article (the model held is kept when it
-    is one of those and the KB has not changed since). No model for a KB of too few articles."""
+    is one of those and the KB has not changed since). No model for a KB of too few articles.
+
+    The outcome fit is shared through ``<cache folder>/nothing-fits/`` (:mod:`triage.knowledge.shared_fits`):
+    without ``may_fit`` this process only reads it, and gets ``knowledge`` back unchanged until some
+    process has written the fit for this state."""
     stamp = outcomes_stamp(session)
-    outcomes = portal_outcomes(session, limit=limit)
-    texts = [text for text, _ in outcomes]
-    vectors = encode_cached(encoder, texts, cache) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
-    model = fit_nothing_fits(knowledge.search, texts, vectors, [h for _, h in outcomes], statuses=("published",))
+
+    def fit() -> NothingFitsModel | None:
+        outcomes = portal_outcomes(session, limit=limit)
+        texts = [text for text, _ in outcomes]
+        vectors = encode_cached(encoder, texts, cache) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
+        return fit_nothing_fits(knowledge.search, texts, vectors, [h for _, h in outcomes], statuses=("published",))
+
+    key = content_hash(SHARED_VERSION, encoder.name, repr(stamp), repr(knowledge.stamp), str(limit))
+    model = shared_fit(cache.path.parent / "nothing-fits", key, fit, may_fit=may_fit)
+    if model is MISSING:
+        return knowledge
     if model is None and isinstance(knowledge.nothing_fits, KbNothingFitsModel) and not knowledge.calibration_stale:
         model = knowledge.nothing_fits
     elif model is None:

@@ -59,6 +59,10 @@ class OutcomeMemory:
     def __len__(self) -> int:
         return len(self.helped)
 
+    def vectors(self) -> np.ndarray:
+        """The drafts' embeddings, in the order of ``helped``."""
+        return self._index.reconstruct_n(0, self._index.ntotal)
+
     def evidence(
         self,
         vectors: np.ndarray,

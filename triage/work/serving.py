@@ -56,6 +56,7 @@ class Serving:
     _embeddings: EmbeddingCache | None = None  # see embedding_cache()
     configured_encoder: Encoder | None = None  # what HELPDESK_ENCODER names, for bundles without their own
     suggest_batcher: MicroBatcher | None = None  # set by the lifespan when micro-batching is on
+    fits_nothing_fits: bool = True  # False: refits of the nothing-fits model are read from the workers' fit
 
     def suggest(self, subject: str | None, body: str | None, top_k: int) -> Suggestions:
         """Suggestions for a draft from the bundle and KB index held now; concurrent requests' drafts are
@@ -124,11 +125,12 @@ class Serving:
         with session_scope(self.sessions) as session:
             return watch_clocks(session)
 
-    def refresh_knowledge_now(self) -> bool:
+    def refresh_knowledge_now(self, *, due: bool = False) -> bool:
         """Rebuild the KB index if articles changed since it was built, or refit its "nothing fits" model
         if portal outcomes were recorded, or the model calibrated on the KB was calibrated on an older KB,
-        and the last fit is older than ``kb_refit_seconds`` (blocking;
-        call it off the event loop, e.g. right after an article edit commits); returns whether it swapped."""
+        and the last fit is older than ``kb_refit_seconds`` (or ``due``: a scheduled refit). A process that
+        does not fit (``fits_nothing_fits``) takes the fit another one shared instead. Blocking: call it off
+        the event loop (e.g. right after an article edit commits); returns whether it swapped."""
         models = self.settings.models
         limit = models.kb_outcomes_limit
         with self._kb_lock, session_scope(self.sessions) as session:
@@ -151,12 +153,15 @@ class Serving:
                     knowledge.encoded,
                 )
             elif (held.outcomes_stamp != outcomes_stamp(session) or held.calibration_stale) and (
-                time.monotonic() - self._fitted_at >= models.kb_refit_seconds
+                due or time.monotonic() - self._fitted_at >= models.kb_refit_seconds
             ):
                 cache = self.embedding_cache()
+                keep, may_fit = models.kb_day_one_keep, self.fits_nothing_fits or due
                 knowledge = refit_nothing_fits(
-                    session, held, self.encoder, cache, limit=limit, keep=models.kb_day_one_keep
+                    session, held, self.encoder, cache, limit=limit, keep=keep, may_fit=may_fit
                 )
+                if knowledge is held:  # not fitted yet by the process whose job it is
+                    return False
             else:
                 return False
             self._fitted_at = time.monotonic()
@@ -168,7 +173,8 @@ class Serving:
     def _active_row(self) -> tuple[tuple[str, str] | None, int]:
         with session_scope(self.sessions) as session:
             row = get_active(session, KIND)
-            return ((row.version, row.path) if row else None), erasures_stamp(session)
+            where = row.folder(self.settings.models.artifacts_dir) if row else None
+            return ((row.version, str(where)) if row else None), erasures_stamp(session)
 
     def _without_erased(self, bundle: LoadedBundle) -> LoadedBundle:
         with session_scope(self.sessions) as session:

@@ -85,12 +85,15 @@ async def _run(serving: Serving, concurrency: int, name: str) -> None:
     settings = serving.settings
     serving.encoder = await anyio.to_thread.run_sync(lambda: configured_encoder(settings).load())
     serving.configured_encoder = serving.encoder
+    serving.fits_nothing_fits = False  # refits are the periodic job's: once for the deployment
     for refresh in (serving.refresh, serving.refresh_knowledge):
         try:
             await refresh()
         except Exception:  # a damaged bundle must not stop training or deliveries
             log.exception("%s failed", refresh.__name__)
     checks = periodic_checks(serving)
+    refit = settings.models.kb_refit_seconds
+    checks.append(Periodic("nothing_fits", refit, lambda: serving.refresh_knowledge_now(due=True)))
     if settings.mail.enabled:
         poller = mail_poller(serving)
         checks.append(Periodic("mail", settings.mail.poll_seconds, poller.poll_once))

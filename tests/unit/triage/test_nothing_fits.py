@@ -7,6 +7,7 @@ import pytest
 
 from triage.knowledge.nothing_fits import NothingFitsClassifier, OutcomeMemory, answer_features, fit_nothing_fits
 from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, section_passages
+from triage.knowledge.shared_fits import MISSING, shared_fit
 
 VPN_PASSWORD = [
     "I forgot my VPN password",
@@ -113,3 +114,25 @@ def test_learns_that_nothing_fits_a_topic_the_kb_lacks(search, encoder):
     assert hits[0][0].slug == "vpn-password"  # search alone would show the password article
     gap, password, toner = model.probabilities(new_vectors, hits)
     assert gap > 0.5 > max(password, toner)
+
+
+def test_a_fit_is_shared_through_a_folder_and_read_back_exactly(search, encoder, tmp_path):
+    texts = VPN_PASSWORD + TONER + VPN_DROPS
+    helped = ["vpn-password"] * len(VPN_PASSWORD) + ["replace-toner"] * len(TONER) + [None] * len(VPN_DROPS)
+    vectors = encoder.encode_batch(texts)
+    fits = []
+
+    def fit():
+        fits.append(1)
+        return fit_nothing_fits(search, texts, vectors, helped)
+
+    assert shared_fit(tmp_path, "state-1", fit, may_fit=False) is MISSING  # a reader waits for the fitter
+    model = shared_fit(tmp_path, "state-1", fit)
+    again = shared_fit(tmp_path, "state-1", fit, may_fit=False)  # another process reads the fit
+    assert len(fits) == 1 and again.describe() == model.describe()
+    new = ["The VPN drops out during meetings", "The printer needs toner"]
+    new_vectors = encoder.encode_batch(new)
+    hits = [search.search(v, t, top_k=3) for v, t in zip(new_vectors, new, strict=True)]
+    assert np.allclose(again.probabilities(new_vectors, hits), model.probabilities(new_vectors, hits))
+    assert shared_fit(tmp_path, "state-2", lambda: None) is None  # "too few outcomes" is shared too
+    assert shared_fit(tmp_path, "state-2", fit, may_fit=False) is None and len(fits) == 1

@@ -1,0 +1,294 @@
+"""Past one machine, with real processes on one PostgreSQL: API processes and ``helpdesk worker`` processes
+on the job queue (``HELPDESK_BACKGROUND=queue``). Load on two API processes while a worker retrains and the
+bundle is promoted; a worker killed (-9) during training and during a webhook delivery, whose work another
+worker finishes; a key's rate limit counted across two API processes; periodic checks run once per tick
+across workers; and replicas starting while a bundle is written never load a partial one."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from models import Job, OutboxEvent, WebhookDelivery
+from models.db import make_engine, make_session_factory, session_scope
+from models.settings import WorkSettings
+from tests.conftest import BACKENDS, key_for
+from tests.processes import ROOT, launch, settings_env, start_server, start_worker, stop_server
+from tests.receiver import Receiver
+from triage.work.jobs import start_training
+from triage.work.serving import Serving
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+SUBJECTS = ["I forgot my VPN password", "Printer jammed on floor 2", "Invoice for my order", "Outlook will not sync"]
+STARTED = re.compile(r"Starting job (helpdesk\.\w+)\[(\d+)\]\((?:timestamp=(\d+))?")
+
+
+def _env(settings, **extra: str) -> dict[str, str]:
+    return settings_env(
+        settings,
+        HELPDESK_BACKGROUND="queue",
+        HELPDESK_RELOAD_POLL_SECONDS="0.3",
+        HELPDESK_WORKER_STALLED_SECONDS="3",
+        HELPDESK_JOB_RETRY_WAIT_SECONDS="1.5",
+        HELPDESK_WEBHOOK_ALLOW_NETWORKS="loopback",
+        HELPDESK_WEBHOOK_LEASE_SECONDS="3",
+        HELPDESK_WEBHOOK_BACKOFF_SECONDS="0.2",
+        HELPDESK_WEBHOOK_POLL_SECONDS="0.2",
+        HELPDESK_THREADS="1",
+        **extra,
+    )
+
+
+@pytest.fixture
+def deployment(deployments, tmp_path):
+    """A fresh copy of the demo deployment (an active bundle) on PostgreSQL, and an admin key."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("the job queue runs on PostgreSQL (HELPDESK_TEST_BACKENDS leaves it out)")
+    settings = deployments.copy("postgresql", root=tmp_path)
+    return settings, key_for(settings.database.url)
+
+
+def _wait(condition: Callable[[], object], what: str, timeout: float = 120) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"waited {timeout:.0f} s for {what}")
+
+
+def _job(settings, job_id: str) -> Job:
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            job = session.get(Job, job_id)
+            session.expunge(job)
+            return job
+    finally:
+        engine.dispose()
+
+
+def _started(log: Path, task: str) -> list[str]:
+    """The queue's job ids of ``task`` this worker started (its log's "Starting job" lines)."""
+    return [job_id for name, job_id, _ in STARTED.findall(log.read_text()) if name == task]
+
+
+def _ticks(log: Path, task: str) -> list[int]:
+    """The ticks (periodic jobs' timestamps) of ``task`` this worker ran."""
+    return [int(tick) for name, _, tick in STARTED.findall(log.read_text()) if name == task]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        stop_server(process, grace=60)
+
+
+def test_two_api_processes_serve_without_an_error_through_a_retrain_and_promotion_on_a_worker(deployment, tmp_path):
+    settings, key = deployment
+    env = _env(settings, HELPDESK_SLA_POLL_SECONDS="1", HELPDESK_INCIDENT_POLL_SECONDS="2")
+    workers = [start_worker(env, tmp_path / f"worker-{n}.log") for n in range(2)]
+    servers = [start_server(env, tmp_path / f"api-{n}.log") for n in range(2)]
+    old = httpx.get(f"http://127.0.0.1:{servers[0][1]}/ready").json()["bundle_version"]
+    answers: Counter[tuple[int, int | str]] = Counter()  # (port, status or error)
+    versions: dict[int, list[str]] = {port: [] for _, port in servers}
+    mixed: list[dict] = []
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        port = servers[n % 2][1]
+        headers = {"authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as api:
+            while not stop.is_set():
+                try:
+                    answer = api.post("/v1/suggest", json={"subject": SUBJECTS[n % 4], "body": "since this morning"})
+                except httpx.HTTPError as error:  # counted as an error, never lost with the thread
+                    answers[(port, type(error).__name__)] += 1
+                    continue
+                answers[(port, answer.status_code)] += 1
+                if answer.status_code == 200:
+                    body = answer.json()
+                    named = {body["bundle_version"]} | {p["bundle_version"] for p in body["predictions"].values()}
+                    if len(named) != 1:
+                        mixed.append(body)
+                    versions[port].append(body["bundle_version"])
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    began = time.monotonic()
+    for thread in clients:
+        thread.start()
+    try:
+        time.sleep(2)
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{servers[0][1]}", headers={"authorization": f"Bearer {key}"}
+        ) as api:
+            started = api.post("/v1/models/train", json={"promote": True, "force": True})
+            assert started.status_code == 202, started.text
+            job_id = started.json()["id"]
+            done = _wait(
+                lambda: (state := api.get(f"/v1/jobs/{job_id}").json())["state"] in ("succeeded", "failed") and state,
+                "the training job",
+                timeout=400,
+            )
+        assert done["state"] == "succeeded" and done["result"]["promoted"], done
+        new = done["result"]["version"]
+        _wait(lambda: all(v and v[-1] == new for v in versions.values()), "both API processes serving the new bundle")
+        time.sleep(max(0.0, 30 - (time.monotonic() - began)))  # 30 s of load at the least
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(timeout=120)
+        for process, _ in servers:
+            _stop(process)
+        for process in workers:
+            _stop(process)
+    assert {status for _, status in answers} == {200}, answers
+    assert not mixed
+    for port, seen in versions.items():
+        assert seen[-1] == new and set(seen) <= {old, new}, (port, Counter(seen))
+        # once a process serves the new bundle it never answers with the old one again
+        assert old not in seen[seen.index(new) :]
+    ran = [_started(tmp_path / f"worker-{n}.log", "helpdesk.job") for n in range(2)]
+    assert sorted(ran[0] + ran[1]) == sorted(set(ran[0] + ran[1])) and len(ran[0] + ran[1]) == 1  # ran once
+    # the SLA check ticks every second: each tick ran once across both workers, never twice
+    ticks = [_ticks(tmp_path / f"worker-{n}.log", "helpdesk.sla") for n in range(2)]
+    assert len(ticks[0] + ticks[1]) == len(set(ticks[0] + ticks[1])) >= 20, ticks
+
+
+def test_a_worker_killed_during_training_leaves_the_job_to_the_other_which_finishes_it(deployment, tmp_path):
+    settings, _ = deployment
+    env = _env(settings)
+    logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+    workers = [start_worker(env, log) for log in logs]
+    queued = replace(settings, work=WorkSettings(background="queue"))
+    engine = make_engine(settings.database.url)
+    try:
+        job_id = start_training(Serving(queued, make_session_factory(engine)), promote=False)
+        job = _wait(lambda: (j := _job(settings, job_id)).progress.get("step") and j, "training under way")
+        assert job.state == "running" and job.runner == "queue"
+        taken = [n for n, log in enumerate(logs) if _started(log, "helpdesk.job")]
+        assert len(taken) == 1
+        workers[taken[0]].send_signal(signal.SIGKILL)
+        workers[taken[0]].wait(timeout=30)
+        done = _wait(lambda: (j := _job(settings, job_id)).state in ("succeeded", "failed") and j, "the job", 400)
+        assert done.state == "succeeded", done.error
+        assert done.attempts == 2 and done.result["version"]
+        assert _started(logs[1 - taken[0]], "helpdesk.job")  # the other worker finished it
+    finally:
+        engine.dispose()
+        for process in workers:
+            _stop(process)
+
+
+def test_a_worker_killed_mid_delivery_leaves_it_to_another_which_sends_it_under_the_same_id(deployment, tmp_path):
+    settings, key = deployment
+    env = _env(settings, HELPDESK_WEBHOOK_TIMEOUT_SECONDS="20")
+    receiver = Receiver(delay=30).start()  # the first send hangs
+    first = start_worker(env, tmp_path / "worker-0.log")
+    server, port = start_server(env, tmp_path / "api.log")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {key}"}) as api:
+            hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["ticket.created"]})
+            assert hook.status_code == 201, hook.text
+            receiver.secret = hook.json()["secret"]
+            created = api.post("/v1/tickets", json={"subject": "VPN drops every hour", "body": "since Monday"})
+            assert created.status_code == 201, created.text
+        _wait(lambda: receiver.requests >= 1, "the first worker's send")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        receiver.delay = 0
+        second = start_worker(env, tmp_path / "worker-1.log")
+        try:
+            got = receiver.wait_for(1, timeout=60)
+        finally:
+            _stop(second)
+    finally:
+        stop_server(server)
+        receiver.stop()
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            events = session.scalars(select(OutboxEvent).where(OutboxEvent.type == "ticket.created")).all()
+            delivery = session.scalars(select(WebhookDelivery)).one()
+            assert delivery.state == "delivered" and delivery.attempts == 1  # the killed try recorded nothing
+    finally:
+        engine.dispose()
+    assert len(events) == 1
+    sent_ids = {headers.get("webhook-id") for _, headers in receiver.raw}
+    assert sent_ids == {events[0].event_id} and [r.webhook_id for r in got] == [events[0].event_id]
+
+
+def test_a_key_limited_to_60_requests_a_minute_is_limited_across_two_api_processes(deployment, tmp_path):
+    settings, _ = deployment
+    env = _env(settings)
+    key = key_for(settings.database.url, "agent", rate_limit=60)
+    servers = [start_server(env, tmp_path / f"api-{n}.log") for n in range(2)]
+    try:
+        statuses, remaining = [], []
+        for n in range(61):
+            answer = httpx.get(
+                f"http://127.0.0.1:{servers[n % 2][1]}/v1/whoami", headers={"authorization": f"Bearer {key}"}
+            )
+            statuses.append(answer.status_code)
+            remaining.append(int(answer.headers["RateLimit-Remaining"]))
+    finally:
+        for process, _ in servers:
+            _stop(process)
+    assert statuses == [200] * 60 + [429]
+    assert remaining[:60] == list(range(59, -1, -1)) and remaining[60] == 0
+
+
+LOADER = """
+import sys
+from pathlib import Path
+from sqlalchemy import select
+from models import ArtifactVersion
+from models.db import make_engine, make_session_factory, session_scope
+from triage.ml.bundle import verify_bundle
+engine = make_engine(sys.argv[1])
+with session_scope(make_session_factory(engine)) as session:
+    rows = session.scalars(select(ArtifactVersion)).all()
+    for row in rows:
+        verify_bundle(row.folder(Path(sys.argv[2])))
+print(len(rows))
+"""
+
+
+def test_replicas_starting_while_a_bundle_is_written_load_only_whole_bundles(deployment):
+    settings, _ = deployment
+    training = launch(settings, "train")
+    counts = []
+    try:
+        while training.poll() is None:
+            loaded = subprocess.run(
+                [sys.executable, "-c", LOADER, settings.database.url, str(settings.models.artifacts_dir)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert loaded.returncode == 0, loaded.stderr[-3000:]
+            counts.append(int(loaded.stdout))
+    finally:
+        out, err = training.communicate(timeout=400)
+    assert training.returncode == 0, err[-2000:]
+    assert len(counts) >= 2 and counts[0] == 1  # replicas started while the second bundle was being written
+    engine = make_engine(settings.database.url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM artifact_versions")).scalar() == 2
+    finally:
+        engine.dispose()
