@@ -251,6 +251,42 @@ def test_a_key_limited_to_60_requests_a_minute_is_limited_across_two_api_process
     assert remaining[:60] == list(range(59, -1, -1)) and remaining[60] == 0
 
 
+def test_the_workers_read_the_mailbox_once_per_tick_into_one_ticket_per_mail(deployment, tmp_path):
+    from tests.integration.test_mail import compose
+    from tests.mailserver import start_imap_server
+
+    settings, key = deployment
+    with start_imap_server(tmp_path) as imap:
+        mailbox = {"HOST": imap.host, "PORT": str(imap.port), "SECURITY": "none", "USER": imap.user}
+        mailbox |= {"PASSWORD": imap.password, "FOLDER": "Queue", "POLL_SECONDS": "1", "PROCESSED_FOLDER": "Done"}
+        env = _env(settings, **{f"HELPDESK_MAIL_{name}": value for name, value in mailbox.items()})
+        subjects = [f"Badge {n} does not open the garage" for n in range(3)]
+        for subject in subjects:
+            imap.append(compose("lotte@example.nl", subject, "Since Monday."), "Queue")
+        logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+        workers = [start_worker(env, log) for log in logs]
+        server, port = start_server(env, tmp_path / "api.log")  # on the queue it leaves the mailbox alone
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {key}"}) as api:
+
+                def filed() -> list[dict]:
+                    items = api.get("/v1/tickets", params={"limit": 100}).json()["items"]
+                    return [t for t in items if t["subject"].startswith("Badge")]
+
+                tickets = _wait(lambda: len(filed()) >= 3 and filed(), "tickets from the three mails", 60)
+                time.sleep(2)  # two more ticks: nothing is filed twice
+                assert sorted(t["subject"] for t in filed()) == subjects
+                assert all(api.get(f"/v1/tickets/{t['id']}").json()["channel"] == "email" for t in tickets)
+        finally:
+            stop_server(server)
+            for process in workers:
+                _stop(process)
+        assert len(imap.uids("Done")) == 3 and not imap.uids("Queue")
+    ticks = [_ticks(log, "helpdesk.mail") for log in logs]
+    assert len(ticks[0] + ticks[1]) == len(set(ticks[0] + ticks[1])) > 0
+    assert "polling mailbox" not in (tmp_path / "api.log").read_text()
+
+
 LOADER = """
 import sys
 from pathlib import Path

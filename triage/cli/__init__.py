@@ -11,6 +11,7 @@ from triage.cli.assist import evaluate_duplicates_command, evaluate_replies_comm
 from triage.cli.bench import bench_command
 from triage.cli.bench_channels import bench_channels_command
 from triage.cli.bench_connectors import bench_connectors_command
+from triage.cli.bench_replicas import bench_replicas_command
 from triage.cli.connectors import connectors_group
 from triage.cli.content import db, kb, tickets
 from triage.cli.evaluate import evaluate, evaluate_kb_command
@@ -52,5 +53,5 @@ for command in (evaluate_duplicates_command, evaluate_replies_command, bench_com
     main.add_command(command)
 for command in (mail_group, webhooks_group, connectors_group, bench_connectors_command, finetune_command):
     main.add_command(command)
-for command in (sla_group, evaluate_sla_command, fields_group, worker):
+for command in (sla_group, evaluate_sla_command, fields_group, worker, bench_replicas_command):
     main.add_command(command)

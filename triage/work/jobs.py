@@ -110,4 +110,5 @@ def run_queued_job(serving: Serving, job_id: str, actor: Actor | None) -> None:
     def run(progress: Progress) -> dict[str, Any]:
         return KINDS[job.kind](serving, job.params, actor, progress)
 
-    run_job(serving.sessions, job_id, run, retry=retry, claimed=True)
+    beat = max(0.5, work.stalled_seconds / 6)  # as often as the worker's own heartbeat
+    run_job(serving.sessions, job_id, run, retry=retry, claimed=True, heartbeat_seconds=beat)

@@ -34,10 +34,11 @@ def _job_task(context: Any, job_id: str, kind: str, actor: dict[str, Any] | None
     serving: Serving = context.additional_context["serving"]
     try:
         run_queued_job(serving, job_id, actor_from(actor))
-    except JobHeld as held:  # a live run has it: look again once that run would count as dead
+    except JobHeld as held:  # a live run has it (or its heartbeat is not old enough yet): look again soon
         log.info("%s; trying again later", held)
         with session_scope(serving.sessions) as session:
-            requeue_later(session, job_id, kind, actor_from(actor), serving.settings.work.stalled_seconds)
+            later = max(1.0, serving.settings.work.stalled_seconds / 3)
+            requeue_later(session, job_id, kind, actor_from(actor), later)
 
 
 def build_queue(settings: Settings, checks: list[Periodic]) -> Any:

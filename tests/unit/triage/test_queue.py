@@ -34,3 +34,16 @@ def test_connection_string_and_cron_lines():
     assert cron_every(60) == "*/1 * * * *"
     assert cron_every(300) == "*/5 * * * *"
     assert cron_every(7200) == "0 */2 * * *"
+
+
+def test_the_procfile_runs_commands_that_exist():
+    from pathlib import Path
+
+    from triage.cli import main
+
+    procfile = (Path(__file__).resolve().parents[3] / "Procfile").read_text().splitlines()
+    processes = dict(line.split(": ", 1) for line in procfile if line.strip())
+    assert set(processes) == {"release", "web", "worker"}
+    for command in processes.values():
+        program, name, *_ = command.split()
+        assert program == "helpdesk" and name in main.commands, command
