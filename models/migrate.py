@@ -7,9 +7,15 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-__all__ = ("alembic_config", "downgrade", "upgrade")
+__all__ = ("alembic_config", "downgrade", "ours", "upgrade")
 
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
+
+
+def ours(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Whether a database object is ours to compare with the models: the job queue's tables and types are
+    procrastinate's (migration 0011 applies its schema), not declared by our ORM classes."""
+    return not (name or "").startswith("procrastinate")
 
 
 def alembic_config(database_url: str) -> Config:

@@ -6,6 +6,7 @@ from alembic import context
 
 from models import Base
 from models.db import make_engine
+from models.migrate import ours
 
 config = context.config
 url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
@@ -18,6 +19,7 @@ def run_migrations() -> None:
             connection=connection,
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_name=ours,  # autogenerate leaves the job queue's own tables alone
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -13,8 +13,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -52,13 +53,69 @@ def _env(settings, **extra: str) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-def deployment(deployments, tmp_path):
+def _postgres_copy(deployments, root: Path):
     """A fresh copy of the demo deployment (an active bundle) on PostgreSQL, and an admin key."""
     if "postgresql" not in BACKENDS:
         pytest.skip("the job queue runs on PostgreSQL (HELPDESK_TEST_BACKENDS leaves it out)")
-    settings = deployments.copy("postgresql", root=tmp_path)
+    settings = deployments.copy("postgresql", root=root)
     return settings, key_for(settings.database.url)
+
+
+@pytest.fixture
+def deployment(deployments, tmp_path):
+    return _postgres_copy(deployments, tmp_path)
+
+
+def _start_all(env: dict[str, str], folder: Path, workers: int, servers: int):
+    """``workers`` workers and ``servers`` API processes, started side by side: (workers, [(server, port)])."""
+    with ThreadPoolExecutor(workers + servers) as pool:
+        started_workers = [pool.submit(start_worker, env, folder / f"worker-{n}.log") for n in range(workers)]
+        started_servers = [pool.submit(start_server, env, folder / f"api-{n}.log") for n in range(servers)]
+        return [w.result() for w in started_workers], [s.result() for s in started_servers]
+
+
+@dataclass
+class Cluster:
+    """Two API processes and two workers on one PostgreSQL copy, reading a real mailbox."""
+
+    settings: object
+    key: str
+    imap: object
+    folder: Path
+    workers: list[subprocess.Popen]
+    servers: list[tuple[subprocess.Popen, int]]
+
+    def log(self, name: str) -> Path:
+        return self.folder / f"{name}.log"
+
+
+@pytest.fixture(scope="module")
+def cluster(deployments, tmp_path_factory) -> Iterator[Cluster]:
+    """Shared by the tests that do not kill its processes: the load test promotes a bundle, which the
+    others (rate limits, the mailbox) do not depend on."""
+    from tests.mailserver import start_imap_server
+
+    folder = tmp_path_factory.mktemp("cluster")
+    settings, key = _postgres_copy(deployments, folder)
+    with start_imap_server(folder) as imap:
+        mailbox = {"HOST": imap.host, "PORT": str(imap.port), "SECURITY": "none", "USER": imap.user}
+        mailbox |= {"PASSWORD": imap.password, "FOLDER": "Queue", "POLL_SECONDS": "1", "PROCESSED_FOLDER": "Done"}
+        with imap.mailbox() as box:
+            box.folder.create("Queue")
+        env = _env(
+            settings,
+            HELPDESK_SLA_POLL_SECONDS="1",
+            HELPDESK_INCIDENT_POLL_SECONDS="2",
+            **{f"HELPDESK_MAIL_{name}": value for name, value in mailbox.items()},
+        )
+        workers, servers = _start_all(env, folder, 2, 2)
+        try:
+            yield Cluster(settings, key, imap, folder, workers, servers)
+        finally:
+            for process, _ in servers:
+                _stop(process)
+            for process in workers:
+                _stop(process)
 
 
 def _wait(condition: Callable[[], object], what: str, timeout: float = 120) -> object:
@@ -97,11 +154,8 @@ def _stop(process: subprocess.Popen) -> None:
         stop_server(process, grace=60)
 
 
-def test_two_api_processes_serve_without_an_error_through_a_retrain_and_promotion_on_a_worker(deployment, tmp_path):
-    settings, key = deployment
-    env = _env(settings, HELPDESK_SLA_POLL_SECONDS="1", HELPDESK_INCIDENT_POLL_SECONDS="2")
-    workers = [start_worker(env, tmp_path / f"worker-{n}.log") for n in range(2)]
-    servers = [start_server(env, tmp_path / f"api-{n}.log") for n in range(2)]
+def test_two_api_processes_serve_without_an_error_through_a_retrain_and_promotion_on_a_worker(cluster):
+    key, servers = cluster.key, cluster.servers
     old = httpx.get(f"http://127.0.0.1:{servers[0][1]}/ready").json()["bundle_version"]
     answers: Counter[tuple[int, int | str]] = Counter()  # (port, status or error)
     versions: dict[int, list[str]] = {port: [] for _, port in servers}
@@ -132,9 +186,8 @@ def test_two_api_processes_serve_without_an_error_through_a_retrain_and_promotio
         thread.start()
     try:
         time.sleep(2)
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{servers[0][1]}", headers={"authorization": f"Bearer {key}"}
-        ) as api:
+        headers = {"authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{servers[0][1]}", headers=headers) as api:
             started = api.post("/v1/models/train", json={"promote": True, "force": True})
             assert started.status_code == 202, started.text
             job_id = started.json()["id"]
@@ -151,20 +204,16 @@ def test_two_api_processes_serve_without_an_error_through_a_retrain_and_promotio
         stop.set()
         for thread in clients:
             thread.join(timeout=120)
-        for process, _ in servers:
-            _stop(process)
-        for process in workers:
-            _stop(process)
     assert {status for _, status in answers} == {200}, answers
     assert not mixed
     for port, seen in versions.items():
         assert seen[-1] == new and set(seen) <= {old, new}, (port, Counter(seen))
         # once a process serves the new bundle it never answers with the old one again
         assert old not in seen[seen.index(new) :]
-    ran = [_started(tmp_path / f"worker-{n}.log", "helpdesk.job") for n in range(2)]
-    assert sorted(ran[0] + ran[1]) == sorted(set(ran[0] + ran[1])) and len(ran[0] + ran[1]) == 1  # ran once
+    ran = [_started(cluster.log(f"worker-{n}"), "helpdesk.job") for n in range(2)]
+    assert len(ran[0] + ran[1]) == 1  # the job ran once, on one worker
     # the SLA check ticks every second: each tick ran once across both workers, never twice
-    ticks = [_ticks(tmp_path / f"worker-{n}.log", "helpdesk.sla") for n in range(2)]
+    ticks = [_ticks(cluster.log(f"worker-{n}"), "helpdesk.sla") for n in range(2)]
     assert len(ticks[0] + ticks[1]) == len(set(ticks[0] + ticks[1])) >= 20, ticks
 
 
@@ -172,7 +221,7 @@ def test_a_worker_killed_during_training_leaves_the_job_to_the_other_which_finis
     settings, _ = deployment
     env = _env(settings)
     logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-    workers = [start_worker(env, log) for log in logs]
+    workers, _ = _start_all(env, tmp_path, 2, 0)
     queued = replace(settings, work=WorkSettings(background="queue"))
     engine = make_engine(settings.database.url)
     try:
@@ -197,8 +246,7 @@ def test_a_worker_killed_mid_delivery_leaves_it_to_another_which_sends_it_under_
     settings, key = deployment
     env = _env(settings, HELPDESK_WEBHOOK_TIMEOUT_SECONDS="20")
     receiver = Receiver(delay=30).start()  # the first send hangs
-    first = start_worker(env, tmp_path / "worker-0.log")
-    server, port = start_server(env, tmp_path / "api.log")
+    (first,), ((server, port),) = _start_all(env, tmp_path, 1, 1)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {key}"}) as api:
             hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["ticket.created"]})
@@ -210,7 +258,7 @@ def test_a_worker_killed_mid_delivery_leaves_it_to_another_which_sends_it_under_
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         receiver.delay = 0
-        second = start_worker(env, tmp_path / "worker-1.log")
+        second = start_worker(env, tmp_path / "worker-second.log")
         try:
             got = receiver.wait_for(1, timeout=60)
         finally:
@@ -231,60 +279,40 @@ def test_a_worker_killed_mid_delivery_leaves_it_to_another_which_sends_it_under_
     assert sent_ids == {events[0].event_id} and [r.webhook_id for r in got] == [events[0].event_id]
 
 
-def test_a_key_limited_to_60_requests_a_minute_is_limited_across_two_api_processes(deployment, tmp_path):
-    settings, _ = deployment
-    env = _env(settings)
-    key = key_for(settings.database.url, "agent", rate_limit=60)
-    servers = [start_server(env, tmp_path / f"api-{n}.log") for n in range(2)]
-    try:
-        statuses, remaining = [], []
-        for n in range(61):
-            answer = httpx.get(
-                f"http://127.0.0.1:{servers[n % 2][1]}/v1/whoami", headers={"authorization": f"Bearer {key}"}
-            )
-            statuses.append(answer.status_code)
-            remaining.append(int(answer.headers["RateLimit-Remaining"]))
-    finally:
-        for process, _ in servers:
-            _stop(process)
+def test_a_key_limited_to_60_requests_a_minute_is_limited_across_two_api_processes(cluster):
+    key = key_for(cluster.settings.database.url, "agent", rate_limit=60)
+    statuses, remaining = [], []
+    for n in range(61):
+        port = cluster.servers[n % 2][1]
+        answer = httpx.get(f"http://127.0.0.1:{port}/v1/whoami", headers={"authorization": f"Bearer {key}"})
+        statuses.append(answer.status_code)
+        remaining.append(int(answer.headers["RateLimit-Remaining"]))
     assert statuses == [200] * 60 + [429]
     assert remaining[:60] == list(range(59, -1, -1)) and remaining[60] == 0
 
 
-def test_the_workers_read_the_mailbox_once_per_tick_into_one_ticket_per_mail(deployment, tmp_path):
+def test_the_workers_read_the_mailbox_once_per_tick_into_one_ticket_per_mail(cluster):
     from tests.integration.test_mail import compose
-    from tests.mailserver import start_imap_server
 
-    settings, key = deployment
-    with start_imap_server(tmp_path) as imap:
-        mailbox = {"HOST": imap.host, "PORT": str(imap.port), "SECURITY": "none", "USER": imap.user}
-        mailbox |= {"PASSWORD": imap.password, "FOLDER": "Queue", "POLL_SECONDS": "1", "PROCESSED_FOLDER": "Done"}
-        env = _env(settings, **{f"HELPDESK_MAIL_{name}": value for name, value in mailbox.items()})
-        subjects = [f"Badge {n} does not open the garage" for n in range(3)]
-        for subject in subjects:
-            imap.append(compose("lotte@example.nl", subject, "Since Monday."), "Queue")
-        logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-        workers = [start_worker(env, log) for log in logs]
-        server, port = start_server(env, tmp_path / "api.log")  # on the queue it leaves the mailbox alone
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {key}"}) as api:
+    imap, port = cluster.imap, cluster.servers[0][1]
+    subjects = [f"Badge {n} does not open the garage" for n in range(3)]
+    for subject in subjects:
+        imap.append(compose("lotte@example.nl", subject, "Since Monday."), "Queue")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {cluster.key}"}) as api:
 
-                def filed() -> list[dict]:
-                    items = api.get("/v1/tickets", params={"limit": 100}).json()["items"]
-                    return [t for t in items if t["subject"].startswith("Badge")]
+        def filed() -> list[dict]:
+            items = api.get("/v1/tickets", params={"limit": 100}).json()["items"]
+            return [t for t in items if t["subject"].startswith("Badge")]
 
-                tickets = _wait(lambda: len(filed()) >= 3 and filed(), "tickets from the three mails", 60)
-                time.sleep(2)  # two more ticks: nothing is filed twice
-                assert sorted(t["subject"] for t in filed()) == subjects
-                assert all(api.get(f"/v1/tickets/{t['id']}").json()["channel"] == "email" for t in tickets)
-        finally:
-            stop_server(server)
-            for process in workers:
-                _stop(process)
-        assert len(imap.uids("Done")) == 3 and not imap.uids("Queue")
-    ticks = [_ticks(log, "helpdesk.mail") for log in logs]
+        tickets = _wait(lambda: len(filed()) >= 3 and filed(), "tickets from the three mails", 60)
+        time.sleep(2)  # two more ticks: nothing is filed twice
+        assert sorted(t["subject"] for t in filed()) == subjects
+        assert all(api.get(f"/v1/tickets/{t['id']}").json()["channel"] == "email" for t in tickets)
+    assert len(imap.uids("Done")) == 3 and not imap.uids("Queue")
+    ticks = [_ticks(cluster.log(f"worker-{n}"), "helpdesk.mail") for n in range(2)]
     assert len(ticks[0] + ticks[1]) == len(set(ticks[0] + ticks[1])) > 0
-    assert "polling mailbox" not in (tmp_path / "api.log").read_text()
+    for n in range(2):  # on the queue the API processes leave the mailbox to the workers
+        assert "polling mailbox" not in cluster.log(f"api-{n}").read_text()
 
 
 LOADER = """

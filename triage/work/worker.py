@@ -16,6 +16,7 @@ from typing import Any
 import anyio.to_thread
 
 from models.db import make_engine, make_session_factory, session_scope
+from models.errors import InvalidInput
 from models.settings import Settings
 from triage.bundles.jobs import JobHeld
 from triage.channels.webhooks.delivery import Deliverer
@@ -98,11 +99,11 @@ async def _run(serving: Serving, concurrency: int, name: str) -> None:
     if settings.mail.enabled:
         poller = mail_poller(serving)
         checks.append(Periodic("mail", settings.mail.poll_seconds, poller.poll_once))
+    app = build_queue(settings, checks)
     deliverer = None
     if settings.webhooks.enabled:
         handlers = {"connector": connector_work(serving)}
         deliverer = Deliverer(serving.sessions, settings.webhooks, handlers=handlers).start()
-    app = build_queue(settings, checks)
     current = asyncio.create_task(_keep_current(serving))
     work = settings.work
     try:
@@ -129,8 +130,6 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGINT or SIGTERM (jobs in progress finish first; a killed worker's jobs are
     picked up by another). Refused, naming the setting, unless ``HELPDESK_BACKGROUND=queue`` on PostgreSQL."""
     if not queue_enabled(settings):
-        from models.errors import InvalidInput
-
         raise InvalidInput(
             "helpdesk worker runs the job queue: set HELPDESK_BACKGROUND=queue (PostgreSQL); with the embedded "
             "default, background work runs inside `helpdesk serve`",

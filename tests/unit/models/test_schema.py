@@ -49,10 +49,11 @@ def test_migrations_build_exactly_what_the_models_declare(db_url: str):
     from alembic.migration import MigrationContext
 
     from models import Base
+    from models.migrate import ours
 
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": ours}), Base.metadata)
     engine.dispose()
     assert diff == []
 
