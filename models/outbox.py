@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, JSONType, utcnow
@@ -18,6 +18,7 @@ from models.base import Base, JSONType, utcnow
 __all__ = (
     "DELIVERY_STATES",
     "EVENT_TYPES",
+    "OUTBOX_CHANNEL",
     "OutboxEvent",
     "WebhookDelivery",
     "WebhookSubscription",
@@ -38,6 +39,7 @@ EVENT_TYPES = (
     "webhook.test",
 )
 DELIVERY_STATES = ("pending", "sending", "delivered", "failed")
+OUTBOX_CHANNEL = "helpdesk_outbox"  # PostgreSQL notifies it when a transaction with new deliveries commits
 
 
 class OutboxEvent(Base):
@@ -160,5 +162,7 @@ def emit_event(
                 )
             )
             session.info["outbox_events"] = True
+    if session.info.get("outbox_events") and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))  # sent at commit: deliverers elsewhere wake at once
     session.flush()
     return row

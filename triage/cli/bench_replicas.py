@@ -56,6 +56,9 @@ def _render(report: dict[str, Any]) -> str:
     lines += ["", "| reload poll (s) | training job (s) | new bundle on every replica (s) |", "|---|---|---|"]
     for r in report["train_to_serving"]:
         lines.append(f"| {r['reload_poll_seconds']} | {r['job_seconds']} | {r['serving_everywhere_seconds']} |")
+    hooks = report.get("webhooks_on_the_queue")
+    if hooks:
+        lines += ["", f"Webhooks delivered by the workers, commit to verified receipt: {hooks}"]
     return "\n".join(lines) + "\n"
 
 
@@ -76,6 +79,7 @@ def bench_replicas_command(admin_url: str, var: Path, replicas: str, clients: in
     from models.settings import Settings
     from triage.cli.support import sessions
     from triage.evaluation.bench import demo_deployment, free_port, scratch_env, start_server
+    from triage.evaluation.bench_channels import webhook_latency
     from triage.evaluation.bench_replicas import replica_throughput, train_to_serving
     from triage.evaluation.report import write_report
     from triage.ml.encoders import configured_encoder
@@ -84,6 +88,7 @@ def bench_replicas_command(admin_url: str, var: Path, replicas: str, clients: in
     var.mkdir(parents=True)
     url = _scratch_database(admin_url)
     env = {**scratch_env(var.resolve()), "HELPDESK_DATABASE_URL": url, "HELPDESK_BACKGROUND": "queue"}
+    env["HELPDESK_WEBHOOK_ALLOW_NETWORKS"] = "loopback"  # the webhook receiver of the latency measure
     settings = Settings.from_env(env)
     upgrade(url)
     factory = sessions(settings)
@@ -105,6 +110,9 @@ def bench_replicas_command(admin_url: str, var: Path, replicas: str, clients: in
             for port in ports:
                 processes.append(start_server(extra, port, var / f"api-{poll}-{port}.log")[0])
             result = {"reload_poll_seconds": float(poll), **train_to_serving(ports, key)}
+            if poll == "1":  # the workers deliver: from a commit in this process to the receiver
+                report["webhooks_on_the_queue"] = webhook_latency(factory, 100, 0.05, deliverer=False)
+                click.echo(f"webhooks on the queue: {report['webhooks_on_the_queue']}", err=True)
         finally:
             for process in processes:
                 process.terminate()

@@ -90,9 +90,12 @@ def mail_throughput(
     }
 
 
-def webhook_latency(sessions: sessionmaker[Session], n_events: int = 200, gap_seconds: float = 0.01) -> dict:
-    """Commit ``n_events`` events one at a time (``gap_seconds`` apart) with a deliverer running and a real
-    receiver subscribed on loopback; the latency of each is from its commit to its verified receipt."""
+def webhook_latency(
+    sessions: sessionmaker[Session], n_events: int = 200, gap_seconds: float = 0.01, *, deliverer: bool = True
+) -> dict:
+    """Commit ``n_events`` events one at a time (``gap_seconds`` apart) with a deliverer running (here, or
+    without ``deliverer`` in other processes: the queue's workers) and a real receiver subscribed on
+    loopback; the latency of each is from its commit to its verified receipt."""
     settings = WebhookSettings(allow_networks=("loopback",), poll_seconds=1.0)
     arrived: dict[str, float] = {}
     rejected: list[str] = []
@@ -120,7 +123,7 @@ def webhook_latency(sessions: sessionmaker[Session], n_events: int = 200, gap_se
             session, url=f"http://127.0.0.1:{port}/hooks", events=["webhook.test"], allow_networks=("loopback",)
         )
         secret_box["secret"], subscription_id = subscription.secret, subscription.id
-    deliverer = Deliverer(sessions, settings).start()
+    sender = Deliverer(sessions, settings).start() if deliverer else None
     committed: dict[str, float] = {}
     try:
         for n in range(n_events):
@@ -133,7 +136,8 @@ def webhook_latency(sessions: sessionmaker[Session], n_events: int = 200, gap_se
         while len(arrived) < n_events and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        deliverer.close()
+        if sender is not None:
+            sender.close()
         server.shutdown()
         server.server_close()
         with session_scope(sessions) as session:

@@ -23,6 +23,7 @@ from triage.channels.webhooks.delivery import Deliverer
 from triage.ml.encoders import configured_encoder
 from triage.work.background import Periodic, connector_work, mail_poller, periodic_checks
 from triage.work.jobs import run_queued_job
+from triage.work.notify import OutboxListener
 from triage.work.queue import JOB_TASK, QUEUES, actor_from, conninfo, cron_every, queue_enabled, requeue_later
 from triage.work.serving import Serving
 
@@ -100,10 +101,11 @@ async def _run(serving: Serving, concurrency: int, name: str) -> None:
         poller = mail_poller(serving)
         checks.append(Periodic("mail", settings.mail.poll_seconds, poller.poll_once))
     app = build_queue(settings, checks)
-    deliverer = None
+    deliverer = listener = None
     if settings.webhooks.enabled:
         handlers = {"connector": connector_work(serving)}
         deliverer = Deliverer(serving.sessions, settings.webhooks, handlers=handlers).start()
+        listener = OutboxListener(conninfo(settings.database.url), deliverer.wake).start()
     current = asyncio.create_task(_keep_current(serving))
     work = settings.work
     try:
@@ -122,6 +124,8 @@ async def _run(serving: Serving, concurrency: int, name: str) -> None:
         current.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await current
+        if listener is not None:
+            await anyio.to_thread.run_sync(listener.close)
         if deliverer is not None:
             await anyio.to_thread.run_sync(deliverer.close)
 

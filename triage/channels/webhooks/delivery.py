@@ -206,6 +206,10 @@ class Deliverer:
             if not claimed:
                 self._wake.wait(self.settings.poll_seconds)
 
+    def wake(self) -> None:
+        """Look for due deliveries now (another process committed some), not at the next poll."""
+        self._wake.set()
+
     def start(self) -> Deliverer:
         """Run on a daemon thread until :meth:`close`."""
         self._thread = threading.Thread(target=self._run, name="webhook-deliverer", daemon=True)
