@@ -60,11 +60,7 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
         last = [time.monotonic()] * len(periodic)
         while True:
             await asyncio.sleep(serving.settings.api.reload_poll_seconds)
-            for refresh in (serving.refresh, serving.refresh_knowledge):
-                try:
-                    await refresh()
-                except Exception:
-                    log.exception("%s failed", refresh.__name__)
+            await serving.keep_current()
             for n, check in enumerate(periodic):
                 if time.monotonic() - last[n] < check.seconds:
                     continue

@@ -129,6 +129,15 @@ def wait_ready(port: int, server: subprocess.Popen, timeout: float = 120) -> Non
     raise AssertionError(f"server not ready after {timeout:.0f} s; {server_stacks(server)}")
 
 
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``helpdesk ARGS`` writing to ``log``, remembered for :func:`server_stacks` and :func:`live_servers`."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "triage.cli", *args], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    _LOGS[process] = log
+    return process
+
+
 def start_server(env: dict[str, str], log: Path | None = None) -> tuple[subprocess.Popen, int]:
     """``helpdesk serve`` with ``env`` on a free port, once it is ready; stop it with :func:`stop_server`. Its
     output goes to ``log`` (a temp file when not given), which :func:`server_stacks` reads."""
@@ -137,15 +146,7 @@ def start_server(env: dict[str, str], log: Path | None = None) -> tuple[subproce
         handle, name = tempfile.mkstemp(prefix="helpdesk-server-", suffix=".log")
         os.close(handle)
         log = Path(name)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "triage.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    _LOGS[server] = log
+    server = _spawn(["serve", "--port", str(port)], env, log)
     try:
         wait_ready(port, server)
     except BaseException:
@@ -185,15 +186,7 @@ def stop_server(server: subprocess.Popen, grace: float = 30) -> None:
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     """``helpdesk worker`` with ``env``, once it takes jobs (its log says so); output to ``log``. Stop it with
     :func:`stop_server` or kill it."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "triage.cli", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    _LOGS[worker] = log
+    worker = _spawn(["worker"], env, log)
     deadline = time.monotonic() + 120
     while "jobs at a time" not in log.read_text():
         if worker.poll() is not None or time.monotonic() > deadline:

@@ -253,3 +253,12 @@ class Serving:
     async def refresh_knowledge(self) -> bool:
         """:meth:`refresh_knowledge_now` in a worker thread."""
         return await anyio.to_thread.run_sync(self.refresh_knowledge_now)
+
+    async def keep_current(self) -> None:
+        """:meth:`refresh` and :meth:`refresh_knowledge`, each failure logged: a damaged bundle or a KB that
+        cannot be indexed now must not stop the process, which tries again at its next poll."""
+        for refresh in (self.refresh, self.refresh_knowledge):
+            try:
+                await refresh()
+            except Exception:
+                log.exception("%s failed", refresh.__name__)

@@ -77,11 +77,7 @@ async def _keep_current(serving: Serving) -> None:
     """Load a newly promoted bundle and a changed KB, like a serving process."""
     while True:
         await asyncio.sleep(serving.settings.api.reload_poll_seconds)
-        for refresh in (serving.refresh, serving.refresh_knowledge):
-            try:
-                await refresh()
-            except Exception:
-                log.exception("%s failed", refresh.__name__)
+        await serving.keep_current()
 
 
 async def _run(serving: Serving, concurrency: int, name: str) -> None:
@@ -89,11 +85,7 @@ async def _run(serving: Serving, concurrency: int, name: str) -> None:
     serving.encoder = await anyio.to_thread.run_sync(lambda: configured_encoder(settings).load())
     serving.configured_encoder = serving.encoder
     serving.fits_nothing_fits = False  # refits are the periodic job's: once for the deployment
-    for refresh in (serving.refresh, serving.refresh_knowledge):
-        try:
-            await refresh()
-        except Exception:  # a damaged bundle must not stop training or deliveries
-            log.exception("%s failed", refresh.__name__)
+    await serving.keep_current()  # a damaged bundle must not stop training or deliveries
     checks = periodic_checks(serving)
     refit = settings.models.kb_refit_seconds
     checks.append(Periodic("nothing_fits", refit, lambda: serving.refresh_knowledge_now(due=True)))
