@@ -49,7 +49,7 @@ def build_queue(settings: Settings, checks: list[Periodic]) -> Any:
     from procrastinate import App, PsycopgConnector, RetryStrategy
 
     work = settings.work
-    app = App(connector=PsycopgConnector(conninfo=conninfo(settings.database.url), min_size=1, max_size=4))
+    app = App(connector=PsycopgConnector(conninfo=conninfo(settings.database.url), min_size=1, max_size=8))
     retry = RetryStrategy(max_attempts=work.job_attempts, exponential_wait=work.retry_wait_seconds)
     app.task(name=JOB_TASK, queue="jobs", pass_context=True, retry=retry)(_job_task)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -47,3 +48,44 @@ def test_the_procfile_runs_commands_that_exist():
     for command in processes.values():
         program, name, *_ = command.split()
         assert program == "helpdesk" and name in main.commands, command
+
+
+def test_a_job_that_fails_unexpectedly_is_retried_by_the_queue_until_it_succeeds(sessions, monkeypatch):
+    from procrastinate.testing import InMemoryConnector
+
+    from models.db import session_scope
+    from triage.bundles.jobs import get_job, start_job
+    from triage.work import jobs
+    from triage.work.queue import JOB_TASK
+    from triage.work.serving import Serving
+    from triage.work.worker import build_queue
+
+    calls = []
+
+    def flaky(serving, params, actor, progress):  # a job kind whose first run meets a passing fault
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("the artifacts share went away for a moment")
+        return {"runs": len(calls)}
+
+    monkeypatch.setitem(jobs.KINDS, "flaky", flaky)
+    settings = Settings.from_env({"HELPDESK_DATABASE_URL": "postgresql://unused/db"})
+    settings = replace(settings, work=WorkSettings(background="queue", job_attempts=3, retry_wait_seconds=0.2))
+    serving = Serving(settings, sessions)
+    with session_scope(sessions) as session:
+        job_id = start_job(session, "flaky", {}, runner="queue").id
+    with build_queue(settings, []).replace_connector(InMemoryConnector()) as app:
+        app.configure_task(JOB_TASK).defer(job_id=job_id, kind="flaky", actor=None)
+        states = []
+        for _ in range(20):  # each run takes what is due, then stops; the retry is due after its back-off
+            app.run_worker(
+                queues=["jobs"], wait=False, install_signal_handlers=False, additional_context={"serving": serving}
+            )
+            with session_scope(sessions) as session:
+                job = get_job(session, job_id)
+                states.append(job.state)
+                if job.state == "succeeded":
+                    break
+            time.sleep(0.1)
+    assert states[0] == "queued" and states[-1] == "succeeded"  # back to queued after the fault, then done
+    assert job.result == {"runs": 2} and job.attempts == 2 and job.error is None
