@@ -80,6 +80,7 @@ class Cluster:
 
     settings: object
     key: str
+    env: dict[str, str]
     imap: object
     folder: Path
     workers: list[subprocess.Popen]
@@ -91,8 +92,9 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(deployments, tmp_path_factory) -> Iterator[Cluster]:
-    """Shared by the tests that do not kill its processes: the load test promotes a bundle, which the
-    others (rate limits, the mailbox) do not depend on."""
+    """Shared by the tests of this module, which run in file order: the load test promotes a bundle, which
+    the others do not depend on; the rate limit and the mailbox; then a worker killed during training and
+    the other killed mid-send (a new one takes over)."""
     from tests.mailserver import start_imap_server
 
     folder = tmp_path_factory.mktemp("cluster")
@@ -106,11 +108,12 @@ def cluster(deployments, tmp_path_factory) -> Iterator[Cluster]:
             settings,
             HELPDESK_SLA_POLL_SECONDS="1",
             HELPDESK_INCIDENT_POLL_SECONDS="2",
+            HELPDESK_WEBHOOK_TIMEOUT_SECONDS="20",  # a send that hangs is still in flight when its worker is killed
             **{f"HELPDESK_MAIL_{name}": value for name, value in mailbox.items()},
         )
         workers, servers = _start_all(env, folder, 2, 2)
         try:
-            yield Cluster(settings, key, imap, folder, workers, servers)
+            yield Cluster(settings, key, env, imap, folder, workers, servers)
         finally:
             for process, _ in servers:
                 _stop(process)
@@ -217,68 +220,6 @@ def test_two_api_processes_serve_without_an_error_through_a_retrain_and_promotio
     assert len(ticks[0] + ticks[1]) == len(set(ticks[0] + ticks[1])) >= 20, ticks
 
 
-def test_a_worker_killed_during_training_leaves_the_job_to_the_other_which_finishes_it(deployment, tmp_path):
-    settings, _ = deployment
-    env = _env(settings)
-    logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-    workers, _ = _start_all(env, tmp_path, 2, 0)
-    queued = replace(settings, work=WorkSettings(background="queue"))
-    engine = make_engine(settings.database.url)
-    try:
-        job_id = start_training(Serving(queued, make_session_factory(engine)), promote=False)
-        job = _wait(lambda: (j := _job(settings, job_id)).progress.get("step") and j, "training under way")
-        assert job.state == "running" and job.runner == "queue"
-        taken = [n for n, log in enumerate(logs) if _started(log, "helpdesk.job")]
-        assert len(taken) == 1
-        workers[taken[0]].send_signal(signal.SIGKILL)
-        workers[taken[0]].wait(timeout=30)
-        done = _wait(lambda: (j := _job(settings, job_id)).state in ("succeeded", "failed") and j, "the job", 400)
-        assert done.state == "succeeded", done.error
-        assert done.attempts == 2 and done.result["version"]
-        assert _started(logs[1 - taken[0]], "helpdesk.job")  # the other worker finished it
-    finally:
-        engine.dispose()
-        for process in workers:
-            _stop(process)
-
-
-def test_a_worker_killed_mid_delivery_leaves_it_to_another_which_sends_it_under_the_same_id(deployment, tmp_path):
-    settings, key = deployment
-    env = _env(settings, HELPDESK_WEBHOOK_TIMEOUT_SECONDS="20")
-    receiver = Receiver(delay=30).start()  # the first send hangs
-    (first,), ((server, port),) = _start_all(env, tmp_path, 1, 1)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {key}"}) as api:
-            hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["ticket.created"]})
-            assert hook.status_code == 201, hook.text
-            receiver.secret = hook.json()["secret"]
-            created = api.post("/v1/tickets", json={"subject": "VPN drops every hour", "body": "since Monday"})
-            assert created.status_code == 201, created.text
-        _wait(lambda: receiver.requests >= 1, "the first worker's send")
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-        receiver.delay = 0
-        second = start_worker(env, tmp_path / "worker-second.log")
-        try:
-            got = receiver.wait_for(1, timeout=60)
-        finally:
-            _stop(second)
-    finally:
-        stop_server(server)
-        receiver.stop()
-    engine = make_engine(settings.database.url)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            events = session.scalars(select(OutboxEvent).where(OutboxEvent.type == "ticket.created")).all()
-            delivery = session.scalars(select(WebhookDelivery)).one()
-            assert delivery.state == "delivered" and delivery.attempts == 1  # the killed try recorded nothing
-    finally:
-        engine.dispose()
-    assert len(events) == 1
-    sent_ids = {headers.get("webhook-id") for _, headers in receiver.raw}
-    assert sent_ids == {events[0].event_id} and [r.webhook_id for r in got] == [events[0].event_id]
-
-
 def test_a_key_limited_to_60_requests_a_minute_is_limited_across_two_api_processes(cluster):
     key = key_for(cluster.settings.database.url, "agent", rate_limit=60)
     statuses, remaining = [], []
@@ -313,6 +254,63 @@ def test_the_workers_read_the_mailbox_once_per_tick_into_one_ticket_per_mail(clu
     assert len(ticks[0] + ticks[1]) == len(set(ticks[0] + ticks[1])) > 0
     for n in range(2):  # on the queue the API processes leave the mailbox to the workers
         assert "polling mailbox" not in cluster.log(f"api-{n}").read_text()
+
+
+def test_a_worker_killed_during_training_leaves_the_job_to_the_other_which_finishes_it(cluster):
+    """After the tests above: they need both workers; this one kills one of them."""
+    settings, logs = cluster.settings, [cluster.log(f"worker-{n}") for n in range(2)]
+    before = [set(_started(log, "helpdesk.job")) for log in logs]
+    queued = replace(settings, work=WorkSettings(background="queue"))
+    engine = make_engine(settings.database.url)
+    try:
+        job_id = start_training(Serving(queued, make_session_factory(engine)), promote=False)
+        job = _wait(lambda: (j := _job(settings, job_id)).progress.get("step") and j, "training under way")
+        assert job.state == "running" and job.runner == "queue"
+        taken = [n for n, log in enumerate(logs) if set(_started(log, "helpdesk.job")) - before[n]]
+        assert len(taken) == 1
+        cluster.workers[taken[0]].send_signal(signal.SIGKILL)
+        cluster.workers[taken[0]].wait(timeout=30)
+        done = _wait(lambda: (j := _job(settings, job_id)).state in ("succeeded", "failed") and j, "the job", 400)
+        assert done.state == "succeeded", done.error
+        assert done.attempts == 2 and done.result["version"]
+        other = 1 - taken[0]
+        assert set(_started(logs[other], "helpdesk.job")) - before[other]  # the other worker finished it
+    finally:
+        engine.dispose()
+
+
+def test_a_worker_killed_mid_delivery_leaves_it_to_another_which_sends_it_under_the_same_id(cluster):
+    """Last: it kills the cluster's remaining worker mid-send and starts another."""
+    (first,) = [w for w in cluster.workers if w.poll() is None]
+    receiver = Receiver(delay=30).start()  # the first send hangs
+    port = cluster.servers[0][1]
+    try:
+        headers = {"authorization": f"Bearer {cluster.key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as api:
+            hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["ticket.created"]})
+            assert hook.status_code == 201, hook.text
+            receiver.secret, hook_id = hook.json()["secret"], hook.json()["id"]
+            created = api.post("/v1/tickets", json={"subject": "VPN drops every hour", "body": "since Monday"})
+            assert created.status_code == 201, created.text
+        _wait(lambda: receiver.requests >= 1, "the first worker's send")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        receiver.delay = 0
+        cluster.workers.append(start_worker(cluster.env, cluster.log("worker-2")))
+        got = receiver.wait_for(1, timeout=60)
+    finally:
+        receiver.stop()
+    engine = make_engine(cluster.settings.database.url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            delivery = session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == hook_id)).one()
+            assert delivery.state == "delivered" and delivery.attempts == 1  # the killed try recorded nothing
+            event = session.get(OutboxEvent, delivery.event_id)
+            assert event.type == "ticket.created" and event.payload["ticket"]["id"] == created.json()["id"]
+    finally:
+        engine.dispose()
+    sent_ids = {headers.get("webhook-id") for _, headers in receiver.raw}
+    assert sent_ids == {event.event_id} and [r.webhook_id for r in got] == [event.event_id]
 
 
 LOADER = """
