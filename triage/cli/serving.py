@@ -28,7 +28,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from triage.work.queue import queue_enabled
+
     settings = get_settings()
+    queue_enabled(settings)  # HELPDESK_BACKGROUND=queue on SQLite: one line naming the setting, not a traceback
     workers = workers or settings.api.workers
     os.environ["HELPDESK_WORKERS"] = str(workers)  # the workers read their share of the cores from it
     host, port = host or settings.api.host, port or settings.api.port

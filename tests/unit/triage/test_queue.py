@@ -89,3 +89,22 @@ def test_a_job_that_fails_unexpectedly_is_retried_by_the_queue_until_it_succeeds
             time.sleep(0.1)
     assert states[0] == "queued" and states[-1] == "succeeded"  # back to queued after the fault, then done
     assert job.result == {"runs": 2} and job.attempts == 2 and job.error is None
+
+
+@pytest.mark.slow  # CLI processes
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_the_queue_on_sqlite_stops_worker_and_serve_with_one_line_naming_the_setting(command, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "HELPDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'helpdesk.db'}",
+        "HELPDESK_BACKGROUND": "queue",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "triage.cli", command], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error [HELPDESK_BACKGROUND]:") and "PostgreSQL" in result.stderr
