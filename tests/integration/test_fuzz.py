@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed
@@ -218,6 +219,12 @@ CHOICES = {
     ("ArticleUpdate", "status"): ARTICLE_STATUSES,
     ("TicketPatch", "status"): TICKET_STATUSES,
 }
+# the added triage fields of the demo deployment with a fixed label set: the values the server takes there
+ADDED_FIELDS = {
+    f["name"]: f["labels"]
+    for f in json.loads((Path(__file__).resolve().parents[2] / "data" / "fields.json").read_text())["fields"]
+    if f.get("labels")
+}
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # what api/limits.py takes for text in a JSON body
 MAX_SUITES = 40
 
@@ -248,15 +255,29 @@ def _text(schema: dict, name: str) -> dict:
     return next(branch for branch in [prop, *prop.get("oneOf", [])] if branch.get("type") == "string")
 
 
+def _closed_labels(schema: dict) -> None:
+    """Property ``labels`` of the object ``schema`` (its object branch, if nullable) names only the fields the
+    demo deployment added with a fixed label set, each taking one of its labels: any other field name or
+    label is a 422, so an open map would almost never let a resolve or an agent's change through."""
+    prop = schema["properties"]["labels"]
+    branch = next(b for b in [prop, *prop.get("oneOf", []), *prop.get("anyOf", [])] if b.get("type") == "object")
+    branch.pop("additionalProperties", None)
+    branch["properties"] = {name: {"type": "string", "enum": labels} for name, labels in ADDED_FIELDS.items()}
+    branch["additionalProperties"] = False
+
+
 def _stateful_schema(raw: dict) -> dict:
     """The schema ``raw`` with :data:`LINKS` added to its responses, and rules the server enforces on request
     bodies that the schema does not say: no field it does not know, no control character but tab, line feed
-    and carriage return in a string (both 422), the values of :data:`CHOICES`, and an article's slug matches
+    and carriage return in a string (both 422), the values of :data:`CHOICES` and of the added fields
+    (:data:`ADDED_FIELDS`), and an article's slug matches
     :data:`kb.parsing.SLUG_RE`. Without them most generated bodies would create nothing for the next step to
     use (and no key or article at all)."""
     schemas = raw["components"]["schemas"]
     for (name, field_name), values in CHOICES.items():
         _text(schemas[name], field_name)["enum"] = list(values)
+    for name in ("TicketPatch", "TicketResolve"):
+        _closed_labels(schemas[name])
     for name in ("ArticleIn", "ArticleUpdate"):
         _text(schemas[name], "slug")["pattern"] = SLUG_RE.pattern
     for operations in raw["paths"].values():
