@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass, field
 
 import anyio.to_thread
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import session_scope
@@ -91,6 +90,5 @@ def windows_for(settings: Settings, sessions: sessionmaker[Session]) -> Windows:
     """The store ``HELPDESK_RATE_LIMIT_STORE`` names; ``auto``: the database on PostgreSQL, else this process."""
     store = settings.work.rate_limit_store
     if store == "auto":
-        postgres = make_url(settings.database.url).get_backend_name() == "postgresql"
-        store = "database" if postgres else "process"
+        store = "database" if settings.database.postgresql else "process"
     return DatabaseWindows(sessions) if store == "database" else ProcessWindows()

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from models.channel_settings import MailSettings, WebhookSettings
 
 __all__ = (
@@ -37,6 +39,11 @@ class DatabaseSettings:
     url: str
     busy_timeout_ms: int = 5000
     echo: bool = False
+
+    @property
+    def postgresql(self) -> bool:
+        """Whether the URL names a PostgreSQL database (the job queue and shared rate limits need one)."""
+        return make_url(self.url).get_backend_name() == "postgresql"
 
 
 @dataclass(frozen=True)

@@ -65,12 +65,10 @@ def load_model(path: Path) -> NothingFitsModel | None:
 
 
 def shared_fit(
-    folder: Path | None, key: str, fit: Callable[[], NothingFitsModel | None], *, may_fit: bool = True
+    folder: Path, key: str, fit: Callable[[], NothingFitsModel | None], *, may_fit: bool = True
 ) -> NothingFitsModel | None | object:
     """The model for ``key``: read from ``folder`` when some process has written it, else ``fit()`` and
-    written there (when ``may_fit``; else :data:`MISSING`). Without a folder, always ``fit()``."""
-    if folder is None:
-        return fit()
+    written there (when ``may_fit``; else :data:`MISSING`)."""
     path = folder / f"{key}.npz"
     with contextlib.suppress(OSError, ValueError, KeyError):  # absent or unreadable: fit it again
         return load_model(path)

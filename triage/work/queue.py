@@ -39,7 +39,7 @@ def queue_enabled(settings: Settings) -> bool:
     setting) on a database other than PostgreSQL, where the embedded threads are the only way."""
     if settings.work.background != "queue":
         return False
-    if make_url(settings.database.url).get_backend_name() != "postgresql":
+    if not settings.database.postgresql:
         raise InvalidInput(
             "HELPDESK_BACKGROUND=queue needs PostgreSQL (HELPDESK_DATABASE_URL); on SQLite background work "
             "runs in the serving process",
