@@ -17,6 +17,16 @@ from triage.evaluation.bench import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# webhook deliveries in tests: loopback receivers allowed, a killed sender's lease and every retry short
+FAST_WEBHOOKS = {
+    "HELPDESK_WEBHOOK_ALLOW_NETWORKS": "loopback",
+    "HELPDESK_WEBHOOK_LEASE_SECONDS": "3",
+    "HELPDESK_WEBHOOK_BACKOFF_SECONDS": "0.2",
+    "HELPDESK_WEBHOOK_MAX_BACKOFF_SECONDS": "1",
+    "HELPDESK_WEBHOOK_POLL_SECONDS": "0.2",
+}
+
+
 def settings_env(settings, **extra: str) -> dict[str, str]:
     """This process's environment with ``settings``' database and artifacts folder (and ``extra``)."""
     return {

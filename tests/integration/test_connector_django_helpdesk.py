@@ -9,8 +9,7 @@ retrain learns from it."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from models.settings import Settings
 from tests.conftest import key_for
 from tests.djangohelpdesk import DjangoHelpdesk, shared_folder, start_django_helpdesk
 from tests.liveapp import LiveApp
+from tests.waiting import wait_for
 from triage.channels.connectors.base import MARKER
 from triage.evaluation.bench import free_port
 
@@ -93,16 +93,6 @@ def stack(deployments, encoder, tmp_path_factory) -> Iterator[Stack]:
     api.close()
     live.stop()
     engine.dispose()
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def our_note(desk: DjangoHelpdesk, ticket_id: int) -> dict | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from api.app import create_app
 from models import ConnectorInbound, Feedback, OutboxEvent, Suggestion, Ticket
 from models.channel_settings import WebhookSettings
 from models.db import session_scope
+from tests import waiting
 from tests.conftest import keyed_client
 from tests.standins import Hook, StandIn, standin
 from triage.channels.connectors.base import MARKER
@@ -118,12 +120,7 @@ def fields(desk: Desk, remote_id: str) -> dict[str, Any]:
     return {"assignee": ticket.group, "priority": ticket.priority}
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return found
+wait_for = partial(waiting.wait_for, timeout=15.0, step=0.05)
 
 
 def deliveries(desk: Desk, remote_id: str | None = None, kind: str | None = None, **query: str) -> list[dict]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import httpx
 import pytest
@@ -19,8 +20,9 @@ from models import OutboxEvent, WebhookDelivery
 from models.audit import AuditEvent
 from models.db import make_engine, make_session_factory, session_scope
 from tests.conftest import BACKENDS, key_for
-from tests.processes import finish, helpdesk, launch, settings_env, start_server, stop_server
+from tests.processes import FAST_WEBHOOKS, finish, helpdesk, launch, settings_env, start_server, stop_server
 from tests.receiver import Receiver
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # real servers, a killed one, and CLI commands
 
@@ -29,15 +31,7 @@ PER_TICKET = ["ticket.created", "ticket.updated", "ticket.updated"]
 
 
 def _env(settings, **extra: str) -> dict[str, str]:
-    return settings_env(
-        settings,
-        HELPDESK_WEBHOOK_ALLOW_NETWORKS="loopback",
-        HELPDESK_WEBHOOK_LEASE_SECONDS="3",
-        HELPDESK_WEBHOOK_BACKOFF_SECONDS="0.2",
-        HELPDESK_WEBHOOK_MAX_BACKOFF_SECONDS="1",
-        HELPDESK_WEBHOOK_POLL_SECONDS="0.2",
-        **extra,
-    )
+    return settings_env(settings, **FAST_WEBHOOKS, **extra)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -72,13 +66,7 @@ def _session(settings):
         engine.dispose()
 
 
-def _wait(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"waited {timeout:.0f} s for {what}")
+_wait = partial(wait_for, timeout=60, step=0.05)
 
 
 def _subscribe(api: httpx.Client, receiver: Receiver, events: list[str]) -> int:

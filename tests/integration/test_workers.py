@@ -13,9 +13,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -26,8 +27,9 @@ from models import Job, OutboxEvent, WebhookDelivery
 from models.db import make_engine, make_session_factory, session_scope
 from models.settings import WorkSettings
 from tests.conftest import BACKENDS, key_for
-from tests.processes import ROOT, launch, settings_env, start_server, start_worker, stop_server
+from tests.processes import FAST_WEBHOOKS, ROOT, launch, settings_env, start_server, start_worker, stop_server
 from tests.receiver import Receiver
+from tests.waiting import wait_for
 from triage.work.jobs import start_training
 from triage.work.serving import Serving
 
@@ -44,11 +46,8 @@ def _env(settings, **extra: str) -> dict[str, str]:
         HELPDESK_RELOAD_POLL_SECONDS="0.3",
         HELPDESK_WORKER_STALLED_SECONDS="3",
         HELPDESK_JOB_RETRY_WAIT_SECONDS="1.5",
-        HELPDESK_WEBHOOK_ALLOW_NETWORKS="loopback",
-        HELPDESK_WEBHOOK_LEASE_SECONDS="3",
-        HELPDESK_WEBHOOK_BACKOFF_SECONDS="0.2",
-        HELPDESK_WEBHOOK_POLL_SECONDS="0.2",
         HELPDESK_THREADS="1",
+        **FAST_WEBHOOKS,
         **extra,
     )
 
@@ -121,14 +120,7 @@ def cluster(deployments, tmp_path_factory) -> Iterator[Cluster]:
                 _stop(process)
 
 
-def _wait(condition: Callable[[], object], what: str, timeout: float = 120) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"waited {timeout:.0f} s for {what}")
+_wait = partial(wait_for, timeout=120)
 
 
 def _job(settings, job_id: str) -> Job:
@@ -245,7 +237,7 @@ def test_the_workers_read_the_mailbox_once_per_tick_into_one_ticket_per_mail(clu
             items = api.get("/v1/tickets", params={"limit": 100}).json()["items"]
             return [t for t in items if t["subject"].startswith("Badge")]
 
-        tickets = _wait(lambda: len(filed()) >= 3 and filed(), "tickets from the three mails", 60)
+        tickets = _wait(lambda: len(filed()) >= 3 and filed(), "tickets from the three mails", timeout=60)
         time.sleep(2)  # two more ticks: nothing is filed twice
         assert sorted(t["subject"] for t in filed()) == subjects
         assert all(api.get(f"/v1/tickets/{t['id']}").json()["channel"] == "email" for t in tickets)
@@ -270,7 +262,9 @@ def test_a_worker_killed_during_training_leaves_the_job_to_the_other_which_finis
         assert len(taken) == 1
         cluster.workers[taken[0]].send_signal(signal.SIGKILL)
         cluster.workers[taken[0]].wait(timeout=30)
-        done = _wait(lambda: (j := _job(settings, job_id)).state in ("succeeded", "failed") and j, "the job", 400)
+        done = _wait(
+            lambda: (j := _job(settings, job_id)).state in ("succeeded", "failed") and j, "the job", timeout=400
+        )
         assert done.state == "succeeded", done.error
         assert done.attempts == 2 and done.result["version"]
         other = 1 - taken[0]
