@@ -14,6 +14,7 @@ from triage.bundles.fields import declared_fields
 from triage.ml.bundle import verify_bundle
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.index import VectorIndex
+from triage.ml.shared_inputs import share_fitted
 from triage.text.redaction import Redactor, bundle_redactor
 
 __all__ = ("TRUSTED_TYPES", "LoadedBundle", "load_bundle", "load_classifier")
@@ -84,6 +85,7 @@ def load_bundle(path: Path) -> LoadedBundle:
     classifiers = {
         name: load_classifier(path / "classifiers" / f"{name}.skops") for name in manifest.get("classifiers", {})
     }
+    share_fitted(classifiers.values())  # fields trained on the same tickets featurise a ticket once
     return LoadedBundle(
         version=manifest["version"],
         path=path,

@@ -3,6 +3,8 @@ demo deployment from nothing."""
 
 from __future__ import annotations
 
+import socket
+
 import click
 
 from models.settings import get_settings
@@ -41,7 +43,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     logging_config = copy.deepcopy(LOGGING_CONFIG)
     logging_config["formatters"]["default"]["()"] = "api.logs.SafeFormatter"
     logging_config["formatters"]["access"]["()"] = "api.logs.SafeAccessFormatter"
-    uvicorn.run(
+    config = uvicorn.Config(
         "api.app:create_app_from_env",
         factory=True,
         log_config=logging_config,
@@ -49,6 +51,23 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         port=port,
         workers=workers,
     )
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[listening_socket(config)]).run()
+    else:
+        uvicorn.Server(config).run()
+
+
+def listening_socket(config) -> socket.socket:
+    """The socket several uvicorn workers accept on, with its protocol named. uvicorn leaves it 0
+    (uvicorn#3149), asyncio sets ``TCP_NODELAY`` on accepted connections only when the listener says TCP,
+    and without it every keep-alive response after the first waited ~40 ms for the client's delayed ACK:
+    measured, a lone suggestion took 64 ms with two workers against 18 ms with one."""
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto != socket.IPPROTO_TCP:
+        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    return sock
 
 
 @click.command()

@@ -14,6 +14,7 @@ from triage.errors import InvalidQuery
 from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, article_hits
 from triage.ml.encoder import Encoder
 from triage.ml.inputs import make_inputs
+from triage.ml.shared_inputs import SharedInputs
 from triage.text.drafts import prepare_draft
 from triage.text.texts import snippet
 
@@ -165,6 +166,7 @@ def _predict_many(
     """Every field's prediction for several texts, each classifier called once for all of them."""
     predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
     X = make_inputs(list(texts), vectors.reshape(len(texts), -1))
+    shared = SharedInputs(X)  # features and similarities the fields' classifiers have in common, once
     for name in bundle.fields:
         clf = bundle.classifiers.get(name)
         if clf is None:
@@ -172,8 +174,8 @@ def _predict_many(
             for row in predictions:
                 row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
-        novel = clf.novel(X)
-        proba, sets, abstain = clf.predict_sets(X, novel)
+        novel = clf.novel(X, shared)
+        proba, sets, abstain = clf.predict_sets(X, novel, shared)
         chosen = clf.decide(proba)
         for i, row in enumerate(predictions):
             row[name] = _field_prediction(

@@ -13,14 +13,13 @@ score of its best section, whose heading, anchor and snippet represent it.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from triage.knowledge.snippets import marked_snippet
 from triage.ml.index import VectorIndex
 from triage.ml.lexical import LexicalIndex, analyse
 from triage.text.language import detect_language
@@ -95,34 +94,6 @@ class ArticleHit:
     url: str
 
 
-def marked_snippet(text: str, query_tokens: Sequence[str], language: str = "en", limit: int = 240) -> str:
-    """HTML-escaped window of ``text`` around the first matched query term, matched words in ``<mark>``.
-
-    Words match when their analysed form (lower-cased, stemmed) is one of ``query_tokens``.
-    """
-    wanted = set(query_tokens)
-    words = list(re.finditer(r"\w+", text))
-    hits = [m for m in words if (analyse(m.group(), language) or [None])[0] in wanted]
-    start = max(0, hits[0].start() - limit // 3) if hits else 0
-    if start:
-        space = text.find(" ", start)
-        start = space + 1 if 0 <= space < start + 30 else start
-    end = min(len(text), start + limit)
-    if end < len(text):
-        space = text.rfind(" ", start, end)
-        end = space if space > start else end
-    out, cursor = [], start
-    for m in hits:
-        if m.start() < start or m.end() > end:
-            continue
-        out.append(html.escape(text[cursor : m.start()]))
-        out.append(f"<mark>{html.escape(m.group())}</mark>")
-        cursor = m.end()
-    out.append(html.escape(text[cursor:end]))
-    body = " ".join("".join(out).split())
-    return ("… " if start else "") + body + (" …" if end < len(text) else "")
-
-
 class KnowledgeSearch:
     """Dense passages and BM25 sections over the same articles, and the sections' metadata."""
 
@@ -174,7 +145,7 @@ class KnowledgeSearch:
         return search
 
     def _dense(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
-        """Sections ranked by their dense score (:meth:`_dense_score`)."""
+        """Sections ranked by their dense score (:meth:`_dense_scores`)."""
         found: dict[int, dict[str, float]] = {}
         for passage_id, score in self.dense.search(vector, depth * 8):  # best first
             chunk_id, n = divmod(passage_id, PASSAGES_PER_SECTION)
@@ -183,23 +154,34 @@ class KnowledgeSearch:
                 found.setdefault(chunk_id, {}).setdefault(
                     "whole" if n == 0 else "title" if n == last else "passage", score
                 )
-        scores = {chunk_id: self._dense_score(vector, chunk_id, parts) for chunk_id, parts in found.items()}
+        scores = self._dense_scores(vector, found)
         return sorted(scores.items(), key=lambda item: -item[1])[:depth]
 
-    def _dense_score(self, vector: np.ndarray, chunk_id: int, found: dict[str, float] | None = None) -> float:
-        """``max(0.7 * best passage cosine + 0.3 * whole-section cosine, 0.9 * heading-path cosine)``, from
-        the similarities the search found or, where missing, computed: a section is at least as good a
-        match as its title (and heading path) alone."""
-        found = dict(found or {})
-        base, count = chunk_id * PASSAGES_PER_SECTION, self._passage_counts.get(chunk_id, 1)
+    def _dense_scores(self, vector: np.ndarray, found: dict[int, dict[str, float]]) -> dict[int, float]:
+        """Per section of ``found``: ``max(0.7 * best passage cosine + 0.3 * whole-section cosine, 0.9 *
+        heading-path cosine)``, from the similarities the search found (``found[section]``, by part) or,
+        where missing, computed for all sections in one product: a section is at least as good a match
+        as its title (and heading path) alone."""
+        wanted: list[int] = []
+        for chunk_id, parts in found.items():
+            base, count = chunk_id * PASSAGES_PER_SECTION, self._passage_counts.get(chunk_id, 1)
+            wanted += [base] if "whole" not in parts else []
+            wanted += [base + count - 1] if "title" not in parts and count > 2 else []
+            wanted += range(base + 1, base + count - 1) if "passage" not in parts else []
+        sims = dict(zip(wanted, (self.dense.reconstruct_many(wanted) @ vector).tolist(), strict=True))
+        scores = {}
+        for chunk_id, parts in found.items():
+            base, count = chunk_id * PASSAGES_PER_SECTION, self._passage_counts.get(chunk_id, 1)
+            whole = parts["whole"] if "whole" in parts else sims[base]
+            title = parts["title"] if "title" in parts else sims[base + count - 1] if count > 2 else whole
+            passages = (sims[n] for n in range(base + 1, base + count - 1))
+            passage = parts["passage"] if "passage" in parts else max(passages, default=whole)
+            scores[chunk_id] = max(0.7 * passage + 0.3 * whole, TITLE_WEIGHT * title)
+        return scores
 
-        def sim(n: int) -> float:
-            return float(self.dense.reconstruct(base + n) @ vector)
-
-        whole = found["whole"] if "whole" in found else sim(0)
-        title = found["title"] if "title" in found else (sim(count - 1) if count > 2 else whole)
-        passage = found["passage"] if "passage" in found else max(map(sim, range(1, count - 1)), default=whole)
-        return max(0.7 * passage + 0.3 * whole, TITLE_WEIGHT * title)
+    def _dense_score(self, vector: np.ndarray, chunk_id: int) -> float:
+        """One section's dense score (:meth:`_dense_scores`), every part computed."""
+        return self._dense_scores(vector, {chunk_id: {}})[chunk_id]
 
     def search(
         self,
@@ -224,6 +206,7 @@ class KnowledgeSearch:
             return []
         tokens = analyse(query, language)
         dense = self._dense(vector, depth)
+        similarity = dict(dense)  # each section's dense score
         lexical = self.lexical.search(tokens, depth) if method != "dense" else []
         if method == "dense":
             scores = dict(dense)
@@ -237,13 +220,13 @@ class KnowledgeSearch:
         else:
             scores = dict(dense)
             top_lexical = lexical[0][1] if lexical else 1.0
+            if not self.cross_language_lexical:  # across languages BM25 matches only shared names: it would
+                lexical = [(c, x) for c, x in lexical if (self.chunks[c].get("language") or "en") == language]
+            # found by BM25 only: its dense score still counts
+            similarity |= self._dense_scores(vector, {c: {} for c, _ in lexical if c not in scores})
+            scores |= similarity
             for chunk_id, score in lexical:
-                if not self.cross_language_lexical and (self.chunks[chunk_id].get("language") or "en") != language:
-                    continue  # across languages BM25 matches only shared names: it would outweigh the meaning
-                if chunk_id not in scores:  # found by BM25 only: its dense score still counts
-                    scores[chunk_id] = self._dense_score(vector, chunk_id)
                 scores[chunk_id] += self.lexical_weight * score / top_lexical
-        similarity = dict(dense)
         best: dict[str, tuple[float, int]] = {}
         for chunk_id, score in sorted(scores.items(), key=lambda item: -item[1]):
             chunk = self.chunks[chunk_id]

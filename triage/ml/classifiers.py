@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -31,7 +30,8 @@ from triage.ml.conformal import conformal_quantile, prediction_sets
 from triage.ml.decisions import DECISIONS, decide, fit_decisions
 from triage.ml.fold_average import FoldAverage, cross_fit_folds
 from triage.ml.inputs import text_features, texts_of, usable_labels, vectors_of
-from triage.ml.novelty import familiarity, novelty_threshold
+from triage.ml.novelty import familiarity, familiarity_of, novelty_threshold
+from triage.ml.shared_inputs import SharedInputs
 from triage.ml.stacking import SharedWeightStacker
 from triage.ml.vocabularies import pack_vocabularies, unpack_vocabularies
 from triage.ml.voting import knn_vote, vote_from_similarities
@@ -202,29 +202,27 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     # -- predicting -------------------------------------------------------------------------
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """Uncalibrated stacked log-probabilities, columns ordered as ``classes_``."""
+    def decision_function(self, X: np.ndarray, shared: SharedInputs | None = None) -> np.ndarray:
+        """Uncalibrated stacked log-probabilities, columns ordered as ``classes_`` (``shared``: see below)."""
         check_is_fitted(self, "meta_")
-        return self.meta_.predict_log_proba(self.fold_view_scores(X))
+        return self.meta_.predict_log_proba(self.fold_view_scores(X, shared=shared))
 
-    def fold_view_scores(self, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    def fold_view_scores(self, X: np.ndarray, chunk: int = 1024, shared: SharedInputs | None = None) -> np.ndarray:
         """The three views' scores averaged over the cross-fitted fold models (the stacker's input);
-        ``chunk`` rows at a time, which bounds the similarity matrix the neighbour vote needs."""
+        ``chunk`` rows at a time, which bounds the similarity matrix the neighbour vote needs (``shared``:
+        one batch, see :class:`~triage.ml.shared_inputs.SharedInputs`)."""
         check_is_fitted(self, "meta_")
-        arranged = self._arranged_folds()
-        scores = []
-        for start in range(0, len(X), chunk):
-            rows = X[start : start + chunk]
-            texts = texts_of(rows)
-            scores.append(
-                arranged.view_scores(
-                    sparse.hstack([t.transform(texts) for _, t in self.vectorizer_.transformer_list]).tocsr(),
-                    vectors_of(rows),
-                    self.train_vectors_,
-                    self.train_y_,
-                    lambda sims, y: vote_from_similarities(sims, y, len(self.classes_), self.n_neighbors),
-                )
+        batches = [shared] if shared is not None else [SharedInputs(X[i : i + chunk]) for i in range(0, len(X), chunk)]
+        scores = [
+            self._arranged_folds().view_scores(
+                batch.features(self.vectorizer_),
+                batch.vectors,
+                batch.similarities(self.train_vectors_),
+                self.train_y_,
+                lambda sims, y: vote_from_similarities(sims, y, len(self.classes_), self.n_neighbors),
             )
+            for batch in batches
+        ]
         return np.vstack(scores) if scores else np.zeros((0, 3 * len(self.classes_)))
 
     def _arranged_folds(self) -> FoldAverage:
@@ -257,9 +255,9 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             state["vectorizer_"] = unpack_vocabularies(state["vectorizer_"], packed)
         super().__setstate__(state)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, shared: SharedInputs | None = None) -> np.ndarray:
         """Calibrated class probabilities."""
-        return apply_temperature(self.decision_function(X), self.temperature_)
+        return apply_temperature(self.decision_function(X, shared), self.temperature_)
 
     def _rule(self) -> dict:
         """The decision rule in use (``exponent``, ``abstention``); a classifier saved before balanced
@@ -279,22 +277,24 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """The committed label per row (abstention is reported by :meth:`predict_sets`)."""
         return self.classes_[self.decide(self.predict_proba(X))]
 
-    def novel(self, X: np.ndarray) -> np.ndarray:
+    def novel(self, X: np.ndarray, shared: SharedInputs | None = None) -> np.ndarray:
         """Per row: is it a new kind of ticket (less familiar to the training tickets than the threshold)?"""
         threshold = getattr(self, "novelty_threshold_", float("-inf"))  # none in bundles saved before
         if not np.isfinite(threshold):
             return np.zeros(len(X), dtype=bool)
+        if shared is not None:
+            return familiarity_of(shared.similarities(self.train_vectors_)) < threshold
         return familiarity(vectors_of(X), self.train_vectors_) < threshold
 
     def predict_sets(
-        self, X: np.ndarray, novel: np.ndarray | None = None
+        self, X: np.ndarray, novel: np.ndarray | None = None, shared: SharedInputs | None = None
     ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row: the
         committed label's probability is below the decision rule's threshold, or the ticket is new
         (``novel``, from :meth:`novel` when not given)."""
-        proba = self.predict_proba(X)
+        proba = self.predict_proba(X, shared)
         sets = prediction_sets(proba, self.conformal_quantile_)
         chosen = self.decide(proba)
-        novel = self.novel(X) if novel is None else novel
+        novel = self.novel(X, shared) if novel is None else novel
         abstain = (proba[np.arange(len(proba)), chosen] < self.abstention_["threshold"]) | novel
         return proba, sets, abstain

@@ -56,9 +56,10 @@ class FoldAverage:
             train_rows=tuple(train for _, train in fold_views),
         )
 
-    def view_scores(self, text_matrix, vectors: np.ndarray, train_vectors, train_y, vote) -> np.ndarray:
+    def view_scores(self, text_matrix, vectors: np.ndarray, sims: np.ndarray, train_y, vote) -> np.ndarray:
         """The three views' per-label scores averaged over the folds, side by side (as the stacker
-        saw them in training). ``vote(sims, labels)`` is the neighbour vote of one fold's rows."""
+        saw them in training), from the rows' text features, embeddings and similarities to every
+        training row. ``vote(sims, labels)`` is the neighbour vote of one fold's rows."""
         margin = np.asarray(text_matrix @ self.text_weights) + self.text_intercept
         if margin.shape[1] == 1:  # two labels: the SVM gives the second label's margin only
             margin = np.hstack([-margin, margin])
@@ -70,7 +71,6 @@ class FoldAverage:
             proba = np.stack([1 - second, second], axis=2)
         else:
             proba = softmax(logits, axis=2)
-        sims = vectors @ train_vectors.T
         votes = np.mean([vote(sims[:, rows], train_y[rows]) for rows in self.train_rows], axis=0)
         return np.hstack([margin, proba.mean(axis=1), votes])
 

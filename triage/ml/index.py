@@ -16,6 +16,7 @@ index others are searching.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +234,14 @@ class VectorIndex:
         if int(id_) in self._tombstones:
             raise KeyError(id_)
         return self._index.reconstruct(int(id_))
+
+    def reconstruct_many(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of ``ids``, one row each, in one call (see :meth:`reconstruct`)."""
+        if self._tombstones.intersection(ids):
+            raise KeyError(sorted(self._tombstones.intersection(ids))[0])
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
     def save(self, path: Path) -> None:
         """Write the index to ``path``; tombstoned vectors are left out (this index is unchanged)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ("familiarity", "novelty_threshold")
+__all__ = ("familiarity", "familiarity_of", "novelty_threshold")
 
 
 def familiarity(
@@ -30,8 +30,16 @@ def familiarity(
         sims = vectors[start : start + chunk] @ train_vectors.T
         if skip is not None:
             sims[np.arange(len(sims)), skip[start : start + chunk]] = -np.inf
-        out[start : start + chunk] = np.partition(-sims, k - 1, axis=1)[:, :k].mean(axis=1) * -1
+        out[start : start + chunk] = familiarity_of(sims, k)
     return out
+
+
+def familiarity_of(sims: np.ndarray, k: int = 3) -> np.ndarray:
+    """:func:`familiarity` from the similarities of each row to every training row (rows by columns)."""
+    k = min(k, sims.shape[1])
+    if k <= 0:
+        return np.zeros(len(sims))
+    return np.partition(-sims, k - 1, axis=1)[:, :k].mean(axis=1) * -1
 
 
 def novelty_threshold(
