@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +18,6 @@ from models.audit import record_audit
 from models.db import session_scope
 from models.outbox import DELIVERY_STATES
 from models.settings import Settings, get_settings
-from triage.channels.connectors.backfill import backfill
 from triage.channels.connectors.base import RemoteError
 from triage.channels.connectors.kinds import KINDS
 from triage.channels.connectors.registry import (
@@ -28,7 +28,6 @@ from triage.channels.connectors.registry import (
     get_connector,
     list_connectors,
 )
-from triage.channels.connectors.sync import ConnectorWork, Desk
 from triage.channels.webhooks.subscriptions import list_deliveries
 from triage.cli.support import CLI_ACTOR, sessions
 from triage.errors import InvalidQuery
@@ -36,12 +35,16 @@ from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoders import configured_encoder
 from triage.text.redaction import Redactor
 
+if TYPE_CHECKING:  # the connectors' sync work imports the whole request pipeline: only commands that run it
+    from triage.channels.connectors.sync import ConnectorWork
+
 __all__ = ("connectors_group", "standalone_work")
 
 
 def standalone_work(settings: Settings, factory: sessionmaker[Session]) -> ConnectorWork:
     """Connector work for a command-line deliverer: the bundle and KB index are loaded at the first ticket
     that needs suggestions (a deliverer with only webhooks to send never loads them)."""
+    from triage.channels.connectors.sync import ConnectorWork, Desk
     from triage.channels.standalone import Standalone, load_standalone
 
     held: list[Standalone] = []
@@ -191,6 +194,8 @@ def test_command(name: str) -> None:
 def backfill_command(name: str, restart: bool, pages: int | None) -> None:
     """Import the helpdesk's resolved tickets. From where the last backfill stopped; a ticket stored
     already is skipped, so it can be stopped and run again."""
+    from triage.channels.connectors.backfill import backfill
+
     settings = get_settings()
     factory = sessions(settings)
     encoder = configured_encoder(settings).load()

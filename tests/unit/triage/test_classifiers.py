@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
 import skops.io as sio
 from sklearn.base import clone
+from sklearn.svm import LinearSVC, OneClassSVM
 
 from triage.bundles.loading import TRUSTED_TYPES, load_classifier
 from triage.ml.classifiers import TriageClassifier
@@ -236,3 +239,24 @@ def test_a_tiny_history_with_two_tickets_per_label_still_fits():
     clf = TriageClassifier(min_examples=2).fit(X, y)
     assert sorted(clf.classes_) == ["Billing", "Network", "Printing", "Rare"]
     assert clf.predict_sets(X)[0].shape == (len(y), 4)
+
+
+def test_a_fresh_process_loads_classifiers_trusting_only_the_types_they_hold(tmp_path):
+    """A server imports skops without its default trust in every scikit-learn estimator (listing them
+    imports all of scikit-learn: seconds of every start); both stackers still load, a foreign type not."""
+    X, y = _data()
+    for stacker in ("shared", "full"):
+        sio.dump(TriageClassifier(min_examples=10, stacker=stacker).fit(X, y), tmp_path / f"{stacker}.skops")
+    sio.dump({"model": LinearSVC.__new__(LinearSVC), "other": OneClassSVM()}, tmp_path / "foreign.skops")
+    script = f"""
+import pytest
+from pathlib import Path
+from triage.bundles.loading import load_classifier
+for stacker in ("shared", "full"):
+    assert load_classifier(Path({str(tmp_path)!r}) / f"{{stacker}}.skops").predict_proba
+from skops.io import _trusted_types
+assert _trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES == []
+with pytest.raises(ValueError, match="OneClassSVM"):
+    load_classifier(Path({str(tmp_path)!r}) / "foreign.skops")
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
