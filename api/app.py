@@ -33,6 +33,7 @@ from api.lifespan import serving_lifespan
 from api.limits import BoundedJSONRequest, check_request, cors_config
 from api.openapi_ui import SwaggerUIPlugin
 from api.rate_limits import windows_for
+from models.audit_writer import AuditWriter
 from models.db import make_engine, make_session_factory
 from models.settings import Settings, get_settings
 from triage.ml.encoder import Encoder
@@ -119,7 +120,8 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> Litesta
         unknown_key_limit=settings.api.unknown_key_rate_limit,
         windows=windows_for(settings, serving.sessions),
     )
-    app.on_shutdown.append(lambda: engine.dispose())
+    app.state.audit_writer = AuditWriter(serving.sessions)  # served suggestions' audit events, in batches
+    app.on_shutdown.extend([lambda: app.state.audit_writer.close(), lambda: engine.dispose()])
     return app
 
 

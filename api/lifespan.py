@@ -8,16 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import anyio.to_thread
 from litestar import Litestar
 
-from triage.channels.webhooks.delivery import Deliverer
 from triage.ml.batching import MicroBatcher, MicroBatchingEncoder
 from triage.ml.encoders import configured_encoder
-from triage.work.background import connector_work, periodic_checks, start_mail
+from triage.work.background import EmbeddedBackground
 from triage.work.queue import queue_enabled
 from triage.work.serving import Serving
 
@@ -53,36 +51,30 @@ async def serving_lifespan(app: Litestar) -> AsyncIterator[None]:
 
     embedded = not queue_enabled(serving.settings)  # else the workers run the background work
     serving.fits_nothing_fits = embedded  # on the queue, a worker refits the nothing-fits model for everyone
-    # blocking checks run off the event loop, each at its own interval
-    periodic = periodic_checks(serving) if embedded else []
+    # of several processes of one `helpdesk serve`, the one holding the lock runs it (another takes over
+    # when it dies); blocking checks run off the event loop, each at its own interval
+    background = EmbeddedBackground(serving) if embedded else None
+    if background is not None:
+        background.start()
 
     async def poll() -> None:
-        last = [time.monotonic()] * len(periodic)
         while True:
             await asyncio.sleep(serving.settings.api.reload_poll_seconds)
             await serving.keep_current()
-            for n, check in enumerate(periodic):
-                if time.monotonic() - last[n] < check.seconds:
-                    continue
-                last[n] = time.monotonic()
+            if background is None or not background.start():
+                continue
+            for check in background.due():
                 try:
                     await anyio.to_thread.run_sync(check.run)
                 except Exception:
                     log.exception("the %s check failed", check.name)
 
     task = asyncio.create_task(poll())
-    hooks = serving.settings.webhooks
-    deliverer = None
-    if hooks.enabled and embedded:
-        deliverer = Deliverer(serving.sessions, hooks, handlers={"connector": connector_work(serving)}).start()
-    mail = start_mail(serving) if serving.settings.mail.enabled and embedded else None
     try:
         yield
     finally:
-        if mail is not None:
-            mail.stop()  # its thread ends after the IDLE wait in progress (a daemon: it does not hold exit)
-        if deliverer is not None:
-            await anyio.to_thread.run_sync(deliverer.close)
+        if background is not None:
+            await anyio.to_thread.run_sync(background.close)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -1,11 +1,18 @@
-"""Where rate-limit windows are counted: in this process (the embedded default: a key gets its limit on
-each server process) or in the database (every process on every machine counts one key's requests
-together; the default on PostgreSQL). A window opens at a bucket's first request after the last one closed
+"""Where rate-limit windows are counted: in this process (a single server process), in a file the worker
+processes of one ``helpdesk serve`` share (their default, so a key gets its limit once per machine), or
+in the database (every process on every machine counts one key's requests together; the default on
+PostgreSQL). A window opens at a bucket's first request after the last one closed
 (not on the clock's minute), so a burst cannot straddle a minute boundary and get its limit twice."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import math
+import mmap
+import os
+import struct
 import time
 from dataclasses import dataclass, field
 
@@ -16,7 +23,7 @@ from models.db import session_scope
 from models.limits import count_request, window_of
 from models.settings import Settings
 
-__all__ = ("WINDOW_SECONDS", "Bucket", "DatabaseWindows", "ProcessWindows", "Windows", "windows_for")
+__all__ = ("WINDOW_SECONDS", "Bucket", "DatabaseWindows", "MachineWindows", "ProcessWindows", "Windows", "windows_for")
 
 WINDOW_SECONDS = 60
 Bucket = tuple[str, int | str]  # ("key", key id) or ("address", client address)
@@ -83,12 +90,78 @@ class DatabaseWindows:
         return limit, limit - used, _reset(now, start)
 
 
-Windows = ProcessWindows | DatabaseWindows
+class MachineWindows:
+    """Windows shared by the worker processes of one ``helpdesk serve`` (one machine): a table of
+    ``SLOTS`` windows in a memory-mapped file in their shared folder, each read and counted under an
+    exclusive file lock (microseconds, where a database write cost each request a transaction). A bucket
+    takes the slot its hash names, or the next free or expired one of the following ``PROBES``; when all
+    of those are in use (tens of thousands of clients within a minute), the oldest window is reused."""
+
+    SLOTS, PROBES = 65_536, 64
+    _SLOT = struct.Struct("<Qdq")  # bucket hash (0: free), window start (time.time()), requests counted
+
+    def __init__(self, folder: str) -> None:
+        self.path = os.path.join(folder, "rate-windows")
+        self._file = open(self.path, "a+b")  # noqa: SIM115 - open for the process's life
+        size = self.SLOTS * self._SLOT.size
+        if os.fstat(self._file.fileno()).st_size < size:
+            with self._locked():
+                self._file.truncate(max(size, os.fstat(self._file.fileno()).st_size))
+        self._map = mmap.mmap(self._file.fileno(), size)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        fcntl.flock(self._file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def _find(self, bucket: Bucket, now: float) -> tuple[int, int, float, int]:
+        """(slot, bucket hash, window start, used) of ``bucket``'s open window, or of the slot it would take."""
+        digest = hashlib.blake2b(f"{bucket[0]}:{bucket[1]}".encode(), digest_size=8).digest()
+        key = int.from_bytes(digest, "little") or 1
+        home, spare = key % self.SLOTS, None
+        for n in range(self.PROBES):
+            slot = (home + n) % self.SLOTS
+            held, start, used = self._SLOT.unpack_from(self._map, slot * self._SLOT.size)
+            expired = now - start >= WINDOW_SECONDS
+            if held == key:
+                return (slot, key, now, 0) if expired else (slot, key, start, used)
+            if spare is None and (held == 0 or expired):
+                spare = slot
+            elif spare is None and n == self.PROBES - 1:
+                spare = min(
+                    ((home + m) % self.SLOTS for m in range(self.PROBES)),
+                    key=lambda s: self._SLOT.unpack_from(self._map, s * self._SLOT.size)[1],
+                )
+        return spare, key, now, 0
+
+    async def over(self, bucket: Bucket, limit: int) -> int:
+        """Seconds until ``bucket`` may send again when its window is full, else 0 (counts nothing)."""
+        now = time.time()
+        with self._locked():
+            _, _, start, used = self._find(bucket, now)
+        return _reset(now, start) if used >= limit else 0
+
+    async def hit(self, bucket: Bucket, limit: int) -> tuple[int, int, int]:
+        """Count one request in ``bucket``'s window: (limit, remaining, seconds to reset)."""
+        now = time.time()
+        with self._locked():
+            slot, key, start, used = self._find(bucket, now)
+            self._SLOT.pack_into(self._map, slot * self._SLOT.size, key, start, used + 1)
+        return limit, limit - used - 1, _reset(now, start)
+
+
+Windows = ProcessWindows | MachineWindows | DatabaseWindows
 
 
 def windows_for(settings: Settings, sessions: sessionmaker[Session]) -> Windows:
-    """The store ``HELPDESK_RATE_LIMIT_STORE`` names; ``auto``: the database on PostgreSQL, else this process."""
+    """The store ``HELPDESK_RATE_LIMIT_STORE`` names; ``auto``: the database on PostgreSQL (every process on
+    every machine), else the worker processes of this ``helpdesk serve`` together, else this process."""
     store = settings.work.rate_limit_store
-    if store == "auto":
-        store = "database" if settings.database.postgresql else "process"
-    return DatabaseWindows(sessions) if store == "database" else ProcessWindows()
+    if store == "database" or (store == "auto" and settings.database.postgresql):
+        return DatabaseWindows(sessions)
+    if store == "auto" and settings.api.workers_dir:
+        return MachineWindows(settings.api.workers_dir)
+    return ProcessWindows()

@@ -114,7 +114,8 @@ class ApiSettings:
     batch_max: int = 64  # texts per micro-batch; 1 turns micro-batching off
     batch_timeout_seconds: float = 60.0  # a request waits this long for the encoder's worker, then gets 503
     key_cache_seconds: float = 5.0  # a revoked key stops working on other processes within this time
-    workers: int = 1  # server processes (`helpdesk serve`); each loads its own encoder and bundle
+    workers: int = 0  # server processes (`helpdesk serve`), each with its own encoder and bundle; 0: chosen
+    workers_dir: str = ""  # set by `helpdesk serve` for its worker processes: their background lock, rate windows
     translations_dir: Path | None = None  # a deployment's own translation files (see api.i18n); None: shipped only
 
     def base_url(self) -> str:
@@ -169,7 +170,8 @@ class Settings:
     data_dir: Path = _ROOT / "data"
 
     def threads_per_worker(self) -> int:
-        """``HELPDESK_THREADS`` when set, else this machine's cores shared among the server's workers."""
+        """``HELPDESK_THREADS`` when set, else this machine's cores shared among the server's workers (all of
+        them for a process that is not a server worker)."""
         return self.models.threads or max(1, (os.cpu_count() or 1) // max(1, self.api.workers))
 
     @classmethod
@@ -217,7 +219,8 @@ class Settings:
                 batch_wait_ms=float(env.get("HELPDESK_BATCH_WAIT_MS", "2")),
                 batch_max=int(env.get("HELPDESK_BATCH_MAX", "64")),
                 batch_timeout_seconds=float(env.get("HELPDESK_BATCH_TIMEOUT_SECONDS", "60")),
-                workers=int(env.get("HELPDESK_WORKERS", "1")),
+                workers=int(env.get("HELPDESK_WORKERS", "0").strip().lower().replace("auto", "0") or "0"),
+                workers_dir=env.get("HELPDESK_WORKERS_DIR", ""),
                 translations_dir=Path(d) if (d := env.get("HELPDESK_TRANSLATIONS_DIR", "").strip()) else None,
             ),
             assist=AssistSettings(

@@ -156,7 +156,8 @@ def start_server(env: dict[str, str], log: Path | None = None) -> tuple[subproce
         handle, name = tempfile.mkstemp(prefix="helpdesk-server-", suffix=".log")
         os.close(handle)
         log = Path(name)
-    server = _spawn(["serve", "--port", str(port)], env, log)
+    # one process unless the test asks for more: its stacks answer SIGUSR1, and the suite's cores are shared
+    server = _spawn(["serve", "--port", str(port)], {"HELPDESK_WORKERS": "1", **env}, log)
     try:
         wait_ready(port, server)
     except BaseException:

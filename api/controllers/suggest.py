@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from api.auth import actor_of, roles
 from api.schemas import SuggestIn
-from models.db import session_scope
-from triage.desk.tickets import audit_prediction
+from triage.desk.suggest import Suggestions
+from triage.desk.tickets import prediction_detail
 
 __all__ = ("SuggestController",)
 
@@ -23,11 +20,9 @@ class SuggestController(Controller):
     opt = roles("agent")
 
     @post("/", status_code=200, sync_to_thread=True)
-    def suggest(self, data: JSONBody[SuggestIn], request: Request, state: State) -> dict[str, Any]:
+    def suggest(self, data: JSONBody[SuggestIn], request: Request, state: State) -> Suggestions:
         """Articles, similar resolved tickets and category/priority/assignee predictions for a text."""
         serving = state.serving
-        top_k = serving.top_k(data.top_k)
-        result = serving.suggest(data.subject, data.body, top_k)
-        with session_scope(serving.sessions) as session:
-            audit_prediction(session, actor_of(request), result)
-        return asdict(result)
+        result = serving.suggest(data.subject, data.body, serving.top_k(data.top_k))
+        state.audit_writer.record(actor_of(request), "prediction.served", **prediction_detail(result))
+        return result  # encoded as it is (msgspec reads dataclasses): no dict copy of it first

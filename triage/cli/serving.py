@@ -20,22 +20,36 @@ __all__ = ("demo", "serve", "worker")
 @click.command()
 @click.option("--host", default=None, help="Defaults to HELPDESK_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Defaults to HELPDESK_PORT (8000).")
-@click.option("--workers", default=None, type=int, help="Server processes; defaults to HELPDESK_WORKERS (1).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 256),
+    help="Server processes; defaults to HELPDESK_WORKERS, else one per usable core as memory allows.",
+)
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the HTTP API with uvicorn. Each worker process loads its own encoder and bundle and pins
-    its threads to HELPDESK_THREADS (default: the cores shared among the workers)."""
+    """Serve the HTTP API with uvicorn: one process per usable core with one thread each, as many as
+    memory allows, unless HELPDESK_WORKERS / HELPDESK_THREADS say otherwise. Each worker process loads
+    its own encoder and bundle; one of them runs the background work (mailbox, webhook deliveries,
+    periodic checks) unless the job queue does (HELPDESK_BACKGROUND=queue)."""
     import copy
+    import dataclasses
     import os
+    import tempfile
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from triage.work.layout import choose_layout
     from triage.work.queue import queue_enabled
 
     settings = get_settings()
     queue_enabled(settings)  # HELPDESK_BACKGROUND=queue on SQLite: one line naming the setting, not a traceback
-    workers = workers or settings.api.workers
-    os.environ["HELPDESK_WORKERS"] = str(workers)  # the workers read their share of the cores from it
+    if workers:
+        settings = dataclasses.replace(settings, api=dataclasses.replace(settings.api, workers=workers))
+    layout = choose_layout(settings)
+    click.echo(f"helpdesk serve: {layout.describe()}", err=True)
+    # the workers read the layout from the environment: their thread pools' size, the rate-limit store
+    os.environ["HELPDESK_WORKERS"], os.environ["HELPDESK_THREADS"] = str(layout.workers), str(layout.threads)
     host, port = host or settings.api.host, port or settings.api.port
     os.environ["HELPDESK_HOST"], os.environ["HELPDESK_PORT"] = host, str(port)  # the pages' default base URL
     # the app's formatters, named as the app is (the CLI does not import api): paths without query
@@ -43,20 +57,19 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     logging_config = copy.deepcopy(LOGGING_CONFIG)
     logging_config["formatters"]["default"]["()"] = "api.logs.SafeFormatter"
     logging_config["formatters"]["access"]["()"] = "api.logs.SafeAccessFormatter"
-    config = uvicorn.Config(
-        "api.app:create_app_from_env",
-        factory=True,
-        log_config=logging_config,
-        host=host,
-        port=port,
-        workers=workers,
-    )
-    if workers > 1:
-        from uvicorn.supervisors import Multiprocess
+    app = "api.app:create_app_from_env"
+    config = uvicorn.Config(app, factory=True, log_config=logging_config, host=host, port=port, workers=layout.workers)
+    if layout.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise SystemExit(3)  # uvicorn's exit status for a start that failed
+        return
+    from uvicorn.supervisors import Multiprocess
 
+    with tempfile.TemporaryDirectory(prefix="helpdesk-serve-") as shared:
+        os.environ["HELPDESK_WORKERS_DIR"] = shared  # the workers' background lock and rate-limit windows
         Multiprocess(config, sockets=[listening_socket(config)]).run()
-    else:
-        uvicorn.Server(config).run()
 
 
 def listening_socket(config) -> socket.socket:

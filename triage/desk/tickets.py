@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +29,7 @@ __all__ = (
     "intake_ticket",
     "latest_suggestion",
     "list_tickets",
+    "prediction_detail",
     "ticket_messages",
     "save_suggestion",
 )
@@ -132,11 +134,16 @@ def latest_suggestion(session: Session, ticket_id: int) -> Suggestion | None:
     )
 
 
-def audit_prediction(session: Session, actor: Actor, result: Suggestions, ticket_id: int | None = None) -> None:
-    """Record in the audit trail that predictions were served: the bundle version and each field's label."""
+def prediction_detail(result: Suggestions) -> dict[str, Any]:
+    """What the audit trail keeps of served predictions: the bundle version and each field's label."""
     labels = {name: p.label if p.status == "ok" else p.status for name, p in result.predictions.items()}
+    return {"bundle_version": result.bundle_version, "labels": labels}
+
+
+def audit_prediction(session: Session, actor: Actor, result: Suggestions, ticket_id: int | None = None) -> None:
+    """Record in the audit trail that predictions were served (:func:`prediction_detail`)."""
     target = f"ticket:{ticket_id}" if ticket_id else None
-    record_audit(session, actor, "prediction.served", target, bundle_version=result.bundle_version, labels=labels)
+    record_audit(session, actor, "prediction.served", target, **prediction_detail(result))
 
 
 def intake_ticket(

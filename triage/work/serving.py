@@ -69,7 +69,9 @@ class Serving:
         """Suggestions for several (subject, body, top_k) drafts at once, from one bundle: one encoder
         batch and one call per classifier (blocking: call it off the event loop)."""
         bundle = self.bundle  # one bundle for the whole batch: no request mixes versions
-        return suggest_many(bundle, self.search, self.encoder, drafts)
+        encoder = self.encoder  # this is a batch already: no hop to the encoder's micro-batching thread
+        encoder = encoder.inner if isinstance(encoder, MicroBatchingEncoder) else encoder
+        return suggest_many(bundle, self.search, encoder, drafts)
 
     @cached_property
     def redactor(self) -> Redactor:

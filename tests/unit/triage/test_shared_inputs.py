@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import skops.io as sio
 
+from tests.unit.triage.test_classifiers import _data
 from triage.bundles.loading import TRUSTED_TYPES
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.shared_inputs import SharedInputs, share_fitted, tfidf_features
-
-from tests.unit.triage.test_classifiers import _data
 
 
 def test_tfidf_features_equal_scikit_learns_transform():
