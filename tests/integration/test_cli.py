@@ -12,8 +12,11 @@ from sqlalchemy import func, select
 from models import Article, Ticket
 from models.audit import list_audit
 from models.db import make_engine, make_session_factory, session_scope
+from models.settings import Settings
 from tests.conftest import BACKENDS, DEMO_FIELDS
 from tests.processes import helpdesk
+from triage.evaluation.bench import STAGES
+from triage.work.layout import choose_layout
 
 pytestmark = pytest.mark.slow  # real helpdesk processes
 
@@ -256,16 +259,27 @@ def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
         "HELPDESK_ANN_EXACT_LIMIT": "5000",
     }
     args = ["bench", "--var", str(tmp_path / "bench"), "--history", "150", "--requests", "8", "--out", str(tmp_path)]
-    args += ["--scale", "8000", "--layouts", "1x2,2x1", "--rounds", "2", "--no-compare"]
+    args += ["--scale", "8000", "--layouts", "auto,1x2", "--rounds", "2", "--no-compare"]
     result = helpdesk(None, *args, env=env, timeout=500)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "bench-minilm-int8.json").read_text())
     assert report["encoder"] == "all-MiniLM-L6-v2-onnx-int8"
     assert report["history"] == 150 and report["ingest"]["tickets"] == 150 and report["ingest"]["embedded"] > 0
     assert report["ingest"]["ratio"] > 0
-    assert [s["layout"] for s in report["servers"]] == ["1x2", "2x1"]
+    chosen = choose_layout(Settings.from_env({}))  # what `helpdesk serve` runs on this machine by default
+    assert [s["layout"] for s in report["servers"]] == [f"auto ({chosen.workers}x{chosen.threads})", "1x2"]
     assert all([level["clients"] for level in s["levels"]] == [1, 8, 32] for s in report["servers"])
-    assert set(report["in_process"]) == {"encode", "search", "classify", "total"}
+    assert report["serving_threads"] == chosen.threads
+    assert set(report["in_process"]["stages"]) == set(STAGES) and set(report["http_path"]) == {
+        "audit insert",
+        "serialisation",
+    }
+    stages = sum(figures["p50"] for figures in report["in_process"]["stages"].values())
+    assert 0 < stages <= report["in_process"]["total"]["p50"] * 1.5  # the stages account for the model work
+    assert report["cpu_bound_per_second"] == round(
+        report["cores"] * 1000 / report["in_process"]["cpu_ms_per_request"], 1
+    )
+    assert report["summary"]["32 clients / CPU bound, 1x2 (workers x threads) (target >= 0.7)"] > 0
     rounds = report["servers"][0]["overhead_rounds"]
     assert len(rounds) == 2 and all(r["ratio"] == round(r["http_p50"] / r["in_process_p50"], 2) for r in rounds)
     assert "overhead_rounds" not in report["servers"][1]
@@ -277,4 +291,4 @@ def test_bench_writes_its_figures(datasets_dir, tmp_path: Path):
 
 def test_bench_refuses_a_malformed_layout(tmp_path: Path):
     result = helpdesk(None, "bench", "--var", str(tmp_path), "--layouts", "1x2,two", env=dict(os.environ), timeout=120)
-    assert result.returncode == 2 and "'two' is not WORKERSxTHREADS" in result.stderr
+    assert result.returncode == 2 and "'two' is not auto or WORKERSxTHREADS" in result.stderr

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from triage.cli.bench_summary import bench_summary
+
 __all__ = ("bench_command",)
 
 ENDAVA_MAP = {"subject": "title", "body": "body", "category": "category", "priority": "urgency"}
@@ -40,14 +42,31 @@ def _history(source: Path, var: Path, n_history: int) -> Path:
 
 
 def _layouts(_ctx, _param, value: str) -> tuple[tuple[int, int], ...]:
-    """``1x2,2x1`` as ((workers, threads), ...)."""
+    """``auto,1x2,2x1`` as ((workers, threads), ...); ``auto`` is (0, 0): the layout the server chooses."""
     layouts = []
     for part in value.split(","):
+        if part.strip() == "auto":
+            layouts.append((0, 0))
+            continue
         workers, x, threads = part.strip().partition("x")
         if not (x and workers.isdigit() and threads.isdigit() and int(workers) > 0 and int(threads) > 0):
-            raise click.BadParameter(f"{part!r} is not WORKERSxTHREADS, e.g. 1x2", param_hint="--layouts")
+            raise click.BadParameter(f"{part!r} is not auto or WORKERSxTHREADS, e.g. 1x2", param_hint="--layouts")
         layouts.append((int(workers), int(threads)))
     return tuple(layouts)
+
+
+def _layout_env(env: dict[str, str], workers: int, threads: int) -> tuple[dict[str, str], str, int]:
+    """The server's environment for a layout, the layout's name (``auto (2x1)``: what the server chooses)
+    and its threads per process."""
+    from models.settings import Settings
+    from triage.work.layout import choose_layout
+
+    if workers:
+        chosen_env = {**env, "HELPDESK_WORKERS": str(workers), "HELPDESK_THREADS": str(threads)}
+        return chosen_env, f"{workers}x{threads}", threads
+    env = {k: v for k, v in env.items() if k not in ("HELPDESK_WORKERS", "HELPDESK_THREADS")}
+    chosen = choose_layout(Settings.from_env(env))
+    return env, f"auto ({chosen.workers}x{chosen.threads})", chosen.threads
 
 
 def _servers(env, secret: str, drafts, n_requests: int, layouts, var: Path, in_process, rounds: int):
@@ -58,10 +77,9 @@ def _servers(env, secret: str, drafts, n_requests: int, layouts, var: Path, in_p
 
     results = []
     for n, (workers, threads) in enumerate(layouts):
-        layout = f"{workers}x{threads}"
-        extra = {"HELPDESK_WORKERS": str(workers), "HELPDESK_THREADS": str(threads)}
+        layout_env, layout, _ = _layout_env(env, workers, threads)
         port = free_port()
-        server, cold_start = start_server({**env, **extra}, port, var / f"server-{layout}.log")
+        server, cold_start = start_server(layout_env, port, var / f"server-{layout.split()[0]}.log")
         result: dict[str, Any] = {"layout": layout, "cold_start_seconds": round(cold_start, 2)}
         try:
             http_latency(port, secret, drafts[:20], 1, 20)  # warm-up
@@ -87,7 +105,11 @@ def _servers(env, secret: str, drafts, n_requests: int, layouts, var: Path, in_p
 @click.option("--history", "n_history", default=0, help="Use only the first N endava tickets (default: all).")
 @click.option("--scale", "sizes", multiple=True, type=int, default=(100_000, 1_000_000), show_default=True)
 @click.option(
-    "--layouts", default="1x2,2x1", show_default=True, callback=_layouts, help="Server WORKERSxTHREADS layouts."
+    "--layouts",
+    default="auto,1x2,2x1",
+    show_default=True,
+    callback=_layouts,
+    help="Server layouts: auto (what helpdesk serve chooses) or WORKERSxTHREADS; the targets are for the first.",
 )
 @click.option("--rounds", default=3, show_default=True, help="Rounds of in-process against HTTP, one client.")
 @click.option("--compare/--no-compare", default=True, show_default=True, help="Also time the other encoder backend.")
@@ -118,12 +140,21 @@ def bench_command(
     from triage.cli.support import sessions
     from triage.desk.ingest import ingest_texts, ingest_tickets
     from triage.desk.ticket_import import parse_tickets, read_rows
-    from triage.evaluation.bench import compare_encoders, in_process_split, ingest_rate, scratch_env, timed
+    from triage.evaluation.bench import (
+        compare_encoders,
+        http_path_stages,
+        in_process_split,
+        ingest_rate,
+        scratch_env,
+        timed,
+    )
     from triage.evaluation.bench_scale import scale_section
     from triage.evaluation.report import write_report
     from triage.knowledge.kb_index import load_knowledge
     from triage.ml.embedding_cache import EmbeddingCache, encode_cached
     from triage.ml.encoders import configured_encoder, load_encoder
+    from triage.ml.threads import pin_threads
+    from triage.work.layout import usable_cores
 
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
@@ -164,11 +195,18 @@ def bench_command(
         others = {name: load_encoder(name, artifacts_dir=settings.models.artifacts_dir) for name in BACKENDS}
         report["encoders"] = compare_encoders(others, short[:1000], [f"{s}\n{b}" for s, b in drafts[:400]])
         del others
+    # from here on, the threads of the first layout's server processes: its model work in this process
+    report["serving_threads"] = threads = _layout_env(env, *layouts[0])[2]
+    pin_threads(threads)
+    encoder = load_encoder(settings.models.encoder, threads=threads, artifacts_dir=settings.models.artifacts_dir)
     with session_scope(factory) as session:
         bundle = load_bundle(Path(get_active(session, KIND).path))
         knowledge = load_knowledge(session, encoder, cache).search
         secret = create_key(session, "agent", "bench", rate_limit=1_000_000)[1]
     report["in_process"] = in_process_split(bundle, knowledge, encoder, drafts[:n_requests])
+    report["http_path"] = http_path_stages(factory, bundle, knowledge, encoder, drafts[:n_requests])
+    report["cores"] = usable_cores()
+    report["cpu_bound_per_second"] = round(report["cores"] * 1000 / report["in_process"]["cpu_ms_per_request"], 1)
 
     if sizes:  # the bundle's ticket vectors and banking77's training queries, grown to each size
         ids = sorted(bundle.tickets)
@@ -199,58 +237,8 @@ def bench_command(
 
     split = lambda sample: in_process_split(bundle, knowledge, encoder, sample)  # noqa: E731
     report["servers"] = _servers(env, secret, drafts, n_requests, layouts, var, split, rounds)
-    report["summary"] = _summary(report)
+    report["summary"] = bench_summary(report)
     report["command"] = "helpdesk " + " ".join(sys.argv[1:])
     json_path, md_path = write_report(report, out, f"bench-{settings.models.encoder}", render=_render)
     click.echo(md_path.read_text(encoding="utf-8"))
     click.echo(f"written {json_path} and {md_path}")
-
-
-def _summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The figures the README's table shows, with each target beside its ratio."""
-    import numpy as np
-
-    first = report["servers"][0]
-    one = first["levels"][0]
-    ratios = [r["ratio"] for r in first["overhead_rounds"]]
-    summary: dict[str, Any] = {
-        "encoder": report["encoder"],
-        "suggest p50 over HTTP, 1 client (ms)": one["p50"],
-        "in-process encode + search + classify p50 (ms)": report["in_process"]["total"]["p50"],
-        "HTTP / in-process, median of the rounds (target <= 1.3)": float(np.median(ratios)) if ratios else None,
-        "HTTP / in-process, each round": " / ".join(str(r) for r in ratios),
-    }
-    for server in report["servers"]:
-        levels = {level["clients"]: level["throughput_per_second"] for level in server["levels"]}
-        layout = f"{server['layout']} (workers x threads)"
-        summary[f"throughput {layout}, 1 / 8 / 32 clients (req/s)"] = " / ".join(str(levels[c]) for c in (1, 8, 32))
-        summary[f"32 clients / 1 client, {layout} (target >= 3)"] = round(levels[32] / levels[1], 2)
-    ingest = report["ingest"]
-    summary["bulk ingest (tickets/s)"] = ingest["ingest_per_second"]
-    summary["encoder alone, same texts (texts/s)"] = ingest["encoder_alone_per_second"]
-    summary["ingest / encoder (target >= 0.8)"] = ingest["ratio"]
-    for name, result in report.get("encoders", {}).items():
-        summary[f"{name}: short texts in batches (texts/s)"] = result["short"]["batch_texts_per_second"]
-        summary[f"{name}: short texts one at a time (ms p50)"] = result["short"]["one_at_a_time"]["p50"]
-        summary[f"{name}: long texts in batches (texts/s)"] = result["long"]["batch_texts_per_second"]
-        summary[f"{name}: short-text speed-up (int8 target >= 2.5)"] = result["short_speedup"]
-    for scale in report.get("scale", []):
-        n = f"{scale['vectors']:,}"
-        summary[f"{n} vectors: index, recall@10 vs exact (target >= 0.95 at 1M)"] = (
-            f"{scale['chosen_kind']}, {scale.get('recall_at_10', 1.0)}"
-        )
-        summary[f"{n} vectors: search p50 exact / chosen (ms)"] = (
-            f"{scale['exact_search_ms']['p50']} / {scale['chosen_search_ms']['p50']}"
-        )
-        summary[f"{n} vectors: MiB per 100k exact / chosen"] = (
-            f"{scale['exact_mib_per_100k']} / {scale['chosen_mib_per_100k']}"
-        )
-        summary[f"{n} vectors: build s exact / chosen"] = (
-            f"{scale['exact_build_seconds']} / {scale['chosen_build_seconds']}"
-        )
-        summary[f"{n} vectors: suggest in-process p50 (ms; target < 30 at 1M)"] = scale["suggest_in_process"]["total"][
-            "p50"
-        ]
-    summary["cold start to ready (s)"] = report["servers"][0]["cold_start_seconds"]
-    summary["retrain with promotion, embeddings cached by the ingest (s)"] = report["retrain_seconds"]
-    return summary

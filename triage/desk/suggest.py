@@ -15,6 +15,7 @@ from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, article_hits
 from triage.ml.encoder import Encoder
 from triage.ml.inputs import make_inputs
 from triage.ml.shared_inputs import SharedInputs
+from triage.stages import UNTIMED, Stages
 from triage.text.drafts import prepare_draft
 from triage.text.texts import snippet
 
@@ -161,7 +162,11 @@ def _field_prediction(
 
 
 def _predict_many(
-    bundle: LoadedBundle, vectors: np.ndarray, texts: Sequence[str], similars: Sequence[list[SimilarTicket]]
+    bundle: LoadedBundle,
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    similars: Sequence[list[SimilarTicket]],
+    stages: Stages = UNTIMED,
 ) -> list[dict[str, FieldPrediction]]:
     """Every field's prediction for several texts, each classifier called once for all of them."""
     predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
@@ -174,13 +179,15 @@ def _predict_many(
             for row in predictions:
                 row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
-        novel = clf.novel(X, shared)
-        proba, sets, abstain = clf.predict_sets(X, novel, shared)
-        chosen = clf.decide(proba)
-        for i, row in enumerate(predictions):
-            row[name] = _field_prediction(
-                bundle, name, clf, proba[i], int(chosen[i]), sets[i], bool(abstain[i]), similars[i], bool(novel[i])
-            )
+        with stages("classify"):
+            novel = clf.novel(X, shared)
+            proba, sets, abstain = clf.predict_sets(X, novel, shared)
+            chosen = clf.decide(proba)
+        with stages("evidence"):
+            for i, row in enumerate(predictions):
+                row[name] = _field_prediction(
+                    bundle, name, clf, proba[i], int(chosen[i]), sets[i], bool(abstain[i]), similars[i], bool(novel[i])
+                )
     return predictions
 
 
@@ -196,33 +203,35 @@ def suggest_many(
     knowledge: KnowledgeSearch | None,
     encoder: Encoder,
     drafts: Sequence[tuple[str | None, str | None, int]],
+    stages: Stages = UNTIMED,
 ) -> list[Suggestions | InvalidQuery]:
     """:func:`suggest` for several (subject, body, top_k) drafts at once: one encoder batch and one call
-    per classifier for all of them. A draft without text gets its :class:`InvalidQuery` in its place."""
+    per classifier for all of them. A draft without text gets its :class:`InvalidQuery` in its place.
+    ``stages`` times each stage (see :mod:`triage.stages`)."""
     redactor = bundle.redactor if bundle else None
     prepared: list[tuple[str, str | None] | InvalidQuery] = []
     for subject, body, _ in drafts:
         try:
-            prepared.append(prepare_draft(subject, body, redactor))
+            prepared.append(prepare_draft(subject, body, redactor, stages))
         except InvalidQuery as error:
             prepared.append(error)
     valid = [i for i, p in enumerate(prepared) if not isinstance(p, InvalidQuery)]
     texts = [prepared[i][0] for i in valid]
-    vectors = encoder.encode_batch(texts) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
-    nearest = (
-        [bundle.ticket_index.search(vectors[n], max(drafts[i][2], NEIGHBOURS)) for n, i in enumerate(valid)]
-        if bundle
-        else []
-    )
-    similars = (
-        [similar_tickets(bundle, vectors[n], drafts[i][2], nearest[n]) for n, i in enumerate(valid)] if bundle else []
-    )
-    predictions = _predict_many(bundle, vectors, texts, similars) if bundle and texts else []
+    with stages("encode"):
+        vectors = encoder.encode_batch(texts) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
+    nearest: list[list[tuple[int, float]]] = []
+    similars: list[list[SimilarTicket]] = []
+    with stages("ticket search"):
+        for n, i in enumerate(valid if bundle else []):
+            nearest.append(bundle.ticket_index.search(vectors[n], max(drafts[i][2], NEIGHBOURS)))
+            similars.append(similar_tickets(bundle, vectors[n], drafts[i][2], nearest[n]))
+    predictions = _predict_many(bundle, vectors, texts, similars, stages) if bundle and texts else []
     results: list[Suggestions | InvalidQuery] = list(prepared)  # errors stay where they are
     for n, i in enumerate(valid):
         text, language = prepared[i]
         top_k = drafts[i][2]
-        articles = article_hits(knowledge, vectors[n], text, top_k, language=language or "en")
+        with stages("KB passage search"):
+            articles = article_hits(knowledge, vectors[n], text, top_k, language=language or "en")
         if bundle is None:
             unavailable = unavailable_predictions("no trained bundle is active yet")
             results[i] = Suggestions(None, language, articles, [], unavailable)

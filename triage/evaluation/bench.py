@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ("demo_deployment", "http_latency", "in_process_split", "percentiles", "timed")
+__all__ = ("STAGES", "demo_deployment", "http_latency", "http_path_stages", "in_process_split", "percentiles", "timed")
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -50,27 +50,53 @@ def encoder_alone(encoder, texts: Sequence[str], batch: int = 64) -> dict[str, A
     }
 
 
-def in_process_split(bundle, knowledge, encoder, drafts: Sequence[tuple[str, str]], top_k: int = 5) -> dict[str, Any]:
-    """One suggestion's cost without HTTP, split into encode, search (KB and similar tickets) and classify."""
-    from triage.desk.suggest import predict_fields, similar_tickets
-    from triage.knowledge.retrieval import article_hits
-    from triage.text.drafts import encode_draft
+STAGES = ("redaction", "language detection", "encode", "ticket search", "KB passage search", "classify", "evidence")
 
-    parts: dict[str, list[float]] = {"encode": [], "search": [], "classify": [], "total": []}
+
+def in_process_split(bundle, knowledge, encoder, drafts: Sequence[tuple[str, str]], top_k: int = 5) -> dict[str, Any]:
+    """One suggestion's model work without HTTP (everything :func:`~triage.desk.suggest.suggest_many` does
+    for one draft), in all and stage by stage (:data:`STAGES`), and its CPU time per suggestion."""
+    from triage.desk.suggest import suggest_many
+    from triage.stages import Stages
+
+    per_stage: dict[str, list[float]] = {name: [] for name in STAGES}
+    totals = []
+    cpu = time.process_time()
     for subject, body in drafts:
-        start = time.perf_counter()
-        text, vector, language = encode_draft(encoder, subject, body, bundle.redactor)
-        encoded = time.perf_counter()
-        article_hits(knowledge, vector, text, top_k, language=language or "en")
-        similar = similar_tickets(bundle, vector, top_k)
-        searched = time.perf_counter()
-        predict_fields(bundle, vector, text, similar)
-        done = time.perf_counter()
-        for name, value in zip(
-            parts, (encoded - start, searched - encoded, done - searched, done - start), strict=True
-        ):
-            parts[name].append(value)
-    return {name: percentiles(values) for name, values in parts.items()}
+        stages = Stages()
+        elapsed, _ = timed(lambda: suggest_many(bundle, knowledge, encoder, [(subject, body, top_k)], stages))  # noqa: B023
+        totals.append(elapsed)
+        for name in STAGES:
+            per_stage[name].append(stages.seconds.get(name, 0.0))
+    return {
+        "total": percentiles(totals),
+        "stages": {name: percentiles(values) for name, values in per_stage.items()},
+        "cpu_ms_per_request": round((time.process_time() - cpu) / max(1, len(drafts)) * 1000, 2),
+    }
+
+
+def http_path_stages(sessions, bundle, knowledge, encoder, drafts: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """What a suggestion costs over HTTP beside the model work: its audit event (queued to the process's
+    :class:`~models.audit_writer.AuditWriter` and written; a lone request's event is a transaction of its
+    own) and its serialisation to JSON (msgspec, as the API encodes it)."""
+    import msgspec
+
+    from models.audit import Actor
+    from models.audit_writer import AuditWriter
+    from triage.desk.suggest import suggest
+    from triage.desk.tickets import prediction_detail
+
+    results = [suggest(bundle, knowledge, encoder, subject=s, body=b) for s, b in drafts]
+    writer, actor = AuditWriter(sessions), Actor("bench", "agent")
+    try:
+        audit = [
+            timed(lambda r=r: (writer.record(actor, "prediction.served", **prediction_detail(r)), writer.flush()))[0]
+            for r in results
+        ]
+    finally:
+        writer.close()
+    encode = [timed(lambda r=r: msgspec.json.encode(r))[0] for r in results]
+    return {"audit insert": percentiles(audit), "serialisation": percentiles(encode)}
 
 
 def _client_run(port: int, key: str, bodies: Sequence[bytes]) -> list[float]:

@@ -7,6 +7,7 @@ import numpy as np
 
 from triage.errors import InvalidQuery
 from triage.ml.encoder import Encoder
+from triage.stages import UNTIMED, Stages
 from triage.text.language import detect_language
 from triage.text.redaction import DEFAULT_REDACTOR, Redactor
 from triage.text.texts import ticket_text
@@ -14,13 +15,18 @@ from triage.text.texts import ticket_text
 __all__ = ("encode_draft", "prepare_draft")
 
 
-def prepare_draft(subject: str | None, body: str | None, redactor: Redactor | None = None) -> tuple[str, str | None]:
+def prepare_draft(
+    subject: str | None, body: str | None, redactor: Redactor | None = None, stages: Stages = UNTIMED
+) -> tuple[str, str | None]:
     """A ticket or portal draft's text with personal data redacted (as the indexes were built) and its
     detected language; 422 (naming ``subject``) when it has no text."""
     text = ticket_text(subject, body)
     if not text:
         raise InvalidQuery("give a subject or a body", field="subject")
-    return (redactor or DEFAULT_REDACTOR)(text), detect_language(text)
+    with stages("redaction"):
+        redacted = (redactor or DEFAULT_REDACTOR)(text)
+    with stages("language detection"):
+        return redacted, detect_language(text)
 
 
 def encode_draft(
