@@ -222,9 +222,11 @@ def suggest_many(
     nearest: list[list[tuple[int, float]]] = []
     similars: list[list[SimilarTicket]] = []
     with stages("ticket search"):
-        for n, i in enumerate(valid if bundle else []):
-            nearest.append(bundle.ticket_index.search(vectors[n], max(drafts[i][2], NEIGHBOURS)))
-            similars.append(similar_tickets(bundle, vectors[n], drafts[i][2], nearest[n]))
+        if bundle and valid:  # one search for the batch, as deep as its deepest draft asks
+            found = bundle.ticket_index.search_many(vectors, max(NEIGHBOURS, *(drafts[i][2] for i in valid)))
+            for n, i in enumerate(valid):
+                nearest.append(found[n][: max(drafts[i][2], NEIGHBOURS)])
+                similars.append(similar_tickets(bundle, vectors[n], drafts[i][2], nearest[n]))
     predictions = _predict_many(bundle, vectors, texts, similars, stages) if bundle and texts else []
     results: list[Suggestions | InvalidQuery] = list(prepared)  # errors stay where they are
     for n, i in enumerate(valid):
