@@ -19,10 +19,10 @@ class SuggestController(Controller):
     tags = ["suggest"]
     opt = roles("agent")
 
-    @post("/", status_code=200, sync_to_thread=True)
-    def suggest(self, data: JSONBody[SuggestIn], request: Request, state: State) -> Suggestions:
+    @post("/", status_code=200)
+    async def suggest(self, data: JSONBody[SuggestIn], request: Request, state: State) -> Suggestions:
         """Articles, similar resolved tickets and category/priority/assignee predictions for a text."""
         serving = state.serving
-        result = serving.suggest(data.subject, data.body, serving.top_k(data.top_k))
+        result = await serving.suggest_async(data.subject, data.body, serving.top_k(data.top_k))
         state.audit_writer.record(actor_of(request), "prediction.served", **prediction_detail(result))
         return result  # encoded as it is (msgspec reads dataclasses): no dict copy of it first

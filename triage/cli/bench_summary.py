@@ -34,6 +34,8 @@ def bench_summary(report: dict[str, Any]) -> dict[str, Any]:
         summary[f"throughput {layout}, 1 / 8 / 32 clients (req/s)"] = " / ".join(str(levels[c]) for c in (1, 8, 32))
         summary[f"32 clients / 1 client, {layout} (target >= 3)"] = round(levels[32] / levels[1], 2)
         summary[f"32 clients / CPU bound, {layout} (target >= 0.7)"] = round(levels[32] / bound, 2)
+        client = next(level for level in server["levels"] if level["clients"] == 32).get("client_cpu_cores")
+        summary[f"cores the 32 clients themselves used, {layout}"] = client
     ingest = report["ingest"]
     summary["bulk ingest (tickets/s)"] = ingest["ingest_per_second"]
     summary["encoder alone, same texts (texts/s)"] = ingest["encoder_alone_per_second"]

@@ -121,6 +121,7 @@ def http_latency(
     """Suggest over HTTP with ``clients`` concurrent keep-alive clients, ``per_client`` requests each."""
     bodies = [json.dumps({"subject": s, "body": b}).encode() for s, b in drafts]
     plans = [[bodies[(c * per_client + i) % len(bodies)] for i in range(per_client)] for c in range(clients)]
+    cpu = time.process_time()
     with ThreadPoolExecutor(clients) as pool:
         elapsed, results = timed(lambda: list(pool.map(lambda plan: _client_run(port, key, plan), plans)))
     latencies = [x for run in results for x in run]
@@ -129,6 +130,7 @@ def http_latency(
         "requests": len(latencies),
         **percentiles(latencies),
         "throughput_per_second": round(len(latencies) / elapsed, 1),
+        "client_cpu_cores": round((time.process_time() - cpu) / elapsed, 2),  # the clients share the server's cores
     }
 
 

@@ -9,6 +9,7 @@ served at once, so one client pays no waiting. A caller waits at most ``timeout`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import sys
@@ -63,9 +64,24 @@ class MicroBatcher(Generic[Item]):
         try:
             return self._raise(future.result(timeout=self.timeout))
         except FutureTimeout:
-            name, waited = self._thread.name, self.timeout
-            log.error("the %s worker did not answer within %s s; it is at:\n%s", name, waited, self.where())
-            raise WorkerTimeout(f"the {name} worker did not answer within {waited:g} s; retry later") from None
+            raise self._timed_out() from None
+
+    async def call_async(self, items: Sequence[Item]) -> list[Any]:
+        """:meth:`call` for a coroutine: the event loop waits for the worker, with no thread of its own
+        between them (a thread would add two switches to every request)."""
+        if not self._thread.is_alive():  # closed: worked on in a thread, never on the event loop
+            return self._raise(list(await asyncio.to_thread(self.work, list(items))))
+        future: Future = Future()
+        self._queue.put((list(items), future))
+        try:  # shielded: a wait that times out must not cancel the future the worker will still answer
+            return self._raise(await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.timeout))
+        except TimeoutError:
+            raise self._timed_out() from None
+
+    def _timed_out(self) -> WorkerTimeout:
+        name, waited = self._thread.name, self.timeout
+        log.error("the %s worker did not answer within %s s; it is at:\n%s", name, waited, self.where())
+        return WorkerTimeout(f"the {name} worker did not answer within {waited:g} s; retry later")
 
     def where(self) -> str:
         """The worker thread's current stack (what it is busy with)."""

@@ -65,6 +65,13 @@ class Serving:
             return suggest(self.bundle, self.search, self.encoder, subject=subject, body=body, top_k=top_k)
         return self.suggest_batcher.call([(subject, body, top_k)])[0]
 
+    async def suggest_async(self, subject: str | None, body: str | None, top_k: int) -> Suggestions:
+        """:meth:`suggest` from the event loop: the draft joins the micro-batch without a thread of its own
+        (or, with micro-batching off, is worked on in a worker thread)."""
+        if self.suggest_batcher is None:
+            return await anyio.to_thread.run_sync(self.suggest, subject, body, top_k)
+        return (await self.suggest_batcher.call_async([(subject, body, top_k)]))[0]
+
     def suggest_many(self, drafts: list[tuple[str | None, str | None, int]]) -> list:
         """Suggestions for several (subject, body, top_k) drafts at once, from one bundle: one encoder
         batch and one call per classifier (blocking: call it off the event loop)."""

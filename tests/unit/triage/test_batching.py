@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -49,3 +50,26 @@ def test_a_caller_waits_at_most_the_timeout_and_the_log_shows_where_the_worker_i
     finally:
         release.set()
         batcher.close()
+
+
+def test_a_coroutine_waits_for_the_worker_at_most_the_timeout_and_is_answered_with_others():
+    release = threading.Event()
+
+    def double(items: list[int]) -> list[int]:
+        release.wait(timeout=30)
+        return [2 * i for i in items]
+
+    batcher = MicroBatcher(double, timeout=0.3, name="suggestions")
+
+    async def run() -> None:
+        with pytest.raises(WorkerTimeout):
+            await batcher.call_async([1])
+        release.set()  # the worker answers the abandoned call without harm, then serves the next ones together
+        assert await asyncio.gather(batcher.call_async([2]), batcher.call_async([3, 4])) == [[4], [6, 8]]
+
+    try:
+        asyncio.run(run())
+    finally:
+        release.set()
+        batcher.close()
+    assert batcher.calls == 3
