@@ -24,12 +24,21 @@ def _settings(**env: str) -> Settings:
 def test_one_single_threaded_worker_per_core_as_memory_allows():
     assert choose_layout(_settings(), cores=2, memory_mib=20_000).workers == 2
     layout = choose_layout(_settings(), cores=8, memory_mib=64_000)
-    assert (layout.workers, layout.threads) == (8, 1) and layout.reason == "8 usable core(s)"
+    assert (layout.workers, layout.threads) == (8, 1) and layout.reason == "8 usable core(s), the minilm-int8 encoder"
     # half the available memory holds two int8 workers: two workers of four threads each
     small = choose_layout(_settings(), cores=8, memory_mib=4 * WORKER_MEMORY_MIB["minilm-int8"])
     assert (small.workers, small.threads) == (2, 4) and "memory for 2" in small.reason
     assert choose_layout(_settings(), cores=4, memory_mib=100).workers == 1  # always one at least
     assert choose_layout(_settings(HELPDESK_WORKERS="auto"), cores=4, memory_mib=64_000).workers == 4
+
+
+def test_the_pytorch_encoders_share_two_cores_per_worker():
+    pytorch = _settings(HELPDESK_ENCODER="minilm")
+    two = choose_layout(pytorch, cores=2, memory_mib=20_000)
+    assert (two.workers, two.threads) == (1, 2)
+    layout = choose_layout(pytorch, cores=8, memory_mib=64_000)
+    assert (layout.workers, layout.threads) == (4, 2)
+    assert choose_layout(pytorch, cores=1, memory_mib=64_000).threads == 1
 
 
 def test_the_settings_override_the_choice():
