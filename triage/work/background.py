@@ -122,13 +122,15 @@ class EmbeddedBackground:
         self._last: list[float] = []
         self._deliverer: Deliverer | None = None
         self._mail: MailPoller | None = None
+        self._started = False
 
     def start(self) -> bool:
         """Start the work if this process holds the lock (now or already); returns whether it runs it."""
-        if self.checks:
+        if self._started:
             return True
         if not self.lock.acquire():
             return False
+        self._started = True
         serving, hooks = self.serving, self.serving.settings.webhooks
         if hooks.enabled:
             self._deliverer = Deliverer(serving.sessions, hooks, handlers={"connector": connector_work(serving)})
