@@ -226,6 +226,10 @@ ADDED_FIELDS = {
     if f.get("labels")
 }
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # what api/limits.py takes for text in a JSON body
+# text that must say something (a resolution, a label): TEXT with at least one character that is not a space
+SAID = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# (request body schema, field) -> the longest value the server takes there, where it is shorter than the schema's
+SHORTER = {("TicketPatch", "priority"): 50, ("TicketResolve", "priority"): 50}
 MAX_SUITES = 40
 
 
@@ -270,7 +274,8 @@ def _stateful_schema(raw: dict) -> dict:
     """The schema ``raw`` with :data:`LINKS` added to its responses, and rules the server enforces on request
     bodies that the schema does not say: no field it does not know, no control character but tab, line feed
     and carriage return in a string (both 422), the values of :data:`CHOICES` and of the added fields
-    (:data:`ADDED_FIELDS`), and an article's slug matches
+    (:data:`ADDED_FIELDS`), no blank label or resolution, no longer priority than the column holds, no
+    helped article a sequence cannot know, and an article's slug matches
     :data:`kb.parsing.SLUG_RE`. Without them most generated bodies would create nothing for the next step to
     use (and no key or article at all)."""
     schemas = raw["components"]["schemas"]
@@ -278,6 +283,13 @@ def _stateful_schema(raw: dict) -> dict:
         _text(schemas[name], field_name)["enum"] = list(values)
     for name in ("TicketPatch", "TicketResolve"):
         _closed_labels(schemas[name])
+        for field_name in ("category", "priority", "assignee"):  # a blank label is a 422
+            _text(schemas[name], field_name)["pattern"] = SAID
+    for (name, field_name), longest in SHORTER.items():
+        _text(schemas[name], field_name)["maxLength"] = longest
+    _text(schemas["TicketResolve"], "resolution")["pattern"] = SAID  # a blank resolution is a 422
+    # the articles that helped must exist, and a sequence cannot name one: leave them to the request fuzz
+    schemas["TicketResolve"]["properties"]["helped_articles"]["maxItems"] = 0
     for name in ("ArticleIn", "ArticleUpdate"):
         _text(schemas[name], "slug")["pattern"] = SLUG_RE.pattern
     for operations in raw["paths"].values():
