@@ -24,13 +24,13 @@ __all__ = ("demo", "serve", "worker")
     "--workers",
     default=None,
     type=click.IntRange(1, 256),
-    help="Server processes; defaults to HELPDESK_WORKERS, else one per usable core as memory allows.",
+    help="Server processes; defaults to HELPDESK_WORKERS, else chosen from the cores, memory and encoder.",
 )
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the HTTP API with uvicorn: one process per usable core with one thread each, as many as
-    memory allows, unless HELPDESK_WORKERS / HELPDESK_THREADS say otherwise. Each worker process loads
-    its own encoder and bundle; one of them runs the background work (mailbox, webhook deliveries,
-    periodic checks) unless the job queue does (HELPDESK_BACKGROUND=queue)."""
+    """Serve the HTTP API with uvicorn, in processes and threads chosen from the usable cores, the memory
+    and the encoder (triage.work.layout) unless HELPDESK_WORKERS / HELPDESK_THREADS say otherwise. Each
+    worker process loads its own encoder and bundle; one of them runs the background work (mailbox,
+    webhook deliveries, periodic checks) unless the job queue does (HELPDESK_BACKGROUND=queue)."""
     import copy
     import dataclasses
     import os
