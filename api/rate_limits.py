@@ -121,7 +121,7 @@ class MachineWindows:
         """(slot, bucket hash, window start, used) of ``bucket``'s open window, or of the slot it would take."""
         digest = hashlib.blake2b(f"{bucket[0]}:{bucket[1]}".encode(), digest_size=8).digest()
         key = int.from_bytes(digest, "little") or 1
-        home, spare = key % self.SLOTS, None
+        home, spare, oldest = key % self.SLOTS, None, (math.inf, 0)
         for n in range(self.PROBES):
             slot = (home + n) % self.SLOTS
             held, start, used = self._SLOT.unpack_from(self._map, slot * self._SLOT.size)
@@ -130,12 +130,8 @@ class MachineWindows:
                 return (slot, key, now, 0) if expired else (slot, key, start, used)
             if spare is None and (held == 0 or expired):
                 spare = slot
-            elif spare is None and n == self.PROBES - 1:
-                spare = min(
-                    ((home + m) % self.SLOTS for m in range(self.PROBES)),
-                    key=lambda s: self._SLOT.unpack_from(self._map, s * self._SLOT.size)[1],
-                )
-        return spare, key, now, 0
+            oldest = min(oldest, (start, slot))
+        return (oldest[1] if spare is None else spare), key, now, 0
 
     async def over(self, bucket: Bucket, limit: int) -> int:
         """Seconds until ``bucket`` may send again when its window is full, else 0 (counts nothing)."""
