@@ -23,7 +23,7 @@ from models.tickets import LABEL_FIELDS
 from triage.errors import InvalidQuery
 from triage.ml.embedding_cache import EmbeddingCache, encode_cached
 from triage.ml.encoder import FINETUNE_MANIFEST, Encoder, FineTunedEncoder
-from triage.ml.finetune import MIN_PAIRS, field_pairs, finetune_minilm, section_pairs, text_pairs
+from triage.ml.finetune import MIN_PAIRS, finetune_minilm, section_pairs, ticket_pairs
 from triage.ml.inputs import make_inputs
 from triage.text.redaction import Redactor, ticket_texts
 
@@ -56,15 +56,14 @@ def adapted_encoder(
     threads: int | None = None,
     progress: Callable[[int, int], None] = lambda step, steps: None,
 ) -> FineTunedEncoder:
-    """Fine-tune MiniLM into ``folder`` on the tickets (their redacted ``texts``; the same topical label,
-    see :func:`~triage.ml.finetune.field_pairs`, or the same resolution makes a pair) and the KB's
-    sections (heading path and text), and load it. Give it only the tickets the bundle's held-out check
-    does not judge; fewer than :data:`~triage.ml.finetune.MIN_PAIRS` pairs is an error naming
-    ``finetune_minutes``."""
+    """Fine-tune MiniLM into ``folder`` on the tickets (their redacted ``texts``; one pair per ticket, see
+    :func:`~triage.ml.finetune.ticket_pairs`: another ticket with the same topical label, or its
+    resolution) and the KB's sections (heading path and text), and load it. Give it only the tickets the
+    bundle's held-out check does not judge; fewer than :data:`~triage.ml.finetune.MIN_PAIRS` pairs is an
+    error naming ``finetune_minutes``."""
     labels = {name: [getattr(t, name) for t in tickets] for name in LABEL_FIELDS}
     pairs = [
-        *field_pairs(list(texts), labels, rng=np.random.default_rng(tuning.seed)),
-        *text_pairs(list(texts), [t.resolution for t in tickets], prefix="resolution"),
+        *ticket_pairs(list(texts), labels, [t.resolution for t in tickets], rng=np.random.default_rng(tuning.seed)),
         *section_pairs(searchable_sections(session)),
     ]
     if len(pairs) < MIN_PAIRS:

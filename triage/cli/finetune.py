@@ -28,7 +28,7 @@ __all__ = ("FineTuningAdapter", "finetune_command")
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Passes over the pairs, if the budget allows.",
+    help="Passes over the rows (one pair each) and KB sections, if the budget allows.",
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the fine-tuned encoder.")
 @click.option("--seed", default=0, show_default=True)
@@ -39,7 +39,7 @@ def finetune_command(
     path: close to its text); use it with HELPDESK_ENCODER=OUT. FILE must hold training rows only."""
     from triage.desk.ticket_import import LABEL_FIELDS, parse_mapping
     from triage.errors import InvalidImport
-    from triage.evaluation.kb import load_kb_sections
+    from triage.evaluation.kb_folders import load_kb_sections
     from triage.evaluation.labelled import load_labelled
     from triage.ml.finetune import section_pairs
 
@@ -80,10 +80,10 @@ class FineTuningAdapter:
 
         from triage.errors import InvalidImport
         from triage.ml.embedding_cache import EmbeddingCache, encode_cached
-        from triage.ml.finetune import MIN_PAIRS, field_pairs, finetune_minilm
+        from triage.ml.finetune import MIN_PAIRS, finetune_minilm, ticket_pairs
 
         models = self.settings.models
-        pairs = [*field_pairs(texts, labels, rng=np.random.default_rng(self.seed)), *self.extra]
+        pairs = [*ticket_pairs(texts, labels, rng=np.random.default_rng(self.seed)), *self.extra]
         if len(pairs) < MIN_PAIRS:
             raise InvalidImport(f"only {len(pairs)} pairs of same-label rows to fine-tune on", field="file")
         folder = self.folder or models.artifacts_dir / "encoders" / f"tuning-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.ml.cpu_training import LengthBatches, mixed_precision
 from triage.ml.encoder import FINETUNE_MANIFEST, FineTunedEncoder, MiniLMEncoder
 
 __all__ = (
@@ -29,12 +30,12 @@ __all__ = (
     "TOPICAL_FIELDS",
     "FineTuneReport",
     "Pair",
-    "field_pairs",
     "finetune_encoder",
     "finetune_minilm",
     "label_pairs",
     "section_pairs",
     "text_pairs",
+    "ticket_pairs",
 )
 
 
@@ -51,6 +52,13 @@ def label_pairs(
     texts: Sequence[str], labels: Sequence[str | None], *, rng: np.random.Generator, prefix: str = "label"
 ) -> list[Pair]:
     """One pair per text whose label has another text: that text and a random other one of its label."""
+    return [pair for _, pair in _label_pairs(texts, labels, rng=rng, prefix=prefix)]
+
+
+def _label_pairs(
+    texts: Sequence[str], labels: Sequence[str | None], *, rng: np.random.Generator, prefix: str
+) -> list[tuple[int, Pair]]:
+    """:func:`label_pairs`, each with the index of its anchor."""
     by_label: dict[str, list[int]] = defaultdict(list)
     for n, label in enumerate(labels):
         if label:
@@ -62,7 +70,7 @@ def label_pairs(
         for n in members:
             other = members[int(rng.integers(len(members) - 1))]
             other = members[-1] if other == n else other
-            pairs.append(Pair(texts[n], texts[other], f"{prefix}:{label}"))
+            pairs.append((n, Pair(texts[n], texts[other], f"{prefix}:{label}")))
     return pairs
 
 
@@ -70,23 +78,41 @@ MIN_PAIRS = 16  # fewer pairs than this teach nothing: fine-tuning is refused
 TOPICAL_FIELDS = ("category", "assignee")  # labels that say what a ticket is about (priority says how urgent)
 
 
-def field_pairs(
-    texts: Sequence[str], labels: dict[str, Sequence[str | None]], *, rng: np.random.Generator
+def ticket_pairs(
+    texts: Sequence[str],
+    labels: dict[str, Sequence[str | None]],
+    resolutions: Sequence[str | None] = (),
+    *,
+    rng: np.random.Generator,
 ) -> list[Pair]:
-    """:func:`label_pairs` for each topical field among ``labels`` (:data:`TOPICAL_FIELDS`; every field
-    when none is): one pair per text and field whose label has another text. Two equally urgent tickets
-    about different things are not alike, and the same encoder ranks articles and similar tickets."""
+    """One pair per ticket that has a positive, so that a pass over the pairs is a pass over the tickets.
+    Its positive is drawn at random from what it has: another ticket with its label in each topical field
+    (:data:`TOPICAL_FIELDS`; every field when none is among ``labels``: two equally urgent tickets about
+    different things are not alike, and the same encoder ranks articles and similar tickets), or its own
+    resolution (``resolutions``, in the order of ``texts``; none when empty)."""
     fields = [f for f in labels if f in TOPICAL_FIELDS] or list(labels)
-    return [p for field in fields for p in label_pairs(texts, labels[field], rng=rng, prefix=field)]
+    options: list[list[Pair]] = [[] for _ in texts]
+    for field in fields:
+        for n, pair in _label_pairs(texts, labels[field], rng=rng, prefix=field):
+            options[n].append(pair)
+    if resolutions:
+        for n, pair in _text_pairs(texts, resolutions, prefix="resolution"):
+            options[n].append(pair)
+    return [found[int(rng.integers(len(found)))] for found in options if found]
 
 
 def text_pairs(anchors: Sequence[str], positives: Sequence[str | None], *, prefix: str) -> list[Pair]:
     """Each anchor with its own positive (a ticket and its resolution); equal positives share a group."""
+    return [pair for _, pair in _text_pairs(anchors, positives, prefix=prefix)]
+
+
+def _text_pairs(anchors: Sequence[str], positives: Sequence[str | None], *, prefix: str) -> list[tuple[int, Pair]]:
+    """:func:`text_pairs`, each with the index of its anchor."""
     pairs = []
-    for anchor, positive in zip(anchors, positives, strict=True):
+    for n, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
         text = " ".join((positive or "").split())[:2000]
         if text:
-            pairs.append(Pair(anchor, text, f"{prefix}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"))
+            pairs.append((n, Pair(anchor, text, f"{prefix}:{hashlib.sha256(text.encode()).hexdigest()[:16]}")))
     return pairs
 
 
@@ -114,6 +140,7 @@ class FineTuneReport:
     loss_last: float | None
     batch_size: int
     learning_rate: float
+    precision: str  # "bfloat16" (mixed, where the CPU computes it natively) or "float32"
     fingerprint: str  # sha256 of the pairs, so a model says what it learned from
 
 
@@ -129,11 +156,17 @@ def finetune_encoder(
     scale: float = 20.0,
     max_length: int = 128,
     seed: int = 0,
+    precision: str = "auto",
     progress: Callable[[int, int, float], None] = lambda step, steps, loss: None,
 ) -> FineTuneReport:
     """Fine-tune the sentence-transformers model at ``model_path`` on ``pairs`` for at most ``seconds``
     (or ``passes`` over the pairs, whichever ends first) and save it to ``out_dir`` with
-    :data:`~triage.ml.encoder.FINETUNE_MANIFEST`. Texts are cut to ``max_length`` tokens while training."""
+    :data:`~triage.ml.encoder.FINETUNE_MANIFEST`. Texts are cut to ``max_length`` tokens while training.
+
+    Pairs of similar length are batched together (:class:`~triage.ml.cpu_training.LengthBatches`), so a
+    batch is padded to its own longest text, not to the longest ticket of the data. ``precision`` "auto"
+    computes in bfloat16 with float32 weights where the CPU has native bfloat16 (AVX512-BF16 or AMX),
+    else in float32."""
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -150,7 +183,8 @@ def finetune_encoder(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
-    order: list[int] = []
+    batches = LengthBatches(pairs, model.tokenizer, batch_size, max_length=max_length, rng=rng)
+    mixed = mixed_precision(precision)
     losses: list[float] = []
     started = time.monotonic()
     step, stopped_by = 0, "passes"
@@ -158,10 +192,8 @@ def finetune_encoder(
         if time.monotonic() - started >= seconds:
             stopped_by = "time budget"
             break
-        if len(order) < batch_size:
-            order += rng.permutation(len(pairs)).tolist()
-        batch, order = [pairs[i] for i in order[:batch_size]], order[batch_size:]
-        loss = _in_batch_loss(model, batch, scale)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed):
+            loss = _in_batch_loss(model, batches.next(), scale)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -189,6 +221,7 @@ def finetune_encoder(
         loss_last=round(float(np.mean(losses[-10:])), 4) if losses else None,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        precision="bfloat16" if mixed else "float32",
         fingerprint=digest.hexdigest(),
     )
     (out_dir / FINETUNE_MANIFEST).write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from triage.ml.cpu_training import LengthBatches, mixed_precision
 from triage.ml.encoder import FINETUNE_MANIFEST, FineTunedEncoder, MiniLMEncoder
 from triage.ml.encoders import load_encoder
-from triage.ml.finetune import Pair, field_pairs, finetune_encoder, label_pairs, section_pairs, text_pairs
+from triage.ml.finetune import Pair, finetune_encoder, label_pairs, section_pairs, text_pairs, ticket_pairs
 
 TEXTS = ["vpn drops", "vpn keeps disconnecting", "printer jam", "paper stuck in printer", "lone label"]
 LABELS = ["Network", "Network", "Printing", "Printing", "Other"]
@@ -25,16 +26,50 @@ def test_pairs_join_same_labels_resolutions_and_headings():
         ("vpn keeps disconnecting", "vpn drops"),
     ]  # a label of one text has no pair
     assert {p.group for p in pairs} == {"label:Network", "label:Printing"}
-    both = field_pairs(
+    both = ticket_pairs(
         TEXTS, {"category": LABELS, "priority": [None, None, "high", "high", None]}, rng=np.random.default_rng(0)
     )
     assert {p.group for p in both} == {"category:Network", "category:Printing"}  # urgency says nothing of topic
-    alone = field_pairs(TEXTS, {"priority": [None, None, "high", "high", None]}, rng=np.random.default_rng(0))
+    alone = ticket_pairs(TEXTS, {"priority": [None, None, "high", "high", None]}, rng=np.random.default_rng(0))
     assert {p.group for p in alone} == {"priority:high"}  # unless it is all there is
     resolved = text_pairs(["a", "b", "c"], ["Reset the token.", "Reset the  token.", None], prefix="resolution")
     assert len(resolved) == 2 and resolved[0].group == resolved[1].group  # the same resolution, one group
+    # one pair per ticket (a pass over the pairs is a pass over the tickets), its positive drawn among
+    # what it has: a ticket of its category, one of its assignee, its resolution
+    labels = {"category": LABELS, "assignee": ["Net", "Desk", "Desk", "Desk", "Net"]}
+    resolutions = ["Reboot.", None, None, None, None]
+    drawn = [ticket_pairs(TEXTS, labels, resolutions, rng=np.random.default_rng(s)) for s in range(40)]
+    assert all([p.anchor for p in pairs] == TEXTS for pairs in drawn)  # "lone label" shares an assignee
+    first = {p.group.split(":")[0] for pairs in drawn for p in pairs[:1]}
+    assert first == {"category", "assignee", "resolution"}
+    assert {p.positive for pairs in drawn for p in pairs[4:]} == {"vpn drops"}
     section = {"slug": "vpn", "anchor": "steps", "heading_path": ["VPN", "Steps"], "text": "Open the client.\n"}
     assert section_pairs([section]) == [Pair("VPN > Steps", "Open the client.", "section:vpn#steps")]
+
+
+class _Tokenizer:
+    """Words as tokens, the tokenizer's calling convention."""
+
+    def __call__(self, texts, add_special_tokens=True):
+        return {"input_ids": [t.split() for t in texts]}
+
+
+def test_batches_hold_pairs_of_similar_length_and_every_pair_once_a_pass():
+    pairs = [Pair(" ".join(["w"] * n), "x", str(n)) for n in range(1, 65)]
+    batches = LengthBatches(pairs, _Tokenizer(), 4, max_length=48, rng=np.random.default_rng(0), chunk=4)
+    one_pass = [batches.next() for _ in range(16)]
+    assert sorted(len(p.anchor.split()) for batch in one_pass for p in batch) == list(range(1, 65))
+    spread = [max(len(p.anchor.split()) for p in b) - min(len(p.anchor.split()) for p in b) for b in one_pass]
+    assert np.mean(spread) < 16  # random batches of 4 from 64 lengths spread over about 38
+    few = LengthBatches(pairs[:6], _Tokenizer(), 4, max_length=48, rng=np.random.default_rng(0))
+    assert all(len({p.group for p in few.next()}) == 4 for _ in range(20))  # never a pair beside its own copy
+
+
+def test_precision_is_chosen_or_refused():
+    assert mixed_precision("float32") is False and mixed_precision("bfloat16") is True
+    assert mixed_precision("auto") in (True, False)
+    with pytest.raises(ValueError, match="precision"):
+        mixed_precision("half")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +93,7 @@ def test_fine_tuning_saves_a_self_describing_encoder_that_loads_by_its_folder(tu
     folder, report = tuned
     assert report.steps == 2 and report.stopped_by == "passes" and report.pairs == 16 and report.passes == 1.0
     assert report.texts_per_second > 0 and len(report.fingerprint) == 64
+    assert report.precision in ("bfloat16", "float32")
     assert json.loads((folder / FINETUNE_MANIFEST).read_text())["steps"] == 2
     loaded = load_encoder(str(folder))
     assert isinstance(loaded, FineTunedEncoder) and loaded.name == f"all-MiniLM-L6-v2+ft-{report.fingerprint[:12]}"
