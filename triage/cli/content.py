@@ -139,7 +139,7 @@ def tickets_import(file: Path, mapping: tuple[str, ...], embed: bool) -> None:
 def kb_intent_articles(file: Path, out: Path, mapping: tuple[str, ...], per_intent: int) -> None:
     """Write one Markdown article per intent of a labelled FILE (a KB stand-in for measurements)."""
     from triage.desk.ticket_import import parse_mapping, read_rows, require_mapped
-    from triage.evaluation.kb import write_intent_articles
+    from triage.evaluation.kb_folders import write_intent_articles
 
     parsed = parse_mapping(mapping, known=("text", "intent"))
     require_mapped(parsed, ("text", "intent"))

@@ -8,73 +8,24 @@ threshold chosen on half of the queries does on the other half.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from kb.importer import read_folder
-from kb.rendering import split_sections
 from triage.desk.ticket_import import check_columns, read_rows, require_mapped
 from triage.errors import InvalidImport
+from triage.evaluation.kb_folders import load_kb_sections, slug_of
 from triage.knowledge.day_one import fit_from_kb
 from triage.knowledge.nothing_fits import SHOWN, fit_nothing_fits
-from triage.knowledge.retrieval import METHODS, KnowledgeSearch, section_passages
+from triage.knowledge.retrieval import METHODS, PASSAGES_PER_SECTION, KnowledgeSearch, section_passages
 from triage.ml.calibration import expected_calibration_error
 from triage.text.language import detect_language
 
-__all__ = ("evaluate_kb", "load_kb_sections", "no_answer_threshold", "write_intent_articles")
-
-
-def write_intent_articles(rows: Sequence[tuple[str, str]], out_dir: Path, *, per_intent: int = 5) -> int:
-    """One Markdown article per intent from its name and its first ``per_intent`` example texts.
-
-    ``rows`` are (text, intent) pairs in file order, e.g. banking77's training file. Returns the number
-    of articles written. This is how a labelled query set stands in for a KB in the measurements.
-    """
-    examples: dict[str, list[str]] = defaultdict(list)
-    for text, intent in rows:
-        if len(examples[intent]) < per_intent:
-            examples[intent].append(" ".join(text.split()))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for intent, texts in examples.items():
-        title = intent.replace("_", " ").strip(" ?").capitalize()
-        lines = "\n".join(f"- {t}" for t in texts)
-        (out_dir / f"{_slug(intent)}.md").write_text(
-            f"---\nslug: {_slug(intent)}\ntitle: {title}\nstatus: published\n---\n\n"
-            f"Questions customers ask about {title.lower()}:\n\n{lines}\n",
-            encoding="utf-8",
-        )
-    return len(examples)
-
-
-def _slug(label: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
-
-
-def load_kb_sections(folder: Path) -> list[dict[str, Any]]:
-    """Parse a KB folder into section records, as the bundle stores them."""
-    chunks = []
-    for draft in read_folder(folder):
-        for section in split_sections(draft.title, draft.body):
-            chunks.append(
-                {
-                    "id": len(chunks) + 1,
-                    "slug": draft.slug,
-                    "title": draft.title,
-                    "language": draft.language,
-                    "revision": 1,
-                    "heading": section.heading,
-                    "heading_path": list(section.heading_path),
-                    "anchor": section.anchor,
-                    "text": section.text,
-                }
-            )
-    return chunks
+__all__ = ("evaluate_kb", "no_answer_threshold")
 
 
 def no_answer_threshold(scores: np.ndarray, unanswerable: np.ndarray, *, min_refused: float = 0.8) -> float:
@@ -184,6 +135,8 @@ def evaluate_kb(
         if method == "hybrid":
             hybrid_top = results
         report["methods"][method] = _retrieval_metrics(_ranks([[m.slug for m in r] for r in results], expected))
+    plain = _plain_dense(kept_chunks, passages, passage_vectors, query_vectors, top_k)
+    report["methods"]["plain_dense"] = _retrieval_metrics(_ranks(plain, expected))
     if removed:
         report["no_answer"] = _no_answer(hybrid_top, expected, seed)
     report["similarity_floor"] = _floor(hybrid_top, expected, min_similarity)
@@ -196,13 +149,35 @@ def evaluate_kb(
     return report
 
 
+def _plain_dense(
+    chunks: list[dict[str, Any]],
+    passages: list[tuple[int, str]],
+    passage_vectors: np.ndarray,
+    query_vectors: np.ndarray,
+    top_k: int,
+) -> list[list[str]]:
+    """The baseline: plain dense retrieval over titles and sections. An article scores the best cosine of
+    its sections' embeddings (heading path and text) and their heading paths alone; the ``top_k`` slugs
+    per query, best first."""
+    row = {pid: n for n, (pid, _) in enumerate(passages)}
+    owners: dict[str, list[int]] = defaultdict(list)
+    for chunk in chunks:
+        ids = [pid for pid in range(chunk["id"] * PASSAGES_PER_SECTION, (chunk["id"] + 1) * PASSAGES_PER_SECTION)]
+        found = [pid for pid in ids if pid in row]
+        owners[chunk["slug"]] += sorted({row[found[0]], row[found[-1]]})  # the whole section, the heading path
+    slugs = list(owners)
+    sims = np.asarray(query_vectors) @ np.asarray(passage_vectors).T
+    per_article = np.stack([sims[:, owners[slug]].max(axis=1) for slug in slugs], axis=1)
+    return [[slugs[n] for n in np.argsort(-scores, kind="stable")[:top_k]] for scores in per_article]
+
+
 def _labelled_queries(rows: list[dict[str, Any]], mapping: Mapping[str, str]) -> tuple[list[str], list[str | None]]:
     """Query texts (whitespace collapsed; an empty one is an error) and their expected slugs."""
     texts = [" ".join(str(r.get(mapping["text"]) or "").split()) for r in rows]
     for n, text in enumerate(texts, start=1):
         if not text:
             raise InvalidImport(f"row {n}: the query text is empty", field=f"row {n}.text")
-    return texts, [_slug(str(r.get(mapping["article"]) or "")) or None for r in rows]
+    return texts, [slug_of(str(r.get(mapping["article"]) or "")) or None for r in rows]
 
 
 def _nothing_fits(

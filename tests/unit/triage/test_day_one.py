@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.evaluation.kb import load_kb_sections
+from triage.evaluation.kb_folders import load_kb_sections
 from triage.knowledge.day_one import DAY_ONE_FEATURES, fit_from_kb, hit_features, pseudo_query
 from triage.knowledge.retrieval import KnowledgeSearch, section_passages
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from triage.errors import InvalidImport
-from triage.evaluation.kb import evaluate_kb, no_answer_threshold, write_intent_articles
+from triage.evaluation.kb import evaluate_kb, no_answer_threshold
+from triage.evaluation.kb_folders import write_intent_articles
 
 ROWS = [
     ("I am still waiting for my new card", "card_arrival"),
@@ -41,7 +42,7 @@ def test_intent_articles_are_importable_markdown(kb):
 
 def test_every_method_is_measured_and_the_no_answer_check_runs(kb, encoder):
     report = evaluate_kb(kb[0], kb[1], {"text": "text", "article": "intent"}, encoder.encode_batch)
-    assert set(report["methods"]) == {"hybrid", "dense", "bm25", "rrf"}
+    assert set(report["methods"]) == {"hybrid", "dense", "bm25", "rrf", "plain_dense"}
     assert report["methods"]["hybrid"]["recall@1"] == 1.0 and report["methods"]["hybrid"]["mrr"] == 1.0
     removed = evaluate_kb(kb[0], kb[1], {"text": "text", "article": "intent"}, encoder.encode_batch, remove=1)
     assert removed["articles"] == 2 and removed["rows"]["unanswerable"] == 1
