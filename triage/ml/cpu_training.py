@@ -24,7 +24,8 @@ class LengthBatches:
     def __init__(self, pairs: Sequence[Any], tokenizer, batch_size: int, *, max_length: int, rng, chunk: int = 16):
         self.pairs, self.batch_size, self.chunk, self.rng = pairs, batch_size, chunk, rng
         texts = sorted({t for p in pairs for t in (p.anchor, p.positive)})
-        tokens = dict(zip(texts, tokenizer(texts, add_special_tokens=True)["input_ids"], strict=True))
+        ids = tokenizer(texts, add_special_tokens=True, truncation=True, max_length=max_length)["input_ids"]
+        tokens = dict(zip(texts, ids, strict=True))
         self.lengths = np.array([min(max_length, max(len(tokens[p.anchor]), len(tokens[p.positive]))) for p in pairs])
         self.order: list[int] = []
         self.ready: list[list[int]] = []

@@ -50,8 +50,8 @@ def test_pairs_join_same_labels_resolutions_and_headings():
 class _Tokenizer:
     """Words as tokens, the tokenizer's calling convention."""
 
-    def __call__(self, texts, add_special_tokens=True):
-        return {"input_ids": [t.split() for t in texts]}
+    def __call__(self, texts, add_special_tokens=True, truncation=False, max_length=None):
+        return {"input_ids": [t.split()[: max_length if truncation else None] for t in texts]}
 
 
 def test_batches_hold_pairs_of_similar_length_and_every_pair_once_a_pass():
