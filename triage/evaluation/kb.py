@@ -160,12 +160,13 @@ def _plain_dense(
     """The baseline: plain dense retrieval over titles and sections. An article scores the best cosine of
     its sections' embeddings (heading path and text) and their heading paths alone; the ``top_k`` slugs
     per query, best first."""
-    row = {pid: n for n, (pid, _) in enumerate(passages)}
+    rows: dict[int, list[int]] = defaultdict(list)  # a section's rows of ``passages``, in order
+    for n, (pid, _) in enumerate(passages):
+        rows[pid // PASSAGES_PER_SECTION].append(n)
     owners: dict[str, list[int]] = defaultdict(list)
     for chunk in chunks:
-        ids = [pid for pid in range(chunk["id"] * PASSAGES_PER_SECTION, (chunk["id"] + 1) * PASSAGES_PER_SECTION)]
-        found = [pid for pid in ids if pid in row]
-        owners[chunk["slug"]] += sorted({row[found[0]], row[found[-1]]})  # the whole section, the heading path
+        found = rows[chunk["id"]]
+        owners[chunk["slug"]] += [found[0], found[-1]]  # the whole section, its heading path alone
     slugs = list(owners)
     sims = np.asarray(query_vectors) @ np.asarray(passage_vectors).T
     per_article = np.stack([sims[:, owners[slug]].max(axis=1) for slug in slugs], axis=1)

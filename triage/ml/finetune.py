@@ -32,9 +32,7 @@ __all__ = (
     "Pair",
     "finetune_encoder",
     "finetune_minilm",
-    "label_pairs",
     "section_pairs",
-    "text_pairs",
     "ticket_pairs",
 )
 
@@ -48,17 +46,11 @@ class Pair:
     group: str
 
 
-def label_pairs(
-    texts: Sequence[str], labels: Sequence[str | None], *, rng: np.random.Generator, prefix: str = "label"
-) -> list[Pair]:
-    """One pair per text whose label has another text: that text and a random other one of its label."""
-    return [pair for _, pair in _label_pairs(texts, labels, rng=rng, prefix=prefix)]
-
-
 def _label_pairs(
     texts: Sequence[str], labels: Sequence[str | None], *, rng: np.random.Generator, prefix: str
 ) -> list[tuple[int, Pair]]:
-    """:func:`label_pairs`, each with the index of its anchor."""
+    """For each text whose label has another text, that text and a random other one of its label, with
+    the index of the text."""
     by_label: dict[str, list[int]] = defaultdict(list)
     for n, label in enumerate(labels):
         if label:
@@ -101,13 +93,9 @@ def ticket_pairs(
     return [found[int(rng.integers(len(found)))] for found in options if found]
 
 
-def text_pairs(anchors: Sequence[str], positives: Sequence[str | None], *, prefix: str) -> list[Pair]:
-    """Each anchor with its own positive (a ticket and its resolution); equal positives share a group."""
-    return [pair for _, pair in _text_pairs(anchors, positives, prefix=prefix)]
-
-
 def _text_pairs(anchors: Sequence[str], positives: Sequence[str | None], *, prefix: str) -> list[tuple[int, Pair]]:
-    """:func:`text_pairs`, each with the index of its anchor."""
+    """Each anchor with its own positive (a ticket and its resolution), with the anchor's index; equal
+    positives share a group."""
     pairs = []
     for n, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
         text = " ".join((positive or "").split())[:2000]

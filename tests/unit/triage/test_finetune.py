@@ -11,14 +11,14 @@ import pytest
 from triage.ml.cpu_training import LengthBatches, mixed_precision
 from triage.ml.encoder import FINETUNE_MANIFEST, FineTunedEncoder, MiniLMEncoder
 from triage.ml.encoders import load_encoder
-from triage.ml.finetune import Pair, finetune_encoder, label_pairs, section_pairs, text_pairs, ticket_pairs
+from triage.ml.finetune import Pair, finetune_encoder, section_pairs, ticket_pairs
 
 TEXTS = ["vpn drops", "vpn keeps disconnecting", "printer jam", "paper stuck in printer", "lone label"]
 LABELS = ["Network", "Network", "Printing", "Printing", "Other"]
 
 
 def test_pairs_join_same_labels_resolutions_and_headings():
-    pairs = label_pairs(TEXTS, LABELS, rng=np.random.default_rng(0))
+    pairs = ticket_pairs(TEXTS, {"label": LABELS}, rng=np.random.default_rng(0))
     assert sorted((p.anchor, p.positive) for p in pairs) == [
         ("paper stuck in printer", "printer jam"),
         ("printer jam", "paper stuck in printer"),
@@ -32,13 +32,14 @@ def test_pairs_join_same_labels_resolutions_and_headings():
     assert {p.group for p in both} == {"category:Network", "category:Printing"}  # urgency says nothing of topic
     alone = ticket_pairs(TEXTS, {"priority": [None, None, "high", "high", None]}, rng=np.random.default_rng(0))
     assert {p.group for p in alone} == {"priority:high"}  # unless it is all there is
-    resolved = text_pairs(["a", "b", "c"], ["Reset the token.", "Reset the  token.", None], prefix="resolution")
+    resolutions = ["Reset the token.", "Reset the  token.", None]
+    resolved = ticket_pairs(["a", "b", "c"], {}, resolutions, rng=np.random.default_rng(0))
     assert len(resolved) == 2 and resolved[0].group == resolved[1].group  # the same resolution, one group
     # one pair per ticket (a pass over the pairs is a pass over the tickets), its positive drawn among
     # what it has: a ticket of its category, one of its assignee, its resolution
     labels = {"category": LABELS, "assignee": ["Net", "Desk", "Desk", "Desk", "Net"]}
-    resolutions = ["Reboot.", None, None, None, None]
-    drawn = [ticket_pairs(TEXTS, labels, resolutions, rng=np.random.default_rng(s)) for s in range(40)]
+    reboot = ["Reboot.", None, None, None, None]
+    drawn = [ticket_pairs(TEXTS, labels, reboot, rng=np.random.default_rng(s)) for s in range(40)]
     assert all([p.anchor for p in pairs] == TEXTS for pairs in drawn)  # "lone label" shares an assignee
     first = {p.group.split(":")[0] for pairs in drawn for p in pairs[:1]}
     assert first == {"category", "assignee", "resolution"}
