@@ -138,7 +138,8 @@ def _field_prediction(
     reason = None
     if novel:
         share = 1 - getattr(clf, "novelty_rate", 0.0)
-        reason = f"a new kind of ticket: less like the resolved tickets than {share:.0%} of them are like one another"
+        doubt = ", and less clearly of one label," if getattr(clf, "novelty_weight_", 0.0) else ""
+        reason = f"a new kind of ticket: less like the resolved tickets{doubt} than {share:.0%} of them are"
     elif abstained:
         reason = (
             f"confidence {confidence:.2f} is below {threshold:.2f}, the threshold for "
@@ -180,8 +181,9 @@ def _predict_many(
                 row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
         with stages("classify"):
-            novel = clf.novel(X, shared)
-            proba, sets, abstain = clf.predict_sets(X, novel, shared)
+            proba = clf.predict_proba(X, shared)
+            novel = clf.novel(X, shared, proba)
+            proba, sets, abstain = clf.predict_sets(X, novel, shared, proba)
             chosen = clf.decide(proba)
         with stages("evidence"):
             for i, row in enumerate(predictions):

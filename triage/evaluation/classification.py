@@ -27,7 +27,7 @@ from triage.ml.calibration import expected_calibration_error
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.decisions import DECISIONS, decide
 from triage.ml.inputs import make_inputs, texts_of, vectors_of
-from triage.ml.novelty import familiarity
+from triage.ml.novelty import familiarity, new_kind_score
 
 __all__ = (
     "ece_noise_floor",
@@ -136,8 +136,9 @@ def evaluate_arrays(
     )
     clf.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
-    novel = clf.novel(X_test)
-    proba, sets, abstain = clf.predict_sets(X_test, novel)
+    proba = clf.predict_proba(X_test)
+    novel = clf.novel(X_test, proba=proba)
+    proba, sets, abstain = clf.predict_sets(X_test, novel, proba=proba)
     pred = clf.classes_[clf.decide(proba)].astype(str)
     correct = pred == y_test
     top_correct = clf.classes_[proba.argmax(axis=1)].astype(str) == y_test  # calibration is of the top label
@@ -195,20 +196,23 @@ def open_set_auroc(
     seed: int = 0,
     min_examples: int = 2,
 ) -> dict[str, Any]:
-    """Hold ``n_unknown`` labels out of training: how well ``1 - max probability`` and unfamiliarity (see
-    :mod:`triage.ml.novelty`) single out their test rows (AUROC), and how many abstain, as a new kind of
-    ticket or for low confidence, against the known rows."""
+    """Hold ``n_unknown`` labels out of training: how well ``1 - max probability``, unfamiliarity and the
+    new-kind score that decides (see :mod:`triage.ml.novelty`) single out their test rows (AUROC), and how
+    many abstain, as a new kind of ticket or for low confidence, against the known rows."""
     unknown = unknown_labels(y_train, n_unknown, seed)
     keep = ~np.isin(y_train, unknown)
     clf = TriageClassifier(min_examples=min_examples).fit(X_train[keep], y_train[keep])
-    novel = clf.novel(X_test)
-    proba, _, abstain = clf.predict_sets(X_test, novel)
+    proba = clf.predict_proba(X_test)
+    novel = clf.novel(X_test, proba=proba)
+    proba, _, abstain = clf.predict_sets(X_test, novel, proba=proba)
     is_unknown = np.isin(y_test, unknown)
-    unfamiliar = -familiarity(vectors_of(X_test), clf.train_vectors_)
+    familiar = familiarity(vectors_of(X_test), clf.train_vectors_)
+    score = new_kind_score(familiar, proba.max(axis=1), clf.novelty_weight_)
     return {
         "held_out_labels": unknown,
         "auroc": round(float(roc_auc_score(is_unknown, 1.0 - proba.max(axis=1))), 4),
-        "auroc_familiarity": round(float(roc_auc_score(is_unknown, unfamiliar)), 4),
+        "auroc_familiarity": round(float(roc_auc_score(is_unknown, -familiar)), 4),
+        "auroc_new_kind": round(float(roc_auc_score(is_unknown, -score)), 4),
         "novelty_rate": clf.novelty_rate,
         "unknown_rows_abstained": round(float(abstain[is_unknown].mean()), 4),
         "known_rows_abstained": round(float(abstain[~is_unknown].mean()), 4),

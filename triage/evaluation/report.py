@@ -71,7 +71,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             o = r["open_set"]
             lines.append(
                 f"- Open set ({len(o['held_out_labels'])} labels held out of training): AUROC of 1 - top probability "
-                f"{_fmt(o['auroc'])}, of unfamiliarity {_fmt(o.get('auroc_familiarity'))}; abstained on "
+                f"{_fmt(o['auroc'])}, of unfamiliarity {_fmt(o.get('auroc_familiarity'))}, of the new-kind score "
+                f"{_fmt(o.get('auroc_new_kind'))}; abstained on "
                 f"{_fmt(o['unknown_rows_abstained'])} of unknown rows and {_fmt(o['known_rows_abstained'])} of known "
                 f"rows ({_fmt(o.get('unknown_rows_new_kind'))} and {_fmt(o.get('known_rows_new_kind'))} as a new kind "
                 "of ticket)"

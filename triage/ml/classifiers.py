@@ -30,10 +30,10 @@ from triage.ml.conformal import conformal_quantile, prediction_sets
 from triage.ml.decisions import DECISIONS, decide, fit_decisions
 from triage.ml.fold_average import FoldAverage, cross_fit_folds
 from triage.ml.inputs import text_features, texts_of, usable_labels, vectors_of
-from triage.ml.novelty import familiarity, familiarity_of, novelty_threshold
+from triage.ml.novelty import DOUBT_WEIGHT, familiarity, familiarity_of, new_kind_score, novelty_threshold
+from triage.ml.saved_state import SavedState
 from triage.ml.shared_inputs import SharedInputs
 from triage.ml.stacking import SharedWeightStacker
-from triage.ml.vocabularies import pack_vocabularies, unpack_vocabularies
 from triage.ml.voting import knn_vote, vote_from_similarities
 
 __all__ = ("TriageClassifier",)
@@ -43,7 +43,7 @@ def _scores_2d(scores: np.ndarray) -> np.ndarray:
     return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
 
 
-class TriageClassifier(ClassifierMixin, BaseEstimator):
+class TriageClassifier(SavedState, ClassifierMixin, BaseEstimator):
     """A calibrated, abstaining classifier for one ticket field over a closed label set.
 
     ``X`` is an object array from :func:`triage.ml.inputs.make_inputs` (text, embedding per row).
@@ -72,8 +72,8 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             :mod:`triage.ml.decisions`). Both rules are fitted; this one is used, and it may be
             changed with ``set_params`` after fitting.
         novelty_rate: the share of ordinary tickets allowed to abstain as "a new kind of ticket" (less
-            familiar to the training tickets than that share of them; see :mod:`triage.ml.novelty`);
-            0 turns it off.
+            familiar to the training tickets, with the classifier's doubt counted, than that share of
+            them; see :mod:`triage.ml.novelty`); 0 turns it off.
         random_state: seed of the fold split.
     """
 
@@ -198,7 +198,14 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         self.train_vectors_, self.train_y_ = vectors, y_idx
         self.meta_ = self._meta(self.stacker_).fit(view_oof[known], y_idx[known])
         self.n_train_ = int(known.sum())
-        self.novelty_threshold_ = novelty_threshold(vectors, self.novelty_rate, seed=self.random_state)
+        self.novelty_weight_ = DOUBT_WEIGHT
+        self.novelty_threshold_ = novelty_threshold(
+            vectors,
+            self.novelty_rate,
+            top_probability=proba_oof.max(axis=1),
+            weight=DOUBT_WEIGHT,
+            seed=self.random_state,
+        )
         return self
 
     # -- predicting -------------------------------------------------------------------------
@@ -233,28 +240,6 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             self._arranged = arranged
         return arranged[1]
 
-    def __getstate__(self) -> dict:
-        """The fitted state without the arrangement of the fold models, which is rebuilt after loading, and
-        with the TF-IDF vocabularies as arrays (see :mod:`triage.ml.vocabularies`)."""
-        state = dict(super().__getstate__())
-        state.pop("_arranged", None)
-        if "vectorizer_" in state:
-            state["vectorizer_"], state["vocabularies_"] = pack_vocabularies(state["vectorizer_"])
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        """The state :meth:`__getstate__` gave (or that of a classifier saved before vocabularies were packed)."""
-        state = dict(state)
-        if "decisions_" not in state and "abstention_" in state:  # saved before balanced decisions
-            state["decisions_"] = {"most_probable": {"exponent": 0.0, "abstention": state.pop("abstention_")}}
-            state.setdefault("log_prior_", None)
-        state.setdefault("decision", "most_probable")
-        state.setdefault("novelty_rate", 0.0)  # saved before the new-kind check: it never flags
-        packed = state.pop("vocabularies_", None)
-        if packed is not None:
-            state["vectorizer_"] = unpack_vocabularies(state["vectorizer_"], packed)
-        super().__setstate__(state)
-
     def predict_proba(self, X: np.ndarray, shared: SharedInputs | None = None) -> np.ndarray:
         """Calibrated class probabilities."""
         return apply_temperature(self.decision_function(X, shared), self.temperature_)
@@ -277,24 +262,29 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """The committed label per row (abstention is reported by :meth:`predict_sets`)."""
         return self.classes_[self.decide(self.predict_proba(X))]
 
-    def novel(self, X: np.ndarray, shared: SharedInputs | None = None) -> np.ndarray:
-        """Per row: is it a new kind of ticket (less familiar to the training tickets than the threshold)?"""
+    def novel(self, X: np.ndarray, shared: SharedInputs | None = None, proba: np.ndarray | None = None) -> np.ndarray:
+        """Per row: is it a new kind of ticket (:func:`~triage.ml.novelty.new_kind_score` below the
+        threshold)? ``proba``: the rows' calibrated probabilities, when already computed."""
         threshold = getattr(self, "novelty_threshold_", float("-inf"))  # none in bundles saved before
         if not np.isfinite(threshold):
             return np.zeros(len(X), dtype=bool)
-        if shared is not None:
-            return familiarity_of(shared.similarities(self.train_vectors_)) < threshold
-        return familiarity(vectors_of(X), self.train_vectors_) < threshold
+        sims = shared.similarities(self.train_vectors_) if shared is not None else None
+        familiar = familiarity(vectors_of(X), self.train_vectors_) if sims is None else familiarity_of(sims)
+        top = (self.predict_proba(X, shared) if proba is None else proba).max(axis=1) if self.novelty_weight_ else None
+        return new_kind_score(familiar, top, self.novelty_weight_) < threshold
 
     def predict_sets(
-        self, X: np.ndarray, novel: np.ndarray | None = None, shared: SharedInputs | None = None
+        self,
+        X: np.ndarray,
+        novel: np.ndarray | None = None,
+        shared: SharedInputs | None = None,
+        proba: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row: the
-        committed label's probability is below the decision rule's threshold, or the ticket is new
-        (``novel``, from :meth:`novel` when not given)."""
-        proba = self.predict_proba(X, shared)
+        """Calibrated probabilities (``proba`` if already computed), conformal sets (class indices) and abstain
+        mask per row: the committed label's probability is under the rule's threshold, or the row is ``novel``."""
+        proba = self.predict_proba(X, shared) if proba is None else proba
         sets = prediction_sets(proba, self.conformal_quantile_)
         chosen = self.decide(proba)
-        novel = self.novel(X, shared) if novel is None else novel
+        novel = self.novel(X, shared, proba) if novel is None else novel
         abstain = (proba[np.arange(len(proba)), chosen] < self.abstention_["threshold"]) | novel
         return proba, sets, abstain

@@ -12,7 +12,8 @@ from sklearn.svm import LinearSVC, OneClassSVM
 
 from triage.bundles.loading import TRUSTED_TYPES, load_classifier
 from triage.ml.classifiers import TriageClassifier
-from triage.ml.inputs import make_inputs
+from triage.ml.inputs import make_inputs, vectors_of
+from triage.ml.novelty import familiarity, new_kind_score
 from triage.ml.voting import knn_vote
 
 WORDS = {"Network": "vpn gateway wifi", "Billing": "invoice refund vat", "Printing": "toner printer jam"}
@@ -260,3 +261,26 @@ with pytest.raises(ValueError, match="OneClassSVM"):
     load_classifier(Path({str(tmp_path)!r}) / "foreign.skops")
 """
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_the_classifiers_doubt_counts_towards_a_new_kind():
+    X, y = _data()
+    clf = TriageClassifier(min_examples=3, novelty_rate=0.04).fit(X, y)
+    X_new, _ = _data(seed=2)
+    proba = clf.predict_proba(X_new)
+    familiar = familiarity(vectors_of(X_new), clf.train_vectors_)
+    score = new_kind_score(familiar, proba.max(axis=1), clf.novelty_weight_)
+    assert clf.novelty_weight_ > 0
+    np.testing.assert_array_equal(clf.novel(X_new), score < clf.novelty_threshold_)
+    np.testing.assert_array_equal(clf.novel(X_new, proba=proba), clf.novel(X_new))
+    # the same familiarity with less confidence is less ordinary; without weight it is familiarity alone
+    assert (
+        new_kind_score(np.array([0.8]), np.array([0.4]), 0.25)[0]
+        < new_kind_score(np.array([0.8]), np.array([0.9]), 0.25)[0]
+    )
+    np.testing.assert_array_equal(new_kind_score(familiar, proba.max(axis=1), 0.0), familiar)
+    state = clf.__getstate__()
+    state.pop("novelty_weight_")  # saved before the doubt counted: its threshold was of familiarity alone
+    older = TriageClassifier.__new__(TriageClassifier)
+    older.__setstate__(state)
+    np.testing.assert_array_equal(older.novel(X_new), familiar < clf.novelty_threshold_)

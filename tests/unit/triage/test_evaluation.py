@@ -95,7 +95,7 @@ def test_open_set_abstain_score_separates_unseen_labels():
     train = np.arange(len(y)) % 4 != 0
     result = open_set_auroc(X[train], y[train], X[~train], y[~train], n_unknown=2, seed=1)
     assert len(result["held_out_labels"]) == 2
-    assert result["auroc"] > 0.9 and result["auroc_familiarity"] > 0.9
+    assert min(result["auroc"], result["auroc_familiarity"], result["auroc_new_kind"]) > 0.9
     # a new kind of ticket abstains: the held-out topics far more often than the known ones
     assert result["unknown_rows_new_kind"] > 0.5 and result["known_rows_new_kind"] <= 0.2  # 60 known rows
     assert result["unknown_rows_abstained"] >= result["unknown_rows_new_kind"]
