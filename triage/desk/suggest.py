@@ -138,8 +138,12 @@ def _field_prediction(
     reason = None
     if novel:
         share = 1 - getattr(clf, "novelty_rate", 0.0)
-        doubt = ", and less clearly of one label," if getattr(clf, "novelty_weight_", 0.0) else ""
-        reason = f"a new kind of ticket: less like the resolved tickets{doubt} than {share:.0%} of them are"
+        reason = f"a new kind of ticket: less like the resolved tickets than {share:.0%} of them are like one another"
+        if getattr(clf, "novelty_weight_", 0.0):  # the doubt counts (bundles trained since 2026-12-01)
+            reason = (
+                f"a new kind of ticket: less like the resolved tickets, and less clearly of one label, than "
+                f"{share:.0%} of them"
+            )
     elif abstained:
         reason = (
             f"confidence {confidence:.2f} is below {threshold:.2f}, the threshold for "
@@ -181,9 +185,7 @@ def _predict_many(
                 row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
         with stages("classify"):
-            proba = clf.predict_proba(X, shared)
-            novel = clf.novel(X, shared, proba)
-            proba, sets, abstain = clf.predict_sets(X, novel, shared, proba)
+            proba, sets, abstain, novel = clf.assess(X, shared)
             chosen = clf.decide(proba)
         with stages("evidence"):
             for i, row in enumerate(predictions):

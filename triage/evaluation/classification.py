@@ -136,9 +136,7 @@ def evaluate_arrays(
     )
     clf.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
-    proba = clf.predict_proba(X_test)
-    novel = clf.novel(X_test, proba=proba)
-    proba, sets, abstain = clf.predict_sets(X_test, novel, proba=proba)
+    proba, sets, abstain, novel = clf.assess(X_test)
     pred = clf.classes_[clf.decide(proba)].astype(str)
     correct = pred == y_test
     top_correct = clf.classes_[proba.argmax(axis=1)].astype(str) == y_test  # calibration is of the top label
@@ -202,9 +200,7 @@ def open_set_auroc(
     unknown = unknown_labels(y_train, n_unknown, seed)
     keep = ~np.isin(y_train, unknown)
     clf = TriageClassifier(min_examples=min_examples).fit(X_train[keep], y_train[keep])
-    proba = clf.predict_proba(X_test)
-    novel = clf.novel(X_test, proba=proba)
-    proba, _, abstain = clf.predict_sets(X_test, novel, proba=proba)
+    proba, _, abstain, novel = clf.assess(X_test)
     is_unknown = np.isin(y_test, unknown)
     familiar = familiarity(vectors_of(X_test), clf.train_vectors_)
     score = new_kind_score(familiar, proba.max(axis=1), clf.novelty_weight_)

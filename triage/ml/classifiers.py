@@ -274,17 +274,20 @@ class TriageClassifier(SavedState, ClassifierMixin, BaseEstimator):
         return new_kind_score(familiar, top, self.novelty_weight_) < threshold
 
     def predict_sets(
-        self,
-        X: np.ndarray,
-        novel: np.ndarray | None = None,
-        shared: SharedInputs | None = None,
-        proba: np.ndarray | None = None,
+        self, X: np.ndarray, novel: np.ndarray | None = None, shared: SharedInputs | None = None
     ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """Calibrated probabilities (``proba`` if already computed), conformal sets (class indices) and abstain
-        mask per row: the committed label's probability is under the rule's threshold, or the row is ``novel``."""
-        proba = self.predict_proba(X, shared) if proba is None else proba
+        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row (see
+        :meth:`assess`, which also returns which rows are new)."""
+        return self.assess(X, shared, novel)[:3]
+
+    def assess(
+        self, X: np.ndarray, shared: SharedInputs | None = None, novel: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
+        """Per row: calibrated probabilities, the conformal set (class indices), whether it abstains (the
+        committed label's probability is below the rule's threshold, or it is new) and whether it is a
+        new kind of ticket (``novel``, from :meth:`novel` when not given)."""
+        proba = self.predict_proba(X, shared)
         sets = prediction_sets(proba, self.conformal_quantile_)
-        chosen = self.decide(proba)
         novel = self.novel(X, shared, proba) if novel is None else novel
-        abstain = (proba[np.arange(len(proba)), chosen] < self.abstention_["threshold"]) | novel
-        return proba, sets, abstain
+        abstain = (proba[np.arange(len(proba)), self.decide(proba)] < self.abstention_["threshold"]) | novel
+        return proba, sets, abstain, novel

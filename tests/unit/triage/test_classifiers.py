@@ -273,6 +273,9 @@ def test_the_classifiers_doubt_counts_towards_a_new_kind():
     assert clf.novelty_weight_ > 0
     np.testing.assert_array_equal(clf.novel(X_new), score < clf.novelty_threshold_)
     np.testing.assert_array_equal(clf.novel(X_new, proba=proba), clf.novel(X_new))
+    _, _, abstain, novel = clf.assess(X_new)
+    np.testing.assert_array_equal(novel, clf.novel(X_new))
+    assert abstain[novel].all()
     # the same familiarity with less confidence is less ordinary; without weight it is familiarity alone
     assert (
         new_kind_score(np.array([0.8]), np.array([0.4]), 0.25)[0]
