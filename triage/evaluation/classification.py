@@ -27,7 +27,7 @@ from triage.ml.calibration import expected_calibration_error
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.decisions import DECISIONS, decide
 from triage.ml.inputs import make_inputs, texts_of, vectors_of
-from triage.ml.novelty import familiarity, new_kind_score
+from triage.ml.novelty import familiarity
 
 __all__ = (
     "ece_noise_floor",
@@ -203,7 +203,7 @@ def open_set_auroc(
     proba, _, abstain, novel = clf.assess(X_test)
     is_unknown = np.isin(y_test, unknown)
     familiar = familiarity(vectors_of(X_test), clf.train_vectors_)
-    score = new_kind_score(familiar, proba.max(axis=1), clf.novelty_weight_)
+    score = clf.new_kind_scores(X_test, proba=proba)
     return {
         "held_out_labels": unknown,
         "auroc": round(float(roc_auc_score(is_unknown, 1.0 - proba.max(axis=1))), 4),

@@ -262,16 +262,23 @@ class TriageClassifier(SavedState, ClassifierMixin, BaseEstimator):
         """The committed label per row (abstention is reported by :meth:`predict_sets`)."""
         return self.classes_[self.decide(self.predict_proba(X))]
 
+    def new_kind_scores(
+        self, X: np.ndarray, shared: SharedInputs | None = None, proba: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per row: :func:`~triage.ml.novelty.new_kind_score`, lower for a new kind (``proba``, if computed)."""
+        sims = shared.similarities(self.train_vectors_) if shared is not None else None
+        familiar = familiarity(vectors_of(X), self.train_vectors_) if sims is None else familiarity_of(sims)
+        if not self.novelty_weight_:  # a classifier saved before the doubt counted: familiarity alone
+            return new_kind_score(familiar, None, 0.0)
+        proba = self.predict_proba(X, shared) if proba is None else proba
+        return new_kind_score(familiar, proba.max(axis=1), self.novelty_weight_)
+
     def novel(self, X: np.ndarray, shared: SharedInputs | None = None, proba: np.ndarray | None = None) -> np.ndarray:
-        """Per row: is it a new kind of ticket (:func:`~triage.ml.novelty.new_kind_score` below the
-        threshold)? ``proba``: the rows' calibrated probabilities, when already computed."""
+        """Per row: is it a new kind of ticket (its :meth:`new_kind_scores` below the threshold)?"""
         threshold = getattr(self, "novelty_threshold_", float("-inf"))  # none in bundles saved before
         if not np.isfinite(threshold):
             return np.zeros(len(X), dtype=bool)
-        sims = shared.similarities(self.train_vectors_) if shared is not None else None
-        familiar = familiarity(vectors_of(X), self.train_vectors_) if sims is None else familiarity_of(sims)
-        top = (self.predict_proba(X, shared) if proba is None else proba).max(axis=1) if self.novelty_weight_ else None
-        return new_kind_score(familiar, top, self.novelty_weight_) < threshold
+        return self.new_kind_scores(X, shared, proba) < threshold
 
     def predict_sets(
         self, X: np.ndarray, novel: np.ndarray | None = None, shared: SharedInputs | None = None
