@@ -55,6 +55,7 @@ class ModelSettings:
     encode_batch_size: int = 16
     min_examples_per_label: int = 2
     decision: str = "most_probable"  # or "balanced": see triage.ml.decisions
+    new_kind_recent_days: float = 7.0  # open tickets this recent count in the new-kind check; 0: they don't
     coverage: float = 0.9
     target_precision: float = 0.9
     kb_min_similarity: float = 0.5
@@ -191,6 +192,7 @@ class Settings:
                 encode_batch_size=int(env.get("HELPDESK_ENCODE_BATCH_SIZE", "16")),
                 min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "2")),
                 decision=_choice(env, "HELPDESK_DECISION", ("most_probable", "balanced")),
+                new_kind_recent_days=float(env.get("HELPDESK_NEW_KIND_RECENT_DAYS", "7")),
                 coverage=float(env.get("HELPDESK_COVERAGE", "0.9")),
                 target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
                 kb_min_similarity=float(env.get("HELPDESK_KB_MIN_SIMILARITY", "0.5")),

@@ -3,15 +3,17 @@ erased tickets) and the KB index, loaded once here, with suggestions and recomme
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import session_scope
 from models.settings import Settings
 from triage.assist.assistant import Assistant
+from triage.assist.recent import RecentTickets
 from triage.bundles.adaptation import bundle_encoder
 from triage.bundles.loading import LoadedBundle, load_bundle
 from triage.bundles.registry import get_active
@@ -36,14 +38,24 @@ class Standalone:
     cache: EmbeddingCache
     redactor: Redactor
     top_k: int
+    sessions: sessionmaker[Session] | None = None  # where recent open tickets are read, for the new-kind check
+    recent: RecentTickets = field(default_factory=RecentTickets)
 
     def suggest(self, subject: str, body: str) -> Suggestions:
         """Suggestions for one ticket."""
-        return suggest(self.bundle, self.knowledge.search, self.encoder, subject=subject, body=body, top_k=self.top_k)
+        search, recent = self.knowledge.search, self.recent_vectors()
+        return suggest(self.bundle, search, self.encoder, subject=subject, body=body, top_k=self.top_k, recent=recent)
 
     def suggest_many(self, drafts: list[tuple[str, str]]) -> list:
         """Suggestions for several tickets at once (one encoder batch)."""
-        return suggest_many(self.bundle, self.knowledge.search, self.encoder, [(s, b, self.top_k) for s, b in drafts])
+        batch = [(s, b, self.top_k) for s, b in drafts]
+        return suggest_many(self.bundle, self.knowledge.search, self.encoder, batch, recent=self.recent_vectors())
+
+    def recent_vectors(self) -> np.ndarray | None:
+        """The vectors of recent open tickets for the new-kind check (see :mod:`triage.assist.recent`)."""
+        if self.bundle is None or self.sessions is None:
+            return None
+        return self.recent.vectors_for(self.sessions, self.encoder, self.cache, self.redactor)
 
     def replies(self, session: Session, ticket_id: int) -> list[dict[str, Any]]:
         """Recommended replies, with their sources, for a stored ticket."""
@@ -68,4 +80,5 @@ def load_standalone(settings: Settings, sessions: sessionmaker[Session], encoder
             day_one_keep=settings.models.kb_day_one_keep,
         )
     redactor = Redactor(settings.models.redact_patterns)
-    return Standalone(bundle, knowledge, encoder, cache, redactor, settings.api.default_top_k)
+    recent = RecentTickets(settings.models.new_kind_recent_days)
+    return Standalone(bundle, knowledge, encoder, cache, redactor, settings.api.default_top_k, sessions, recent)

@@ -14,6 +14,7 @@ from triage.errors import InvalidQuery
 from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, article_hits
 from triage.ml.encoder import Encoder
 from triage.ml.inputs import make_inputs
+from triage.ml.novelty import recent_closeness
 from triage.ml.shared_inputs import SharedInputs
 from triage.stages import UNTIMED, Stages
 from triage.text.drafts import prepare_draft
@@ -172,11 +173,14 @@ def _predict_many(
     texts: Sequence[str],
     similars: Sequence[list[SimilarTicket]],
     stages: Stages = UNTIMED,
+    recent: np.ndarray | None = None,
 ) -> list[dict[str, FieldPrediction]]:
-    """Every field's prediction for several texts, each classifier called once for all of them."""
+    """Every field's prediction for several texts, each classifier called once for all of them (``recent``:
+    the vectors of recent open tickets, which the new-kind check compares with)."""
     predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
     X = make_inputs(list(texts), vectors.reshape(len(texts), -1))
     shared = SharedInputs(X)  # features and similarities the fields' classifiers have in common, once
+    closeness = None if recent is None else recent_closeness(vectors.reshape(len(texts), -1), recent)
     for name in bundle.fields:
         clf = bundle.classifiers.get(name)
         if clf is None:
@@ -185,7 +189,7 @@ def _predict_many(
                 row[name] = FieldPrediction(status="unavailable", reason=reason, bundle_version=bundle.version)
             continue
         with stages("classify"):
-            proba, sets, abstain, novel = clf.assess(X, shared)
+            proba, sets, abstain, novel = clf.assess(X, shared, recent=closeness)
             chosen = clf.decide(proba)
         with stages("evidence"):
             for i, row in enumerate(predictions):
@@ -208,10 +212,11 @@ def suggest_many(
     encoder: Encoder,
     drafts: Sequence[tuple[str | None, str | None, int]],
     stages: Stages = UNTIMED,
+    recent: np.ndarray | None = None,
 ) -> list[Suggestions | InvalidQuery]:
     """:func:`suggest` for several (subject, body, top_k) drafts at once: one encoder batch and one call
     per classifier for all of them. A draft without text gets its :class:`InvalidQuery` in its place.
-    ``stages`` times each stage (see :mod:`triage.stages`)."""
+    ``stages`` times each stage (see :mod:`triage.stages`); ``recent``: see :func:`suggest`."""
     redactor = bundle.redactor if bundle else None
     prepared: list[tuple[str, str | None] | InvalidQuery] = []
     for subject, body, _ in drafts:
@@ -231,7 +236,7 @@ def suggest_many(
             for n, i in enumerate(valid):
                 nearest.append(found[n][: max(drafts[i][2], NEIGHBOURS)])
                 similars.append(similar_tickets(bundle, vectors[n], drafts[i][2], nearest[n]))
-    predictions = _predict_many(bundle, vectors, texts, similars, stages) if bundle and texts else []
+    predictions = _predict_many(bundle, vectors, texts, similars, stages, recent) if bundle and texts else []
     results: list[Suggestions | InvalidQuery] = list(prepared)  # errors stay where they are
     for n, i in enumerate(valid):
         text, language = prepared[i]
@@ -255,12 +260,15 @@ def suggest(
     subject: str | None,
     body: str | None,
     top_k: int = 5,
+    recent: np.ndarray | None = None,
 ) -> Suggestions:
     """Encode the text once and return published articles, similar resolved tickets and predictions.
 
     With no bundle, the answer degrades: articles only, no tickets, predictions ``unavailable``.
+    ``recent``: the vectors of recent open tickets; a draft more like several of them than like the
+    resolved tickets counts as more likely a new kind (see :mod:`triage.ml.novelty`).
     """
-    (result,) = suggest_many(bundle, knowledge, encoder, [(subject, body, top_k)])
+    (result,) = suggest_many(bundle, knowledge, encoder, [(subject, body, top_k)], recent=recent)
     if isinstance(result, InvalidQuery):
         raise result
     return result

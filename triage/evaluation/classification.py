@@ -18,22 +18,22 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 from sklearn.pipeline import make_pipeline
 
 from triage.errors import InvalidImport
-from triage.evaluation.labelled import adaptation_rows, load_labelled, split_rows, unknown_labels
+from triage.evaluation.labelled import adaptation_rows, load_labelled, split_rows
+from triage.evaluation.open_set import open_set_auroc
 from triage.ml.calibration import expected_calibration_error
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.decisions import DECISIONS, decide
 from triage.ml.inputs import make_inputs, texts_of, vectors_of
-from triage.ml.novelty import familiarity
 
 __all__ = (
     "ece_noise_floor",
     "evaluate_arrays",
     "evaluate_file",
-    "open_set_auroc",
+    "open_set_auroc",  # re-exported from triage.evaluation.open_set
 )
 
 
@@ -181,39 +181,6 @@ def evaluate_arrays(
             "precision": round(float(correct[answered].mean()), 4) if answered.any() else None,
             "coverage": round(float(answered.mean()), 4),
         },
-    }
-
-
-def open_set_auroc(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    n_unknown: int,
-    seed: int = 0,
-    min_examples: int = 2,
-) -> dict[str, Any]:
-    """Hold ``n_unknown`` labels out of training: how well ``1 - max probability``, unfamiliarity and the
-    new-kind score that decides (see :mod:`triage.ml.novelty`) single out their test rows (AUROC), and how
-    many abstain, as a new kind of ticket or for low confidence, against the known rows."""
-    unknown = unknown_labels(y_train, n_unknown, seed)
-    keep = ~np.isin(y_train, unknown)
-    clf = TriageClassifier(min_examples=min_examples).fit(X_train[keep], y_train[keep])
-    proba, _, abstain, novel = clf.assess(X_test)
-    is_unknown = np.isin(y_test, unknown)
-    familiar = familiarity(vectors_of(X_test), clf.train_vectors_)
-    score = clf.new_kind_scores(X_test, proba=proba)
-    return {
-        "held_out_labels": unknown,
-        "auroc": round(float(roc_auc_score(is_unknown, 1.0 - proba.max(axis=1))), 4),
-        "auroc_familiarity": round(float(roc_auc_score(is_unknown, -familiar)), 4),
-        "auroc_new_kind": round(float(roc_auc_score(is_unknown, -score)), 4),
-        "novelty_rate": clf.novelty_rate,
-        "unknown_rows_abstained": round(float(abstain[is_unknown].mean()), 4),
-        "known_rows_abstained": round(float(abstain[~is_unknown].mean()), 4),
-        "unknown_rows_new_kind": round(float(novel[is_unknown].mean()), 4),
-        "known_rows_new_kind": round(float(novel[~is_unknown].mean()), 4),
     }
 
 

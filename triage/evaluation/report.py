@@ -77,6 +77,14 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"rows ({_fmt(o.get('unknown_rows_new_kind'))} and {_fmt(o.get('known_rows_new_kind'))} as a new kind "
                 "of ticket)"
             )
+            if "in_arrival_order" in o:
+                a = o["in_arrival_order"]
+                lines.append(
+                    f"- The same in arrival order (each test row with the ones before it as recent open tickets): "
+                    f"AUROC of the new-kind score {_fmt(a['auroc_new_kind'])}; abstained on "
+                    f"{_fmt(a['unknown_rows_abstained'])} of unknown rows and {_fmt(a['known_rows_abstained'])} of "
+                    f"known rows ({_fmt(a['unknown_rows_new_kind'])} and {_fmt(a['known_rows_new_kind'])} new)"
+                )
         per_class = {k: v for k, v in r["per_class"].items() if isinstance(v, dict) and "support" in v}
         classes = [k for k in per_class if k not in {"macro avg", "weighted avg", "micro avg"}]
         lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]

@@ -30,7 +30,8 @@ from triage.ml.conformal import conformal_quantile, prediction_sets
 from triage.ml.decisions import DECISIONS, decide, fit_decisions
 from triage.ml.fold_average import FoldAverage, cross_fit_folds
 from triage.ml.inputs import text_features, texts_of, usable_labels, vectors_of
-from triage.ml.novelty import DOUBT_WEIGHT, familiarity, familiarity_of, new_kind_score, novelty_threshold
+from triage.ml.new_kind_check import NewKindCheck
+from triage.ml.novelty import DOUBT_WEIGHT, RECENT_GATE, novelty_quantiles
 from triage.ml.saved_state import SavedState
 from triage.ml.shared_inputs import SharedInputs
 from triage.ml.stacking import SharedWeightStacker
@@ -43,7 +44,7 @@ def _scores_2d(scores: np.ndarray) -> np.ndarray:
     return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
 
 
-class TriageClassifier(SavedState, ClassifierMixin, BaseEstimator):
+class TriageClassifier(NewKindCheck, SavedState, ClassifierMixin, BaseEstimator):
     """A calibrated, abstaining classifier for one ticket field over a closed label set.
 
     ``X`` is an object array from :func:`triage.ml.inputs.make_inputs` (text, embedding per row).
@@ -199,9 +200,9 @@ class TriageClassifier(SavedState, ClassifierMixin, BaseEstimator):
         self.meta_ = self._meta(self.stacker_).fit(view_oof[known], y_idx[known])
         self.n_train_ = int(known.sum())
         self.novelty_weight_ = DOUBT_WEIGHT
-        self.novelty_threshold_ = novelty_threshold(
+        self.novelty_threshold_, self.recent_gate_ = novelty_quantiles(
             vectors,
-            self.novelty_rate,
+            (self.novelty_rate, RECENT_GATE),
             top_probability=proba_oof.max(axis=1),
             weight=DOUBT_WEIGHT,
             seed=self.random_state,
@@ -262,39 +263,22 @@ class TriageClassifier(SavedState, ClassifierMixin, BaseEstimator):
         """The committed label per row (abstention is reported by :meth:`predict_sets`)."""
         return self.classes_[self.decide(self.predict_proba(X))]
 
-    def new_kind_scores(
-        self, X: np.ndarray, shared: SharedInputs | None = None, proba: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Per row: :func:`~triage.ml.novelty.new_kind_score`, lower for a new kind (``proba``, if computed)."""
-        sims = shared.similarities(self.train_vectors_) if shared is not None else None
-        familiar = familiarity(vectors_of(X), self.train_vectors_) if sims is None else familiarity_of(sims)
-        if not self.novelty_weight_:  # a classifier saved before the doubt counted: familiarity alone
-            return new_kind_score(familiar, None, 0.0)
-        proba = self.predict_proba(X, shared) if proba is None else proba
-        return new_kind_score(familiar, proba.max(axis=1), self.novelty_weight_)
-
-    def novel(self, X: np.ndarray, shared: SharedInputs | None = None, proba: np.ndarray | None = None) -> np.ndarray:
-        """Per row: is it a new kind of ticket (its :meth:`new_kind_scores` below the threshold)?"""
-        threshold = getattr(self, "novelty_threshold_", float("-inf"))  # none in bundles saved before
-        if not np.isfinite(threshold):
-            return np.zeros(len(X), dtype=bool)
-        return self.new_kind_scores(X, shared, proba) < threshold
-
-    def predict_sets(
-        self, X: np.ndarray, novel: np.ndarray | None = None, shared: SharedInputs | None = None
-    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row (see
-        :meth:`assess`, which also returns which rows are new)."""
+    def predict_sets(self, X: np.ndarray, novel: np.ndarray | None = None, shared: SharedInputs | None = None):
+        """Calibrated probabilities, conformal sets and the abstain mask per row (:meth:`assess`'s first three)."""
         return self.assess(X, shared, novel)[:3]
 
     def assess(
-        self, X: np.ndarray, shared: SharedInputs | None = None, novel: np.ndarray | None = None
+        self,
+        X: np.ndarray,
+        shared: SharedInputs | None = None,
+        novel: np.ndarray | None = None,
+        recent: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
         """Per row: calibrated probabilities, the conformal set (class indices), whether it abstains (the
         committed label's probability is below the rule's threshold, or it is new) and whether it is a
-        new kind of ticket (``novel``, from :meth:`novel` when not given)."""
+        new kind of ticket (``novel``, from :meth:`novel` with ``recent`` when not given)."""
         proba = self.predict_proba(X, shared)
         sets = prediction_sets(proba, self.conformal_quantile_)
-        novel = self.novel(X, shared, proba) if novel is None else novel
+        novel = self.novel(X, shared, proba, recent) if novel is None else novel
         abstain = (proba[np.arange(len(proba)), self.decide(proba)] < self.abstention_["threshold"]) | novel
         return proba, sets, abstain, novel

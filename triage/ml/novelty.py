@@ -14,15 +14,44 @@ threshold, a training ticket's out-of-fold one). With 10 of banking77's intents 
 (``helpdesk evaluate --open-set-unknown 10``), it ranked their test rows above the known ones' with
 AUROC 0.938, against 0.915 for familiarity alone; on three other draws of held-out intents, weights
 from 0.2 to 0.5 gave the same within 0.004.
+
+A new kind rarely comes alone: an outage, a new product or a new policy brings several tickets that are
+more like one another than like anything resolved. When the recent open tickets are given (a ticket's
+:func:`recent_closeness`: its mean similarity to its :data:`RECENT_K` most similar recent ones, near-copies
+left out), a ticket already less ordinary than most resolved tickets (its score below the
+:data:`RECENT_GATE` quantile of theirs) also loses :data:`RECENT_WEIGHT` times how much closer it is to
+them than to the resolved tickets. Open tickets were never learned from. A burst of a known kind (a VPN
+outage) stays above the gate, as ordinary as its resolved predecessors, and loses nothing; near-copies
+(a resend, the ticket itself read back) are not a second ticket. The threshold is unchanged: it is set
+on resolved tickets. In arrival order (each test row seeing the ones before it as open tickets), the
+banking77 check above ranked the held-out intents with AUROC 0.960 instead of 0.938, and 0.770 of their
+rows abstained instead of 0.585 (known rows: 0.042 instead of 0.038); the weight, the gate, the copy
+similarity and ``RECENT_K`` were chosen on three other draws of held-out intents and on the demo.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ("DOUBT_WEIGHT", "familiarity", "familiarity_of", "new_kind_score", "novelty_threshold")
+__all__ = (
+    "DOUBT_WEIGHT",
+    "RECENT_GATE",
+    "RECENT_WEIGHT",
+    "closeness_in_arrival_order",
+    "familiarity",
+    "familiarity_of",
+    "new_kind_score",
+    "novelty_quantiles",
+    "novelty_threshold",
+    "recent_closeness",
+)
 
 DOUBT_WEIGHT = 0.25  # how much the classifier's doubt (log top probability) adds to unfamiliarity
+RECENT_WEIGHT = 4.0  # how much a lead of recent open tickets over the resolved ones adds
+RECENT_GATE = 0.25  # only a ticket less ordinary than this share of the resolved tickets can be led
+RECENT_K = 3  # how many of the most similar recent tickets a ticket's closeness to them averages
+COPY_SIMILARITY = 0.95  # a recent ticket at least this similar is a copy (the same ticket, a resend): left out
+NO_RECENT = -1.0  # the closeness of a ticket with fewer than RECENT_K recent tickets to compare with
 
 
 def familiarity(
@@ -52,12 +81,57 @@ def familiarity_of(sims: np.ndarray, k: int = 3) -> np.ndarray:
     return np.partition(-sims, k - 1, axis=1)[:, :k].mean(axis=1) * -1
 
 
-def new_kind_score(familiar: np.ndarray, top_probability: np.ndarray | None, weight: float) -> np.ndarray:
+def recent_closeness(vectors: np.ndarray, recent: np.ndarray | None, k: int = RECENT_K) -> np.ndarray:
+    """Per row of ``vectors``: the mean cosine similarity of its ``k`` most similar ``recent`` vectors
+    (recent open tickets), leaving out copies; :data:`NO_RECENT` where fewer than ``k`` remain."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if recent is None or len(recent) < k:
+        return np.full(len(vectors), NO_RECENT)
+    sims = vectors @ np.asarray(recent, dtype=np.float32).T
+    return _closeness(np.where(sims < COPY_SIMILARITY, sims, -np.inf), k)
+
+
+def closeness_in_arrival_order(vectors: np.ndarray, order: np.ndarray, k: int = RECENT_K) -> np.ndarray:
+    """:func:`recent_closeness` of each row to the rows that arrived before it (``order``: the row
+    indices in arrival order), as if every earlier row were still open; for the evaluation."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    rank = np.empty(len(order), dtype=int)
+    rank[np.asarray(order)] = np.arange(len(order))
+    out = np.full(len(vectors), NO_RECENT)
+    for start in range(0, len(vectors), 1024):
+        sims = vectors[start : start + 1024] @ vectors.T
+        earlier = rank[None, :] < rank[start : start + 1024, None]
+        out[start : start + 1024] = _closeness(np.where(earlier & (sims < COPY_SIMILARITY), sims, -np.inf), k)
+    return out
+
+
+def _closeness(sims: np.ndarray, k: int) -> np.ndarray:
+    """The mean of each row's ``k`` largest finite ``sims`` (``-inf``: not a candidate), or NO_RECENT."""
+    if sims.shape[1] < k:
+        return np.full(len(sims), NO_RECENT)
+    top = -np.partition(-sims, k - 1, axis=1)[:, :k]
+    return np.where(np.isfinite(top).all(axis=1), np.where(np.isfinite(top), top, 0.0).mean(axis=1), NO_RECENT)
+
+
+def new_kind_score(
+    familiar: np.ndarray,
+    top_probability: np.ndarray | None,
+    weight: float,
+    recent: np.ndarray | None = None,
+    gate: float = float("-inf"),
+) -> np.ndarray:
     """How ordinary each ticket looks (lower: more likely a new kind): its :func:`familiarity` plus
-    ``weight`` times the log of its top calibrated probability (familiarity alone when ``weight`` is 0)."""
-    if not weight or top_probability is None:
-        return np.asarray(familiar, dtype=float)
-    return familiar + weight * np.log(np.clip(top_probability, 1e-6, 1.0))
+    ``weight`` times the log of its top calibrated probability (familiarity alone when ``weight`` is 0).
+    A ticket whose score is already below ``gate`` (less ordinary than most resolved tickets) loses
+    :data:`RECENT_WEIGHT` times the lead of its ``recent`` closeness (:func:`recent_closeness`) over its
+    familiarity, when it has one."""
+    score = np.asarray(familiar, dtype=float)
+    if weight and top_probability is not None:
+        score = score + weight * np.log(np.clip(top_probability, 1e-6, 1.0))
+    if recent is not None:
+        lead = np.clip(np.asarray(recent) - familiar, 0.0, None)
+        score = np.where(score < gate, score - RECENT_WEIGHT * lead, score)
+    return score
 
 
 def novelty_threshold(
@@ -73,11 +147,28 @@ def novelty_threshold(
     """The :func:`new_kind_score` below which only ``rate`` of the training rows fall (familiarity of each
     to the others, ``top_probability`` out of fold; on at most ``sample`` rows, so the cost stays linear
     in the history). ``-inf`` when ``rate`` is 0."""
-    if rate <= 0 or len(train_vectors) <= k:
-        return float("-inf")
+    return novelty_quantiles(
+        train_vectors, (rate,), k, top_probability=top_probability, weight=weight, sample=sample, seed=seed
+    )[0]
+
+
+def novelty_quantiles(
+    train_vectors: np.ndarray,
+    rates: tuple[float, ...],
+    k: int = 3,
+    *,
+    top_probability: np.ndarray | None = None,
+    weight: float = 0.0,
+    sample: int = 5000,
+    seed: int = 0,
+) -> list[float]:
+    """:func:`novelty_threshold` for each of ``rates`` from one pass (``-inf`` for a rate of 0)."""
+    if len(train_vectors) <= k:
+        return [float("-inf")] * len(rates)
     rows = np.arange(len(train_vectors))
     if len(rows) > sample:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=sample, replace=False))
     scores = familiarity(train_vectors[rows], train_vectors, k, skip=rows)
     top = None if top_probability is None else np.asarray(top_probability)[rows]
-    return float(np.quantile(new_kind_score(scores, top, weight), rate))
+    scores = new_kind_score(scores, top, weight)
+    return [float(np.quantile(scores, rate)) if rate > 0 else float("-inf") for rate in rates]

@@ -29,6 +29,7 @@ class SavedState:
         state.setdefault("decision", "most_probable")
         state.setdefault("novelty_rate", 0.0)  # saved before the new-kind check: it never flags
         state.setdefault("novelty_weight_", 0.0)  # saved before the doubt counted: familiarity alone
+        state.setdefault("recent_gate_", float("-inf"))  # saved before recent open tickets counted: never
         packed = state.pop("vocabularies_", None)
         if packed is not None:
             state["vectorizer_"] = unpack_vocabularies(state["vectorizer_"], packed)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.outcomes import outcomes_stamp
@@ -21,6 +22,7 @@ from models.db import session_scope
 from models.settings import Settings
 from triage.assist.assistant import Assistant
 from triage.assist.incidents import SpikeSettings, record_incidents, spike_candidates
+from triage.assist.recent import RecentTickets
 from triage.bundles.adaptation import bundle_encoder, carries_encoder
 from triage.bundles.loading import LoadedBundle, load_bundle
 from triage.bundles.registry import get_active
@@ -57,12 +59,20 @@ class Serving:
     configured_encoder: Encoder | None = None  # what HELPDESK_ENCODER names, for bundles without their own
     suggest_batcher: MicroBatcher | None = None  # set by the lifespan when micro-batching is on
     fits_nothing_fits: bool = True  # False: refits of the nothing-fits model are read from the workers' fit
+    recent: RecentTickets | None = None  # recent open tickets for the new-kind check (from the settings)
+
+    def __post_init__(self) -> None:
+        if self.recent is None:
+            self.recent = RecentTickets(self.settings.models.new_kind_recent_days)
 
     def suggest(self, subject: str | None, body: str | None, top_k: int) -> Suggestions:
         """Suggestions for a draft from the bundle and KB index held now; concurrent requests' drafts are
         encoded and classified together (blocking: call it off the event loop)."""
         if self.suggest_batcher is None:
-            return suggest(self.bundle, self.search, self.encoder, subject=subject, body=body, top_k=top_k)
+            recent = self.recent_vectors()
+            return suggest(
+                self.bundle, self.search, self.encoder, subject=subject, body=body, top_k=top_k, recent=recent
+            )
         return self.suggest_batcher.call([(subject, body, top_k)])[0]
 
     async def suggest_async(self, subject: str | None, body: str | None, top_k: int) -> Suggestions:
@@ -78,7 +88,15 @@ class Serving:
         bundle = self.bundle  # one bundle for the whole batch: no request mixes versions
         encoder = self.encoder  # this is a batch already: no hop to the encoder's micro-batching thread
         encoder = encoder.inner if isinstance(encoder, MicroBatchingEncoder) else encoder
-        return suggest_many(bundle, self.search, encoder, drafts)
+        return suggest_many(bundle, self.search, encoder, drafts, recent=self.recent_vectors())
+
+    def recent_vectors(self) -> np.ndarray | None:
+        """The vectors of recent open tickets, for the new-kind check (see :mod:`triage.assist.recent`;
+        blocking); ``None`` before there is a bundle to check against."""
+        if self.bundle is None or self.encoder is None:
+            return None
+        encoder = self.encoder.inner if isinstance(self.encoder, MicroBatchingEncoder) else self.encoder
+        return self.recent.vectors_for(self.sessions, encoder, self.embedding_cache(), self.redactor)
 
     @cached_property
     def redactor(self) -> Redactor:

@@ -13,7 +13,7 @@ from sklearn.svm import LinearSVC, OneClassSVM
 from triage.bundles.loading import TRUSTED_TYPES, load_classifier
 from triage.ml.classifiers import TriageClassifier
 from triage.ml.inputs import make_inputs, vectors_of
-from triage.ml.novelty import familiarity, new_kind_score
+from triage.ml.novelty import familiarity, new_kind_score, recent_closeness
 from triage.ml.voting import knn_vote
 
 WORDS = {"Network": "vpn gateway wifi", "Billing": "invoice refund vat", "Printing": "toner printer jam"}
@@ -287,3 +287,29 @@ def test_the_classifiers_doubt_counts_towards_a_new_kind():
     older = TriageClassifier.__new__(TriageClassifier)
     older.__setstate__(state)
     np.testing.assert_array_equal(older.novel(X_new), familiar < clf.novelty_threshold_)
+
+
+def test_several_recent_open_tickets_alike_make_an_unusual_ticket_a_new_kind():
+    """Not new alone; new once three recent open tickets are closer to it than the resolved ones are. An
+    ordinary ticket with the same recent tickets, or an unusual one with only copies of itself, is not."""
+    X, y = _data()
+    clf = TriageClassifier(min_examples=3, novelty_rate=0.04).fit(X, y)
+
+    def unit(v):
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    unusual = unit(np.eye(8)[0] * 0.6 + np.eye(8)[5] * 0.4)  # between Network and a direction nobody uses
+    ordinary = unit(np.eye(8)[0])
+    alike = np.array([unit(unusual * 0.92 + np.sqrt(1 - 0.92**2) * np.eye(8)[d]) for d in (3, 4, 6)])
+    X_new = make_inputs(["vpn problem number 99", "vpn problem number 98"], np.array([unusual, ordinary]))
+    assert not clf.novel(X_new).any()
+    assert clf.novel(X_new, recent=recent_closeness(vectors_of(X_new), alike)).tolist() == [True, False]
+    copies = np.repeat(unusual[None], 3, axis=0)  # the same ticket again (a resend): not a second one
+    assert not clf.novel(X_new, recent=recent_closeness(vectors_of(X_new), copies)).any()
+    _, _, abstain, novel = clf.assess(X_new, recent=recent_closeness(vectors_of(X_new), alike))
+    assert novel[0] and abstain[0]
+    state = clf.__getstate__()
+    state.pop("recent_gate_")  # saved before recent open tickets counted: they change nothing
+    older = TriageClassifier.__new__(TriageClassifier)
+    older.__setstate__(state)
+    assert not older.novel(X_new, recent=recent_closeness(vectors_of(X_new), alike)).any()

@@ -99,6 +99,10 @@ def test_open_set_abstain_score_separates_unseen_labels():
     # a new kind of ticket abstains: the held-out topics far more often than the known ones
     assert result["unknown_rows_new_kind"] > 0.5 and result["known_rows_new_kind"] <= 0.2  # 60 known rows
     assert result["unknown_rows_abstained"] >= result["unknown_rows_new_kind"]
+    # in arrival order the earlier rows of a held-out topic are the recent open tickets: it can only gain
+    arrival = result["in_arrival_order"]
+    assert arrival["auroc_new_kind"] > 0.9 and arrival["unknown_rows_new_kind"] >= result["unknown_rows_new_kind"]
+    assert arrival["known_rows_new_kind"] <= 0.2
 
 
 def test_split_is_stratified_without_times():

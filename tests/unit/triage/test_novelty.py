@@ -1,0 +1,47 @@
+"""The new-kind check's comparison with recent open tickets: closeness, copies, arrival order, the gate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from triage.ml.novelty import (
+    COPY_SIMILARITY,
+    NO_RECENT,
+    RECENT_WEIGHT,
+    closeness_in_arrival_order,
+    new_kind_score,
+    recent_closeness,
+)
+
+
+def _unit(*rows) -> np.ndarray:
+    v = np.array(rows, dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_closeness_is_the_mean_of_the_most_similar_recent_tickets_leaving_copies_out():
+    ticket = _unit([1, 0, 0])
+    recent = _unit([1, 0, 0], [1, 0.5, 0], [1, 0, 0.6], [1, 0.5, 0.5], [0, 1, 0])  # a copy, three alike, one not
+    sims = (recent @ ticket[0])[1:4]
+    assert (recent @ ticket[0])[0] >= COPY_SIMILARITY
+    np.testing.assert_allclose(recent_closeness(ticket, recent), [sims.mean()], rtol=1e-6)
+    assert recent_closeness(ticket, recent[:3])[0] == NO_RECENT  # a copy and two others: fewer than three
+    assert recent_closeness(ticket, None)[0] == NO_RECENT
+
+
+def test_in_arrival_order_a_row_sees_only_the_rows_before_it():
+    vectors = _unit([1, 0.2, 0], [1, 0, 0.3], [1, 0.3, 0.3], [1, -0.3, 0], [0, 1, 0])
+    order = np.array([4, 0, 1, 2, 3])  # row 4 first, row 3 last
+    closeness = closeness_in_arrival_order(vectors, order)
+    assert closeness[4] == closeness[0] == closeness[1] == NO_RECENT  # fewer than three before them
+    np.testing.assert_allclose(closeness[2], recent_closeness(vectors[2:3], vectors[[4, 0, 1]])[0], rtol=1e-6)
+    np.testing.assert_allclose(closeness[3], recent_closeness(vectors[3:4], vectors[[4, 0, 1, 2]])[0], rtol=1e-6)
+
+
+def test_a_lead_of_recent_tickets_counts_only_below_the_gate():
+    familiar, top = np.array([0.6, 0.6, 0.9]), np.array([0.5, 0.5, 0.5])
+    alone = new_kind_score(familiar, top, 0.25)
+    recent = np.array([0.8, 0.5, 0.95])  # a lead of 0.2, none, 0.05
+    led = new_kind_score(familiar, top, 0.25, recent, gate=float(alone[1] + 0.01))
+    np.testing.assert_allclose(led, [alone[0] - RECENT_WEIGHT * 0.2, alone[1], alone[2]])  # the third: above
+    np.testing.assert_array_equal(new_kind_score(familiar, top, 0.25, recent), alone)  # no gate: never led

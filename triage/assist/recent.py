@@ -1,0 +1,86 @@
+"""Recent open tickets, which the new-kind check compares a ticket with besides the resolved history.
+
+A new kind of ticket rarely comes alone. Open tickets were never learned from, so a ticket more like
+several recent open ones than like anything resolved is more likely the start of a new kind (see
+:mod:`triage.ml.novelty`). A serving process keeps their vectors and reads them again at most every
+``refresh_seconds``; each ticket is encoded once, through the embedding cache training shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Ticket
+from models.base import utcnow
+from models.db import session_scope
+from triage.assist.duplicates import ticket_vectors
+from triage.desk.lifecycle import OPEN_STATUSES
+from triage.ml.embedding_cache import EmbeddingCache
+from triage.ml.encoder import Encoder
+from triage.text.redaction import Redactor
+
+__all__ = ("RecentTickets", "recent_open_tickets")
+
+log = logging.getLogger(__name__)
+
+
+def recent_open_tickets(session: Session, days: float, limit: int) -> list[Ticket]:
+    """Open tickets created in the last ``days`` (newest first, at most ``limit``); merged and erased
+    tickets are left out."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.status.in_(OPEN_STATUSES),
+                Ticket.merged_into_id.is_(None),
+                Ticket.erased_at.is_(None),
+                Ticket.created_at >= utcnow() - timedelta(days=days),
+            )
+            .order_by(Ticket.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+class RecentTickets:
+    """The vectors of recent open tickets, read again when older than ``refresh_seconds``."""
+
+    def __init__(self, days: float = 7.0, *, limit: int = 2000, refresh_seconds: float = 30.0) -> None:
+        self.days = days
+        self.limit = limit
+        self.refresh_seconds = refresh_seconds
+        self._vectors: np.ndarray | None = None
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def vectors(
+        self, sessions: sessionmaker[Session], vectors_of: Callable[[Sequence[Ticket]], np.ndarray]
+    ) -> np.ndarray | None:
+        """The vectors held, read again first if they are stale (blocking); ``None`` when turned off
+        (``days`` 0). A failed read keeps the ones held: suggestions never fail for it."""
+        if self.days <= 0:
+            return None
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.refresh_seconds:
+                try:
+                    with session_scope(sessions) as session:
+                        self._vectors = vectors_of(recent_open_tickets(session, self.days, self.limit))
+                except SQLAlchemyError as error:
+                    log.warning("recent open tickets not read (the new-kind check goes on without): %s", error)
+                self._read_at = time.monotonic()
+            return self._vectors
+
+    def vectors_for(
+        self, sessions: sessionmaker[Session], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor
+    ) -> np.ndarray | None:
+        """:meth:`vectors`, each ticket's redacted text encoded by ``encoder`` through ``cache``."""
+        return self.vectors(sessions, lambda tickets: ticket_vectors(tickets, encoder, cache, redactor))
