@@ -64,7 +64,10 @@ def test_a_burst_of_a_new_kind_makes_the_next_one_abstain_as_new(client):
     ids = [first["id"]] + [_file(client, *ticket)["id"] for ticket in EXPENSES[1:3]]
     assert _draft(client, *EXPENSES[3]) == FIELDS
     fourth = _file(client, *EXPENSES[3])
-    assert _new_kind(fourth["suggestion"]["predictions"]) == FIELDS
+    predictions = fourth["suggestion"]["predictions"]
+    assert _new_kind(predictions) == FIELDS
+    for prediction in predictions.values():  # the reason says what tipped it; the best guess is still named
+        assert "recent open tickets" in prediction["reason"] and prediction["top"]["label"]
     for ticket_id in ids + [fourth["id"]]:  # resolved, they are history to learn from, no longer recent
         resolved = client.post(f"/v1/tickets/{ticket_id}/resolve", json={"resolution": "Sent to finance."})
         assert resolved.status_code == 200, resolved.text

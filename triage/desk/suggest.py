@@ -129,15 +129,27 @@ def _evidence(name: str, label: str, similar: list[SimilarTicket]) -> dict[str, 
 
 
 def _field_prediction(
-    bundle: LoadedBundle, name: str, clf, proba, chosen: int, members, abstained, similar, novel: bool = False
+    bundle: LoadedBundle,
+    name: str,
+    clf,
+    proba,
+    chosen: int,
+    members,
+    abstained,
+    similar,
+    novel: bool = False,
+    by_recent: bool = False,
 ) -> FieldPrediction:
     """One field's prediction: the committed label (``chosen`` under the bundle's decision rule, which is
-    the most probable label unless the rule is "balanced"), or why not, and the most probable one."""
+    the most probable label unless the rule is "balanced"), or why not, and the most probable one
+    (``by_recent``: it is new only because recent open tickets are like it)."""
     order = np.argsort(proba)[::-1]
     best, confidence = str(clf.classes_[chosen]), round(float(proba[chosen]), 4)
     threshold = clf.abstention_["threshold"]
     reason = None
-    if novel:
+    if by_recent:
+        reason = "a new kind of ticket: more like several recent open tickets than like the resolved ones"
+    elif novel:
         share = 1 - getattr(clf, "novelty_rate", 0.0)
         reason = f"a new kind of ticket: less like the resolved tickets than {share:.0%} of them are like one another"
         if getattr(clf, "novelty_weight_", 0.0):  # the doubt counts (bundles trained since 2026-12-01)
@@ -191,10 +203,21 @@ def _predict_many(
         with stages("classify"):
             proba, sets, abstain, novel = clf.assess(X, shared, recent=closeness)
             chosen = clf.decide(proba)
+            alone = clf.novel(X, shared, proba) if closeness is not None and novel.any() else novel
+            by_recent = novel & ~alone  # new only because recent open tickets are like it
         with stages("evidence"):
             for i, row in enumerate(predictions):
                 row[name] = _field_prediction(
-                    bundle, name, clf, proba[i], int(chosen[i]), sets[i], bool(abstain[i]), similars[i], bool(novel[i])
+                    bundle,
+                    name,
+                    clf,
+                    proba[i],
+                    int(chosen[i]),
+                    sets[i],
+                    bool(abstain[i]),
+                    similars[i],
+                    bool(novel[i]),
+                    bool(by_recent[i]),
                 )
     return predictions
 
