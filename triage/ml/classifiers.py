@@ -263,8 +263,11 @@ class TriageClassifier(NewKindCheck, SavedState, ClassifierMixin, BaseEstimator)
         """The committed label per row (abstention is reported by :meth:`predict_sets`)."""
         return self.classes_[self.decide(self.predict_proba(X))]
 
-    def predict_sets(self, X: np.ndarray, novel: np.ndarray | None = None, shared: SharedInputs | None = None):
-        """Calibrated probabilities, conformal sets and the abstain mask per row (:meth:`assess`'s first three)."""
+    def predict_sets(
+        self, X: np.ndarray, novel: np.ndarray | None = None, shared: SharedInputs | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """Calibrated probabilities, conformal sets (class indices) and the abstain mask per row (see
+        :meth:`assess`, which also returns which rows are new)."""
         return self.assess(X, shared, novel)[:3]
 
     def assess(

@@ -13,8 +13,8 @@ __all__ = ("NewKindCheck",)
 
 
 class NewKindCheck:
-    """Mixin for a fitted classifier with ``train_vectors_``, ``novelty_weight_``, ``novelty_threshold_``
-    and ``predict_proba(X, shared)``."""
+    """Mixin for a fitted classifier with ``train_vectors_``, ``novelty_weight_``, ``novelty_threshold_``,
+    ``recent_gate_`` and ``predict_proba(X, shared)``."""
 
     def new_kind_scores(
         self,

@@ -34,15 +34,17 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = (
+    "COPY_SIMILARITY",
     "DOUBT_WEIGHT",
+    "NO_RECENT",
     "RECENT_GATE",
+    "RECENT_K",
     "RECENT_WEIGHT",
     "closeness_in_arrival_order",
     "familiarity",
     "familiarity_of",
     "new_kind_score",
     "novelty_quantiles",
-    "novelty_threshold",
     "recent_closeness",
 )
 
@@ -134,24 +136,6 @@ def new_kind_score(
     return score
 
 
-def novelty_threshold(
-    train_vectors: np.ndarray,
-    rate: float,
-    k: int = 3,
-    *,
-    top_probability: np.ndarray | None = None,
-    weight: float = 0.0,
-    sample: int = 5000,
-    seed: int = 0,
-) -> float:
-    """The :func:`new_kind_score` below which only ``rate`` of the training rows fall (familiarity of each
-    to the others, ``top_probability`` out of fold; on at most ``sample`` rows, so the cost stays linear
-    in the history). ``-inf`` when ``rate`` is 0."""
-    return novelty_quantiles(
-        train_vectors, (rate,), k, top_probability=top_probability, weight=weight, sample=sample, seed=seed
-    )[0]
-
-
 def novelty_quantiles(
     train_vectors: np.ndarray,
     rates: tuple[float, ...],
@@ -162,7 +146,9 @@ def novelty_quantiles(
     sample: int = 5000,
     seed: int = 0,
 ) -> list[float]:
-    """:func:`novelty_threshold` for each of ``rates`` from one pass (``-inf`` for a rate of 0)."""
+    """For each of ``rates``: the :func:`new_kind_score` below which only that share of the training rows
+    fall (familiarity of each to the others, ``top_probability`` out of fold; on at most ``sample`` rows, so
+    the cost stays linear in the history); ``-inf`` for a rate of 0."""
     if len(train_vectors) <= k:
         return [float("-inf")] * len(rates)
     rows = np.arange(len(train_vectors))
