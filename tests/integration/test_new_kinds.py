@@ -66,8 +66,9 @@ def test_a_burst_of_a_new_kind_makes_the_next_one_abstain_as_new(client):
     fourth = _file(client, *EXPENSES[3])
     predictions = fourth["suggestion"]["predictions"]
     assert _new_kind(predictions) == FIELDS
-    for prediction in predictions.values():  # the reason says what tipped it; the best guess is still named
-        assert "recent open tickets" in prediction["reason"] and prediction["top"]["label"]
+    for prediction in predictions.values():  # the reason names the open tickets that tipped it
+        assert prediction["reason"].startswith("a new kind of ticket: more like recent open tickets (#")
+        assert all(f"#{ticket_id}" in prediction["reason"] for ticket_id in ids) and prediction["top"]["label"]
     for ticket_id in ids + [fourth["id"]]:  # resolved, they are history to learn from, no longer recent
         resolved = client.post(f"/v1/tickets/{ticket_id}/resolve", json={"resolution": "Sent to finance."})
         assert resolved.status_code == 200, resolved.text

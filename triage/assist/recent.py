@@ -2,8 +2,9 @@
 
 A new kind of ticket rarely comes alone. Open tickets were never learned from, so a ticket more like
 several recent open ones than like anything resolved is more likely the start of a new kind (see
-:mod:`triage.ml.novelty`). A serving process keeps their vectors and reads them again at most every
-``refresh_seconds``; each ticket is encoded once, through the embedding cache training shares.
+:mod:`triage.ml.novelty`), and its reason names them. A serving process keeps their ids and vectors and
+reads them again at most every ``refresh_seconds``; each ticket is encoded once, through the embedding
+cache training shares.
 """
 
 from __future__ import annotations
@@ -52,20 +53,20 @@ def recent_open_tickets(session: Session, days: float, limit: int) -> list[Ticke
 
 
 class RecentTickets:
-    """The vectors of recent open tickets, read again when older than ``refresh_seconds``."""
+    """The ids and vectors of recent open tickets, read again when older than ``refresh_seconds``."""
 
     def __init__(self, days: float = 7.0, *, limit: int = 2000, refresh_seconds: float = 30.0) -> None:
         self.days = days
         self.limit = limit
         self.refresh_seconds = refresh_seconds
-        self._vectors: np.ndarray | None = None
+        self._held: tuple[np.ndarray, np.ndarray] | None = None  # (ids, vectors)
         self._read_at = float("-inf")
         self._lock = threading.Lock()
 
-    def vectors(
+    def read(
         self, sessions: sessionmaker[Session], vectors_of: Callable[[Sequence[Ticket]], np.ndarray]
-    ) -> np.ndarray | None:
-        """The vectors held, read again first if they are stale (blocking); ``None`` when turned off
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ids and vectors held, read again first if they are stale (blocking); ``None`` when turned off
         (``days`` 0). A failed read keeps the ones held: suggestions never fail for it."""
         if self.days <= 0:
             return None
@@ -73,14 +74,15 @@ class RecentTickets:
             if time.monotonic() - self._read_at >= self.refresh_seconds:
                 try:
                     with session_scope(sessions) as session:
-                        self._vectors = vectors_of(recent_open_tickets(session, self.days, self.limit))
+                        tickets = recent_open_tickets(session, self.days, self.limit)
+                        self._held = (np.array([t.id for t in tickets], dtype=np.int64), vectors_of(tickets))
                 except SQLAlchemyError as error:
                     log.warning("recent open tickets not read (the new-kind check goes on without): %s", error)
                 self._read_at = time.monotonic()
-            return self._vectors
+            return self._held
 
-    def vectors_for(
+    def read_with(
         self, sessions: sessionmaker[Session], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor
-    ) -> np.ndarray | None:
-        """:meth:`vectors`, each ticket's redacted text encoded by ``encoder`` through ``cache``."""
-        return self.vectors(sessions, lambda tickets: ticket_vectors(tickets, encoder, cache, redactor))
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`read`, each ticket's redacted text encoded by ``encoder`` through ``cache``."""
+        return self.read(sessions, lambda tickets: ticket_vectors(tickets, encoder, cache, redactor))

@@ -43,19 +43,19 @@ class Standalone:
 
     def suggest(self, subject: str, body: str) -> Suggestions:
         """Suggestions for one ticket."""
-        search, recent = self.knowledge.search, self.recent_vectors()
+        search, recent = self.knowledge.search, self.recent_tickets()
         return suggest(self.bundle, search, self.encoder, subject=subject, body=body, top_k=self.top_k, recent=recent)
 
     def suggest_many(self, drafts: list[tuple[str, str]]) -> list:
         """Suggestions for several tickets at once (one encoder batch)."""
         batch = [(s, b, self.top_k) for s, b in drafts]
-        return suggest_many(self.bundle, self.knowledge.search, self.encoder, batch, recent=self.recent_vectors())
+        return suggest_many(self.bundle, self.knowledge.search, self.encoder, batch, recent=self.recent_tickets())
 
-    def recent_vectors(self) -> np.ndarray | None:
-        """The vectors of recent open tickets for the new-kind check (see :mod:`triage.assist.recent`)."""
+    def recent_tickets(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ids and vectors of recent open tickets for the new-kind check (see :mod:`triage.assist.recent`)."""
         if self.bundle is None or self.sessions is None:
             return None
-        return self.recent.vectors_for(self.sessions, self.encoder, self.cache, self.redactor)
+        return self.recent.read_with(self.sessions, self.encoder, self.cache, self.redactor)
 
     def replies(self, session: Session, ticket_id: int) -> list[dict[str, Any]]:
         """Recommended replies, with their sources, for a stored ticket."""

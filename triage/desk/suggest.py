@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from models.tickets import LABEL_FIELDS
 from triage.bundles.loading import LoadedBundle
+from triage.desk.predictions import FieldPrediction, SimilarTicket, field_prediction
 from triage.errors import InvalidQuery
 from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, article_hits
 from triage.ml.encoder import Encoder
 from triage.ml.inputs import make_inputs
-from triage.ml.novelty import recent_closeness
+from triage.ml.novelty import recent_alike, recent_closeness
 from triage.ml.shared_inputs import SharedInputs
 from triage.stages import UNTIMED, Stages
 from triage.text.drafts import prepare_draft
@@ -32,47 +32,6 @@ __all__ = (
 )
 
 NEIGHBOURS = 20  # resolved tickets looked up per draft (the SLA estimate's sample); the first top_k are shown
-
-
-@dataclass(frozen=True)
-class SimilarTicket:
-    """A resolved ticket close to the query, with its labels and what was done."""
-
-    id: int
-    external_id: str | None
-    subject: str
-    similarity: float
-    category: str | None
-    priority: str | None
-    assignee: str | None
-    resolution: str | None
-    labels: dict[str, str | None] = field(default_factory=dict)  # the fields a deployment added
-
-    def label(self, name: str) -> str | None:
-        """Its label for field ``name``."""
-        return getattr(self, name) if name in LABEL_FIELDS else self.labels.get(name)
-
-
-@dataclass(frozen=True)
-class FieldPrediction:
-    """One field's prediction.
-
-    ``status`` is ``ok`` (a label), ``abstained`` (no label: too unsure for the bundle's target
-    precision; the prediction set and the reason say why) or ``unavailable`` (no classifier). ``label``
-    is the committed label only; ``top`` names the most probable label and its calibrated probability
-    whether or not the field abstains, and ``alternatives`` the next ones.
-    """
-
-    status: str
-    label: str | None = None
-    confidence: float | None = None
-    abstained: bool = False
-    prediction_set: list[str] = field(default_factory=list)
-    alternatives: list[dict[str, Any]] = field(default_factory=list)
-    evidence: dict[str, Any] | None = None
-    reason: str | None = None
-    bundle_version: str | None = None
-    top: dict[str, Any] | None = None  # the most probable label and its probability, committed or not
 
 
 @dataclass(frozen=True)
@@ -117,82 +76,22 @@ def similar_tickets(
     return hits
 
 
-def _evidence(name: str, label: str, similar: list[SimilarTicket]) -> dict[str, Any]:
-    votes = sum(1 for t in similar if t.label(name) == label)
-    return {
-        "summary": f"{votes} of the {len(similar)} most similar resolved tickets went to {label}",
-        "tickets": [
-            {"id": t.id, "external_id": t.external_id, "label": t.label(name), "similarity": t.similarity}
-            for t in similar
-        ],
-    }
-
-
-def _field_prediction(
-    bundle: LoadedBundle,
-    name: str,
-    clf,
-    proba,
-    chosen: int,
-    members,
-    abstained,
-    similar,
-    novel: bool = False,
-    by_recent: bool = False,
-) -> FieldPrediction:
-    """One field's prediction: the committed label (``chosen`` under the bundle's decision rule, which is
-    the most probable label unless the rule is "balanced"), or why not, and the most probable one
-    (``by_recent``: it is new only because recent open tickets are like it)."""
-    order = np.argsort(proba)[::-1]
-    best, confidence = str(clf.classes_[chosen]), round(float(proba[chosen]), 4)
-    threshold = clf.abstention_["threshold"]
-    reason = None
-    if by_recent:
-        reason = "a new kind of ticket: more like several recent open tickets than like the resolved ones"
-    elif novel:
-        share = 1 - getattr(clf, "novelty_rate", 0.0)
-        reason = f"a new kind of ticket: less like the resolved tickets than {share:.0%} of them are like one another"
-        if getattr(clf, "novelty_weight_", 0.0):  # the doubt counts (bundles trained since 2026-12-01)
-            reason = (
-                f"a new kind of ticket: less like the resolved tickets, and less clearly of one label, than "
-                f"{share:.0%} of them"
-            )
-    elif abstained:
-        reason = (
-            f"confidence {confidence:.2f} is below {threshold:.2f}, the threshold for "
-            f"{clf.target_precision:.0%} precision"
-            if clf.abstention_["reachable"]
-            else f"{clf.target_precision:.0%} precision was not reachable on held-out tickets for {name}"
-        )
-    others = [i for i in order if i not in (order[0], chosen)]
-    return FieldPrediction(
-        status="abstained" if abstained else "ok",
-        label=None if abstained else best,
-        confidence=confidence,
-        abstained=abstained,
-        prediction_set=[str(clf.classes_[i]) for i in members],
-        alternatives=[{"label": str(clf.classes_[i]), "probability": round(float(proba[i]), 4)} for i in others[:3]],
-        evidence=_evidence(name, best, similar) if similar else None,
-        reason=reason,
-        bundle_version=bundle.version,
-        top={"label": str(clf.classes_[order[0]]), "probability": round(float(proba[order[0]]), 4)},
-    )
-
-
 def _predict_many(
     bundle: LoadedBundle,
     vectors: np.ndarray,
     texts: Sequence[str],
     similars: Sequence[list[SimilarTicket]],
     stages: Stages = UNTIMED,
-    recent: np.ndarray | None = None,
+    recent: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[dict[str, FieldPrediction]]:
     """Every field's prediction for several texts, each classifier called once for all of them (``recent``:
-    the vectors of recent open tickets, which the new-kind check compares with)."""
+    the ids and vectors of recent open tickets, which the new-kind check compares with)."""
     predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
-    X = make_inputs(list(texts), vectors.reshape(len(texts), -1))
+    vectors = vectors.reshape(len(texts), -1)
+    X = make_inputs(list(texts), vectors)
     shared = SharedInputs(X)  # features and similarities the fields' classifiers have in common, once
-    closeness = None if recent is None else recent_closeness(vectors.reshape(len(texts), -1), recent)
+    open_ids, open_vectors = recent if recent is not None else (None, None)
+    closeness = None if open_vectors is None else recent_closeness(vectors, open_vectors)
     for name in bundle.fields:
         clf = bundle.classifiers.get(name)
         if clf is None:
@@ -207,7 +106,8 @@ def _predict_many(
             by_recent = novel & ~alone  # new only because recent open tickets are like it
         with stages("evidence"):
             for i, row in enumerate(predictions):
-                row[name] = _field_prediction(
+                alike = open_ids[recent_alike(vectors[i], open_vectors)].tolist() if by_recent[i] else []
+                row[name] = field_prediction(
                     bundle,
                     name,
                     clf,
@@ -217,7 +117,7 @@ def _predict_many(
                     bool(abstain[i]),
                     similars[i],
                     bool(novel[i]),
-                    bool(by_recent[i]),
+                    alike,
                 )
     return predictions
 
@@ -235,7 +135,7 @@ def suggest_many(
     encoder: Encoder,
     drafts: Sequence[tuple[str | None, str | None, int]],
     stages: Stages = UNTIMED,
-    recent: np.ndarray | None = None,
+    recent: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Suggestions | InvalidQuery]:
     """:func:`suggest` for several (subject, body, top_k) drafts at once: one encoder batch and one call
     per classifier for all of them. A draft without text gets its :class:`InvalidQuery` in its place.
@@ -283,13 +183,13 @@ def suggest(
     subject: str | None,
     body: str | None,
     top_k: int = 5,
-    recent: np.ndarray | None = None,
+    recent: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Suggestions:
     """Encode the text once and return published articles, similar resolved tickets and predictions.
 
     With no bundle, the answer degrades: articles only, no tickets, predictions ``unavailable``.
-    ``recent``: the vectors of recent open tickets; a draft more like several of them than like the
-    resolved tickets counts as more likely a new kind (see :mod:`triage.ml.novelty`).
+    ``recent``: the ids and vectors of recent open tickets; a draft more like several of them than like the
+    resolved tickets counts as more likely a new kind (see :mod:`triage.ml.novelty`), and names them.
     """
     (result,) = suggest_many(bundle, knowledge, encoder, [(subject, body, top_k)], recent=recent)
     if isinstance(result, InvalidQuery):

@@ -45,6 +45,7 @@ __all__ = (
     "familiarity_of",
     "new_kind_score",
     "novelty_quantiles",
+    "recent_alike",
     "recent_closeness",
 )
 
@@ -91,6 +92,14 @@ def recent_closeness(vectors: np.ndarray, recent: np.ndarray | None, k: int = RE
         return np.full(len(vectors), NO_RECENT)
     sims = vectors @ np.asarray(recent, dtype=np.float32).T
     return _closeness(np.where(sims < COPY_SIMILARITY, sims, -np.inf), k)
+
+
+def recent_alike(vector: np.ndarray, recent: np.ndarray, k: int = RECENT_K) -> np.ndarray:
+    """The positions in ``recent`` of the ``k`` recent vectors most similar to ``vector`` (copies left
+    out), most similar first: those :func:`recent_closeness` averaged."""
+    sims = np.asarray(recent, dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+    candidates = np.flatnonzero(sims < COPY_SIMILARITY)
+    return candidates[np.argsort(-sims[candidates], kind="stable")[:k]]
 
 
 def closeness_in_arrival_order(vectors: np.ndarray, order: np.ndarray, k: int = RECENT_K) -> np.ndarray:

@@ -69,7 +69,7 @@ class Serving:
         """Suggestions for a draft from the bundle and KB index held now; concurrent requests' drafts are
         encoded and classified together (blocking: call it off the event loop)."""
         if self.suggest_batcher is None:
-            recent = self.recent_vectors()
+            recent = self.recent_tickets()
             return suggest(
                 self.bundle, self.search, self.encoder, subject=subject, body=body, top_k=top_k, recent=recent
             )
@@ -88,15 +88,15 @@ class Serving:
         bundle = self.bundle  # one bundle for the whole batch: no request mixes versions
         encoder = self.encoder  # this is a batch already: no hop to the encoder's micro-batching thread
         encoder = encoder.inner if isinstance(encoder, MicroBatchingEncoder) else encoder
-        return suggest_many(bundle, self.search, encoder, drafts, recent=self.recent_vectors())
+        return suggest_many(bundle, self.search, encoder, drafts, recent=self.recent_tickets())
 
-    def recent_vectors(self) -> np.ndarray | None:
-        """The vectors of recent open tickets, for the new-kind check (see :mod:`triage.assist.recent`;
+    def recent_tickets(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ids and vectors of recent open tickets, for the new-kind check (see :mod:`triage.assist.recent`;
         blocking); ``None`` before there is a bundle to check against."""
         if self.bundle is None or self.encoder is None:
             return None
         encoder = self.encoder.inner if isinstance(self.encoder, MicroBatchingEncoder) else self.encoder
-        return self.recent.vectors_for(self.sessions, encoder, self.embedding_cache(), self.redactor)
+        return self.recent.read_with(self.sessions, encoder, self.embedding_cache(), self.redactor)
 
     @cached_property
     def redactor(self) -> Redactor:

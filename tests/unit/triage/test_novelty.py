@@ -10,6 +10,7 @@ from triage.ml.novelty import (
     RECENT_WEIGHT,
     closeness_in_arrival_order,
     new_kind_score,
+    recent_alike,
     recent_closeness,
 )
 
@@ -27,6 +28,7 @@ def test_closeness_is_the_mean_of_the_most_similar_recent_tickets_leaving_copies
     np.testing.assert_allclose(recent_closeness(ticket, recent), [sims.mean()], rtol=1e-6)
     assert recent_closeness(ticket, recent[:3])[0] == NO_RECENT  # a copy and two others: fewer than three
     assert recent_closeness(ticket, None)[0] == NO_RECENT
+    assert recent_alike(ticket[0], recent).tolist() == [1, 2, 3]  # the three it averaged, most similar first
 
 
 def test_in_arrival_order_a_row_sees_only_the_rows_before_it():
