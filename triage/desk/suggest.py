@@ -102,8 +102,10 @@ def _predict_many(
         with stages("classify"):
             proba, sets, abstain, novel = clf.assess(X, shared, recent=closeness)
             chosen = clf.decide(proba)
-            alone = clf.novel(X, shared, proba) if closeness is not None and novel.any() else novel
-            by_recent = novel & ~alone  # new only because recent open tickets are like it
+            by_recent = np.zeros(len(novel), dtype=bool)  # new only because recent open tickets are like it
+            if closeness is not None and novel.any():  # judged again alone: the new rows only
+                rows = np.flatnonzero(novel)
+                by_recent[rows] = ~clf.novel(X[rows], proba=proba[rows])
         with stages("evidence"):
             for i, row in enumerate(predictions):
                 alike = open_ids[recent_alike(vectors[i], open_vectors)].tolist() if by_recent[i] else []

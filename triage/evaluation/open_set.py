@@ -41,7 +41,7 @@ def open_set_auroc(
     order = np.random.default_rng(seed).permutation(len(X_test))
     recent = closeness_in_arrival_order(vectors_of(X_test), order)
     arrival_score = clf.new_kind_scores(X_test, proba=proba, recent=recent)
-    arrival_novel = clf.novel(X_test, proba=proba, recent=recent)
+    arrival_novel = arrival_score < clf.novelty_threshold_  # what novel() decides, without scoring again
     arrival_abstain = (abstain & ~novel) | arrival_novel
     return {
         "held_out_labels": unknown,
