@@ -24,7 +24,7 @@ from triage.sla.store import ticket_status_changed
 from triage.text.redaction import DEFAULT_REDACTOR, Redactor, ticket_texts
 from triage.text.texts import snippet
 
-__all__ = ("duplicate_candidates", "merge_ticket", "ticket_vectors")
+__all__ = ("duplicate_candidates", "live_open_tickets", "merge_ticket", "ticket_vectors")
 
 
 def ticket_vectors(
@@ -35,6 +35,11 @@ def ticket_vectors(
     if not texts:
         return np.zeros((0, encoder.dimension), dtype=np.float32)
     return encode_cached(encoder, texts, cache)
+
+
+def live_open_tickets() -> tuple:
+    """The conditions of a ticket still open and live: not resolved or closed, not merged, not erased."""
+    return Ticket.status.in_(OPEN_STATUSES), Ticket.merged_into_id.is_(None), Ticket.erased_at.is_(None)
 
 
 def duplicate_candidates(
@@ -57,9 +62,7 @@ def duplicate_candidates(
     others = session.scalars(
         select(Ticket).where(
             Ticket.id != ticket.id,
-            Ticket.status.in_(OPEN_STATUSES),
-            Ticket.merged_into_id.is_(None),
-            Ticket.erased_at.is_(None),
+            *live_open_tickets(),
             Ticket.created_at >= created - window,
             Ticket.created_at <= created + window,
         )

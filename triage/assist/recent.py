@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Ticket
 from models.base import utcnow
 from models.db import session_scope
-from triage.assist.duplicates import ticket_vectors
-from triage.desk.lifecycle import OPEN_STATUSES
+from triage.assist.duplicates import live_open_tickets, ticket_vectors
 from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
 from triage.text.redaction import Redactor
@@ -40,12 +39,7 @@ def recent_open_tickets(session: Session, days: float, limit: int) -> list[Ticke
     return list(
         session.scalars(
             select(Ticket)
-            .where(
-                Ticket.status.in_(OPEN_STATUSES),
-                Ticket.merged_into_id.is_(None),
-                Ticket.erased_at.is_(None),
-                Ticket.created_at >= utcnow() - timedelta(days=days),
-            )
+            .where(*live_open_tickets(), Ticket.created_at >= utcnow() - timedelta(days=days))
             .order_by(Ticket.id.desc())
             .limit(limit)
         )
