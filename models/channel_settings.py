@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from models.env_values import InvalidSetting, choice, integer, number
+
 __all__ = ("MailSettings", "WebhookSettings")
 
 WEBHOOK_NETWORKS = ("loopback", "private", "link-local")
@@ -54,28 +56,30 @@ class MailSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MailSettings:
         """``HELPDESK_MAIL_*`` variables."""
-        security = env.get("HELPDESK_MAIL_SECURITY", "ssl")
-        smtp_security = env.get("HELPDESK_MAIL_SMTP_SECURITY", "starttls")
+        security = choice(env, "HELPDESK_MAIL_SECURITY", ("ssl", "starttls", "none"))
+        smtp_security = choice(env, "HELPDESK_MAIL_SMTP_SECURITY", ("starttls", "ssl", "none"))
         return cls(
             host=env.get("HELPDESK_MAIL_HOST", ""),
-            port=int(env.get("HELPDESK_MAIL_PORT", "993" if security == "ssl" else "143")),
+            port=integer(env, "HELPDESK_MAIL_PORT", 993 if security == "ssl" else 143, low=1, high=65535),
             security=security,
             user=env.get("HELPDESK_MAIL_USER", ""),
             password=env.get("HELPDESK_MAIL_PASSWORD", ""),
             folder=env.get("HELPDESK_MAIL_FOLDER", "INBOX"),
             processed_folder=env.get("HELPDESK_MAIL_PROCESSED_FOLDER", ""),
             rejected_folder=env.get("HELPDESK_MAIL_REJECTED_FOLDER", "Quarantine"),
-            poll_seconds=float(env.get("HELPDESK_MAIL_POLL_SECONDS", "60")),
-            batch=int(env.get("HELPDESK_MAIL_BATCH", "50")),
-            max_message_bytes=int(env.get("HELPDESK_MAIL_MAX_MESSAGE_BYTES", str(25 * 1024 * 1024))),
+            poll_seconds=number(env, "HELPDESK_MAIL_POLL_SECONDS", 60),
+            batch=integer(env, "HELPDESK_MAIL_BATCH", 50, low=1),
+            max_message_bytes=integer(env, "HELPDESK_MAIL_MAX_MESSAGE_BYTES", 25 * 1024 * 1024, low=1),
             smtp_host=env.get("HELPDESK_MAIL_SMTP_HOST", ""),
-            smtp_port=int(env.get("HELPDESK_MAIL_SMTP_PORT", "465" if smtp_security == "ssl" else "587")),
+            smtp_port=integer(
+                env, "HELPDESK_MAIL_SMTP_PORT", 465 if smtp_security == "ssl" else 587, low=1, high=65535
+            ),
             smtp_security=smtp_security,
             smtp_user=env.get("HELPDESK_MAIL_SMTP_USER", ""),
             smtp_password=env.get("HELPDESK_MAIL_SMTP_PASSWORD", ""),
             from_address=env.get("HELPDESK_MAIL_FROM", ""),
             acknowledge=_flag(env, "HELPDESK_MAIL_ACKNOWLEDGE"),
-            acknowledge_period_hours=float(env.get("HELPDESK_MAIL_ACKNOWLEDGE_PERIOD_HOURS", "24")),
+            acknowledge_period_hours=number(env, "HELPDESK_MAIL_ACKNOWLEDGE_PERIOD_HOURS", 24),
         )
 
 
@@ -99,17 +103,17 @@ class WebhookSettings:
         networks = tuple(n.strip() for n in env.get("HELPDESK_WEBHOOK_ALLOW_NETWORKS", "").split(",") if n.strip())
         unknown = [n for n in networks if n not in WEBHOOK_NETWORKS]
         if unknown:
-            raise ValueError(
-                f"HELPDESK_WEBHOOK_ALLOW_NETWORKS: unknown {unknown[0]!r}; use {', '.join(WEBHOOK_NETWORKS)}"
+            raise InvalidSetting(
+                "HELPDESK_WEBHOOK_ALLOW_NETWORKS", f"a list of {', '.join(WEBHOOK_NETWORKS)}", unknown[0]
             )
         return cls(
             enabled=_flag(env, "HELPDESK_WEBHOOKS", True),
-            timeout_seconds=float(env.get("HELPDESK_WEBHOOK_TIMEOUT_SECONDS", "10")),
-            max_response_bytes=int(env.get("HELPDESK_WEBHOOK_MAX_RESPONSE_BYTES", str(64 * 1024))),
-            max_attempts=int(env.get("HELPDESK_WEBHOOK_MAX_ATTEMPTS", "12")),
-            backoff_seconds=float(env.get("HELPDESK_WEBHOOK_BACKOFF_SECONDS", "5")),
-            max_backoff_seconds=float(env.get("HELPDESK_WEBHOOK_MAX_BACKOFF_SECONDS", "3600")),
-            lease_seconds=float(env.get("HELPDESK_WEBHOOK_LEASE_SECONDS", "60")),
-            poll_seconds=float(env.get("HELPDESK_WEBHOOK_POLL_SECONDS", "2")),
+            timeout_seconds=number(env, "HELPDESK_WEBHOOK_TIMEOUT_SECONDS", 10),
+            max_response_bytes=integer(env, "HELPDESK_WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, low=1),
+            max_attempts=integer(env, "HELPDESK_WEBHOOK_MAX_ATTEMPTS", 12, low=1),
+            backoff_seconds=number(env, "HELPDESK_WEBHOOK_BACKOFF_SECONDS", 5),
+            max_backoff_seconds=number(env, "HELPDESK_WEBHOOK_MAX_BACKOFF_SECONDS", 3600),
+            lease_seconds=number(env, "HELPDESK_WEBHOOK_LEASE_SECONDS", 60),
+            poll_seconds=number(env, "HELPDESK_WEBHOOK_POLL_SECONDS", 2),
             allow_networks=networks,
         )

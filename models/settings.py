@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from models.channel_settings import MailSettings, WebhookSettings
+from models.env_values import choice, integer, json_object, number, share
 
 __all__ = (
     "ApiSettings",
@@ -73,28 +73,8 @@ class ModelSettings:
 DEFAULT_RATE_LIMITS = {"portal": 1200, "agent": 600, "analyst": 300, "admin": 600}
 
 
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    """The value of ``name``, one of ``choices`` (the first when unset)."""
-    value = env.get(name, choices[0])
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-    return value
-
-
-def _share(env: Mapping[str, str], name: str, default: str) -> float:
-    """The value of ``name`` as a share: a number above 0 and at most 1."""
-    raw = env.get(name, default)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 1:
-        raise ValueError(f"{name} must be a number above 0 and at most 1, not {raw!r}")
-    return value
-
-
 def _rate_limits(env: Mapping[str, str]) -> dict[str, int]:
-    return {role: int(env.get(f"HELPDESK_RATE_LIMIT_{role.upper()}", n)) for role, n in DEFAULT_RATE_LIMITS.items()}
+    return {role: integer(env, f"HELPDESK_RATE_LIMIT_{role.upper()}", n) for role, n in DEFAULT_RATE_LIMITS.items()}
 
 
 @dataclass(frozen=True)
@@ -183,68 +163,68 @@ class Settings:
         return cls(
             database=DatabaseSettings(
                 url=env.get("HELPDESK_DATABASE_URL", _default_sqlite_url(var_dir)),
-                busy_timeout_ms=int(env.get("HELPDESK_DATABASE_BUSY_TIMEOUT_MS", "5000")),
+                busy_timeout_ms=integer(env, "HELPDESK_DATABASE_BUSY_TIMEOUT_MS", 5000),
                 echo=env.get("HELPDESK_DATABASE_ECHO", "") in {"1", "true", "yes"},
             ),
             models=ModelSettings(
                 artifacts_dir=Path(env.get("HELPDESK_ARTIFACTS_DIR", var_dir / "artifacts")),
                 encoder=env.get("HELPDESK_ENCODER", "minilm"),
-                encode_batch_size=int(env.get("HELPDESK_ENCODE_BATCH_SIZE", "16")),
-                min_examples_per_label=int(env.get("HELPDESK_MIN_EXAMPLES_PER_LABEL", "2")),
-                decision=_choice(env, "HELPDESK_DECISION", ("most_probable", "balanced")),
-                new_kind_recent_days=float(env.get("HELPDESK_NEW_KIND_RECENT_DAYS", "7")),
-                coverage=float(env.get("HELPDESK_COVERAGE", "0.9")),
-                target_precision=float(env.get("HELPDESK_TARGET_PRECISION", "0.9")),
-                kb_min_similarity=float(env.get("HELPDESK_KB_MIN_SIMILARITY", "0.5")),
-                kb_nothing_fits_probability=float(env.get("HELPDESK_KB_NOTHING_FITS_PROBABILITY", "0.5")),
-                kb_day_one_keep=_share(env, "HELPDESK_KB_DAY_ONE_KEEP", "0.97"),
-                kb_outcomes_limit=int(env.get("HELPDESK_KB_OUTCOMES_LIMIT", "20000")),
-                kb_refit_seconds=float(env.get("HELPDESK_KB_REFIT_SECONDS", "300")),
-                promotion_tolerance=float(env.get("HELPDESK_PROMOTION_TOLERANCE", "0.02")),
-                redact_patterns=json.loads(env.get("HELPDESK_REDACT_PATTERNS", "{}")),
-                threads=int(env.get("HELPDESK_THREADS", "0")),
-                ann_exact_limit=int(env.get("HELPDESK_ANN_EXACT_LIMIT", "50000")),
-                ann_ef_search=int(env.get("HELPDESK_ANN_EF_SEARCH", "256")),
+                encode_batch_size=integer(env, "HELPDESK_ENCODE_BATCH_SIZE", 16, low=1),
+                min_examples_per_label=integer(env, "HELPDESK_MIN_EXAMPLES_PER_LABEL", 2, low=1),
+                decision=choice(env, "HELPDESK_DECISION", ("most_probable", "balanced")),
+                new_kind_recent_days=number(env, "HELPDESK_NEW_KIND_RECENT_DAYS", 7),
+                coverage=share(env, "HELPDESK_COVERAGE", 0.9),
+                target_precision=share(env, "HELPDESK_TARGET_PRECISION", 0.9),
+                kb_min_similarity=number(env, "HELPDESK_KB_MIN_SIMILARITY", 0.5, low=-1, high=1),
+                kb_nothing_fits_probability=number(env, "HELPDESK_KB_NOTHING_FITS_PROBABILITY", 0.5, high=1),
+                kb_day_one_keep=share(env, "HELPDESK_KB_DAY_ONE_KEEP", 0.97),
+                kb_outcomes_limit=integer(env, "HELPDESK_KB_OUTCOMES_LIMIT", 20000),
+                kb_refit_seconds=number(env, "HELPDESK_KB_REFIT_SECONDS", 300),
+                promotion_tolerance=number(env, "HELPDESK_PROMOTION_TOLERANCE", 0.02),
+                redact_patterns=json_object(env, "HELPDESK_REDACT_PATTERNS"),
+                threads=integer(env, "HELPDESK_THREADS", 0),
+                ann_exact_limit=integer(env, "HELPDESK_ANN_EXACT_LIMIT", 50000),
+                ann_ef_search=integer(env, "HELPDESK_ANN_EF_SEARCH", 256, low=1),
             ),
             api=ApiSettings(
                 host=env.get("HELPDESK_HOST", "127.0.0.1"),
-                port=int(env.get("HELPDESK_PORT", "8000")),
-                default_top_k=int(env.get("HELPDESK_DEFAULT_TOP_K", "5")),
-                max_top_k=int(env.get("HELPDESK_MAX_TOP_K", "20")),
-                reload_poll_seconds=float(env.get("HELPDESK_RELOAD_POLL_SECONDS", "10")),
-                sla_poll_seconds=float(env.get("HELPDESK_SLA_POLL_SECONDS", "60")),
+                port=integer(env, "HELPDESK_PORT", 8000, low=1, high=65535),
+                default_top_k=integer(env, "HELPDESK_DEFAULT_TOP_K", 5, low=1),
+                max_top_k=integer(env, "HELPDESK_MAX_TOP_K", 20, low=1),
+                reload_poll_seconds=number(env, "HELPDESK_RELOAD_POLL_SECONDS", 10),
+                sla_poll_seconds=number(env, "HELPDESK_SLA_POLL_SECONDS", 60),
                 cors_origins=tuple(o.strip() for o in env.get("HELPDESK_CORS_ORIGINS", "").split(",") if o.strip()),
                 rate_limits=_rate_limits(env),
-                unknown_key_rate_limit=int(env.get("HELPDESK_UNKNOWN_KEY_RATE_LIMIT", "30")),
+                unknown_key_rate_limit=integer(env, "HELPDESK_UNKNOWN_KEY_RATE_LIMIT", 30),
                 public_url=env.get("HELPDESK_PUBLIC_URL", "").rstrip("/"),
-                key_cache_seconds=float(env.get("HELPDESK_KEY_CACHE_SECONDS", "5")),
-                batch_wait_ms=float(env.get("HELPDESK_BATCH_WAIT_MS", "2")),
-                batch_max=int(env.get("HELPDESK_BATCH_MAX", "64")),
-                batch_timeout_seconds=float(env.get("HELPDESK_BATCH_TIMEOUT_SECONDS", "60")),
-                workers=int(env.get("HELPDESK_WORKERS", "0").strip().lower().replace("auto", "0") or "0"),
+                key_cache_seconds=number(env, "HELPDESK_KEY_CACHE_SECONDS", 5),
+                batch_wait_ms=number(env, "HELPDESK_BATCH_WAIT_MS", 2),
+                batch_max=integer(env, "HELPDESK_BATCH_MAX", 64, low=1),
+                batch_timeout_seconds=number(env, "HELPDESK_BATCH_TIMEOUT_SECONDS", 60),
+                workers=integer(env, "HELPDESK_WORKERS", 0, words={"auto": 0}),
                 workers_dir=env.get("HELPDESK_WORKERS_DIR", ""),
                 translations_dir=Path(d) if (d := env.get("HELPDESK_TRANSLATIONS_DIR", "").strip()) else None,
             ),
             assist=AssistSettings(
-                min_similarity=float(env.get("HELPDESK_ASSIST_MIN_SIMILARITY", "0.5")),
-                duplicate_threshold=float(env.get("HELPDESK_DUPLICATE_THRESHOLD", "0.8")),
-                duplicate_window_days=float(env.get("HELPDESK_DUPLICATE_WINDOW_DAYS", "7")),
-                spike_window_hours=float(env.get("HELPDESK_SPIKE_WINDOW_HOURS", "1")),
-                spike_baseline_days=float(env.get("HELPDESK_SPIKE_BASELINE_DAYS", "14")),
-                spike_similarity=float(env.get("HELPDESK_SPIKE_SIMILARITY", "0.55")),
-                spike_min_size=int(env.get("HELPDESK_SPIKE_MIN_SIZE", "5")),
-                spike_min_ratio=float(env.get("HELPDESK_SPIKE_MIN_RATIO", "3")),
-                incident_poll_seconds=float(env.get("HELPDESK_INCIDENT_POLL_SECONDS", "60")),
+                min_similarity=number(env, "HELPDESK_ASSIST_MIN_SIMILARITY", 0.5, low=-1, high=1),
+                duplicate_threshold=number(env, "HELPDESK_DUPLICATE_THRESHOLD", 0.8, low=-1, high=1),
+                duplicate_window_days=number(env, "HELPDESK_DUPLICATE_WINDOW_DAYS", 7),
+                spike_window_hours=number(env, "HELPDESK_SPIKE_WINDOW_HOURS", 1),
+                spike_baseline_days=number(env, "HELPDESK_SPIKE_BASELINE_DAYS", 14),
+                spike_similarity=number(env, "HELPDESK_SPIKE_SIMILARITY", 0.55, low=-1, high=1),
+                spike_min_size=integer(env, "HELPDESK_SPIKE_MIN_SIZE", 5, low=1),
+                spike_min_ratio=number(env, "HELPDESK_SPIKE_MIN_RATIO", 3),
+                incident_poll_seconds=number(env, "HELPDESK_INCIDENT_POLL_SECONDS", 60),
             ),
             mail=MailSettings.from_env(env),
             webhooks=WebhookSettings.from_env(env),
             work=WorkSettings(
-                background=_choice(env, "HELPDESK_BACKGROUND", ("embedded", "queue")),
-                worker_concurrency=int(env.get("HELPDESK_WORKER_CONCURRENCY", "4")),
-                job_attempts=int(env.get("HELPDESK_JOB_ATTEMPTS", "3")),
-                retry_wait_seconds=float(env.get("HELPDESK_JOB_RETRY_WAIT_SECONDS", "5")),
-                stalled_seconds=float(env.get("HELPDESK_WORKER_STALLED_SECONDS", "30")),
-                rate_limit_store=_choice(env, "HELPDESK_RATE_LIMIT_STORE", ("auto", "process", "database")),
+                background=choice(env, "HELPDESK_BACKGROUND", ("embedded", "queue")),
+                worker_concurrency=integer(env, "HELPDESK_WORKER_CONCURRENCY", 4, low=1),
+                job_attempts=integer(env, "HELPDESK_JOB_ATTEMPTS", 3, low=1),
+                retry_wait_seconds=number(env, "HELPDESK_JOB_RETRY_WAIT_SECONDS", 5),
+                stalled_seconds=number(env, "HELPDESK_WORKER_STALLED_SECONDS", 30),
+                rate_limit_store=choice(env, "HELPDESK_RATE_LIMIT_STORE", ("auto", "process", "database")),
             ),
             datasets_dir=Path(env.get("HELPDESK_DATASETS_DIR", _ROOT.parent / "shared" / "datasets")),
             data_dir=Path(env.get("HELPDESK_DATA_DIR", _ROOT / "data")),

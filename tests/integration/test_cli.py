@@ -14,7 +14,7 @@ from models.audit import list_audit
 from models.db import make_engine, make_session_factory, session_scope
 from models.settings import Settings
 from tests.conftest import BACKENDS, DEMO_FIELDS
-from tests.processes import helpdesk
+from tests.processes import helpdesk, settings_env
 from triage.evaluation.bench import STAGES
 from triage.work.layout import choose_layout
 
@@ -104,6 +104,13 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(settings, tmp_path: Path
     assert "Traceback" not in result.stderr
     assert count(settings, Ticket) == 0 and count(settings, Article) == 0
     assert not (tmp_path / "enc").exists() and (full / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("serve",)])
+def test_a_bad_setting_is_one_clear_line_naming_the_variable(settings, command):
+    result = helpdesk(settings, *command, env=settings_env(settings, HELPDESK_NEW_KIND_RECENT_DAYS="a week"))
+    assert result.returncode == 2
+    assert result.stderr == "error: HELPDESK_NEW_KIND_RECENT_DAYS must be a number at least 0, not 'a week'\n"
 
 
 def test_train_with_articles_only_says_predictions_are_unavailable(settings, backend, deployments):

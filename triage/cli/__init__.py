@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from models.env_values import InvalidSetting
 from models.errors import DomainError
 from triage.cli.assist import evaluate_duplicates_command, evaluate_replies_command
 from triage.cli.bench import bench_command
@@ -36,7 +37,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except DomainError as exc:
-            where = f" [{exc.field}]" if exc.field else ""
+            named = isinstance(exc, InvalidSetting)  # its detail starts with the variable's name
+            where = f" [{exc.field}]" if exc.field and not named else ""
             click.echo(f"error{where}: {exc.detail}", err=True)
             ctx.exit(2)
 
