@@ -55,25 +55,36 @@ class RecentTickets:
         self.refresh_seconds = refresh_seconds
         self._held: tuple[np.ndarray, np.ndarray] | None = None  # (ids, vectors)
         self._read_at = float("-inf")
-        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # held by the one caller reading them again
 
     def read(
         self, sessions: sessionmaker[Session], vectors_of: Callable[[Sequence[Ticket]], np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The ids and vectors held, read again first if they are stale (blocking); ``None`` when turned off
-        (``days`` 0). A failed read keeps the ones held: suggestions never fail for it."""
+        """The ids and vectors held, read again first if they are stale; ``None`` when turned off (``days``
+        0). One caller reads them again; the others meanwhile get the ones held, and wait only when none are
+        held yet. A failed read keeps the ones held: suggestions never fail for it."""
         if self.days <= 0:
             return None
-        with self._lock:
-            if time.monotonic() - self._read_at >= self.refresh_seconds:
-                try:
-                    with session_scope(sessions) as session:
-                        tickets = recent_open_tickets(session, self.days, self.limit)
-                        self._held = (np.array([t.id for t in tickets], dtype=np.int64), vectors_of(tickets))
-                except SQLAlchemyError as error:
-                    log.warning("recent open tickets not read (the new-kind check goes on without): %s", error)
-                self._read_at = time.monotonic()
-            return self._held
+        if self._stale() and self._refreshing.acquire(blocking=self._held is None):
+            try:
+                if self._stale():  # another caller may have read them while this one waited
+                    self._refresh(sessions, vectors_of)
+            finally:
+                self._refreshing.release()
+        return self._held
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._read_at >= self.refresh_seconds
+
+    def _refresh(self, sessions: sessionmaker[Session], vectors_of: Callable[[Sequence[Ticket]], np.ndarray]) -> None:
+        try:
+            with session_scope(sessions) as session:
+                tickets = recent_open_tickets(session, self.days, self.limit)
+                ids = np.array([t.id for t in tickets], dtype=np.int64)
+                self._held = (ids, vectors_of(tickets))  # one assignment: readers see the old pair or the new
+        except SQLAlchemyError as error:
+            log.warning("recent open tickets not read (the new-kind check goes on without): %s", error)
+        self._read_at = time.monotonic()
 
     def read_with(
         self, sessions: sessionmaker[Session], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor
