@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from models.errors import InvalidInput
@@ -27,8 +27,8 @@ def _bounds(low: float, high: float) -> str:
     return f"from {low:g} to {high:g}"
 
 
-def number(env: Mapping[str, str], name: str, default: float, *, low: float = 0.0, high: float = math.inf) -> float:
-    """The value of ``name`` as a finite number from ``low`` to ``high`` (``default`` when unset or empty)."""
+def _real(env: Mapping[str, str], name: str, default: float, takes: str, fits: Callable[[float], bool]) -> float:
+    """The value of ``name`` as a finite number that ``fits`` (``default`` when unset or empty)."""
     raw = env.get(name, "").strip()
     if not raw:
         return float(default)
@@ -36,9 +36,14 @@ def number(env: Mapping[str, str], name: str, default: float, *, low: float = 0.
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and low <= value <= high):
-        raise InvalidSetting(name, f"a number {_bounds(low, high)}", raw)
+    if not (math.isfinite(value) and fits(value)):
+        raise InvalidSetting(name, takes, raw)
     return value
+
+
+def number(env: Mapping[str, str], name: str, default: float, *, low: float = 0.0, high: float = math.inf) -> float:
+    """The value of ``name`` as a finite number from ``low`` to ``high`` (``default`` when unset or empty)."""
+    return _real(env, name, default, f"a number {_bounds(low, high)}", lambda value: low <= value <= high)
 
 
 def integer(
@@ -68,16 +73,7 @@ def integer(
 
 def share(env: Mapping[str, str], name: str, default: float) -> float:
     """The value of ``name`` as a share: a number above 0 and at most 1."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return float(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 1:
-        raise InvalidSetting(name, "a number above 0 and at most 1", raw)
-    return value
+    return _real(env, name, default, "a number above 0 and at most 1", lambda value: 0 < value <= 1)
 
 
 def choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
