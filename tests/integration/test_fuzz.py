@@ -35,6 +35,10 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.engine.errors import is_inconsistent_replay  # noqa: E402
 from schemathesis.generation.stateful import run_state_machine_as_test  # noqa: E402
 from schemathesis.generation.stateful.state_machine import release_state_machines  # noqa: E402
+
+# imported at collection, not first inside a test: CPython 3.11.7 can fail to compile a module that pytest
+# rewrites when it is first imported from a deep stack ("SystemError: AST constructor recursion depth mismatch")
+from schemathesis.specs.openapi import schemas as _openapi_schemas  # noqa: E402, F401
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
     response_schema_conformance,
@@ -231,6 +235,7 @@ SAID = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b\x0
 # (request body schema, field) -> the longest value the server takes there, where it is shorter than the schema's
 SHORTER = {("TicketPatch", "priority"): 50, ("TicketResolve", "priority"): 50}
 MAX_SUITES = 40
+MORE = 25  # sequences per suite once SEQUENCES ran, while a chained call of MUST_CHAIN is still missing
 
 
 def _operation_ref(label: str) -> str:
@@ -369,19 +374,26 @@ def _state_machine(schema, base_url: str, tally: StatefulTally):
     return Sequences
 
 
+def _unchained(tally: StatefulTally) -> set[tuple[str, int]]:
+    """The chained calls of :data:`MUST_CHAIN` that no sequence has made yet."""
+    return MUST_CHAIN - {key for key, n in tally.chained.items() if n}
+
+
 def _run_suites(machine, tally: StatefulTally) -> None:
-    """Run ``machine`` until :data:`SEQUENCES` sequences ran, in suites of fixed seeds 0, 1, 2... (deterministic,
-    like ``derandomize``, but each suite new). The server keeps its state from one sequence to the next, so
-    Hypothesis, which replays the start of earlier sequences, may see a replayed call answer differently (a
-    slug taken now, a key revoked) and end the suite as flaky; as schemathesis's own runner does, that only
-    ends the suite, and the next seed goes on."""
+    """Run ``machine`` until :data:`SEQUENCES` sequences ran and every chained call of :data:`MUST_CHAIN` was
+    made (more suites of :data:`MORE` sequences while one is missing), in suites of fixed seeds 0, 1, 2...
+    (deterministic, like ``derandomize``, but each suite new). The server keeps its state from one sequence to
+    the next, so Hypothesis, which replays the start of earlier sequences, may see a replayed call answer
+    differently (a slug taken now, a key revoked) and end the suite as flaky; as schemathesis's own runner
+    does, that only ends the suite, and the next seed goes on. Which sequences a seed makes depends on what
+    the server answered before, so a change anywhere in the answers can move a rare chain to a later suite."""
     for suite in range(MAX_SUITES):
         remaining = SEQUENCES - tally.sequences
-        if remaining <= 0:
+        if remaining <= 0 and not _unchained(tally):
             return
         suite_machine = seed(suite)(type(f"Suite{suite}", (machine,), {"rule_order_seed": suite}))
         settings = hypothesis_settings(
-            max_examples=remaining,
+            max_examples=max(remaining, MORE),
             stateful_step_count=STEPS,
             deadline=None,
             database=None,
@@ -427,5 +439,5 @@ def test_stateful_sequences_get_no_5xx(server):
     assert tally.failures == [], "\n".join(tally.failures)
     assert tally.sequences >= SEQUENCES, f"only {tally.sequences} sequences in {MAX_SUITES} suites"
     assert multi >= SEQUENCES // 2, f"only {multi} sequences of more than one step"
-    missing = MUST_CHAIN - {key for key, n in tally.chained.items() if n}
+    missing = _unchained(tally)
     assert not missing, f"never answered so on a resource made earlier in its sequence: {sorted(missing)}"
