@@ -1,7 +1,7 @@
 """New kinds of tickets over real HTTP on a copy of the demo deployment: a ticket unlike the history is
 not new alone, but once several recent open tickets are like it (and unlike the history), it abstains as
-a new kind on every field; a burst of a kind the history knows changes nothing, and resolving the burst
-takes it out of the comparison."""
+a new kind on every field; a burst of a kind the history knows changes nothing, nor do resends of the
+ticket itself, and resolving the burst takes it out of the comparison."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from api.app import create_app
 from tests.conftest import BACKENDS, keyed_client
 from triage.assist.recent import RecentTickets
+from triage.ml.novelty import COPY_SIMILARITY
+from triage.text.texts import ticket_text
 
 EXPENSES = [  # no demo ticket is about expense claims; the first and the last are not new alone
     ("Expense claim rejected by system", "I cannot submit my hotel receipt in the expense portal"),
@@ -22,6 +24,11 @@ VPN = [
     ("VPN disconnects", "my VPN connection drops when working from home"),
     ("VPN unstable", "GlobalProtect keeps losing the connection"),
     ("VPN drops all the time", "connection to the VPN is lost every 10 minutes"),
+]
+RESENDS = [  # the last expense ticket sent again with a few words more: under 0.95 similar, most words the same
+    ("Expenses not reimbursed", "my expense report from last month is still not paid out. Any update?"),
+    ("Expenses not reimbursed", "hi, my expense report from last month is still not paid out, please help asap"),
+    ("FW: Expenses not reimbursed", "my expense report from last month is still not paid out?? who can help"),
 ]
 FIELDS = {"category", "priority", "assignee", "request_type"}
 
@@ -69,7 +76,19 @@ def test_a_burst_of_a_new_kind_makes_the_next_one_abstain_as_new(client):
     for prediction in predictions.values():  # the reason names the open tickets that tipped it
         assert prediction["reason"].startswith("a new kind of ticket: more like recent open tickets (#")
         assert all(f"#{ticket_id}" in prediction["reason"] for ticket_id in ids) and prediction["top"]["label"]
-    for ticket_id in ids + [fourth["id"]]:  # resolved, they are history to learn from, no longer recent
+    _resolve(client, ids + [fourth["id"]])  # resolved, they are history to learn from, no longer recent
+    assert _draft(client, *EXPENSES[3]) == set()
+
+
+def _resolve(client, ticket_ids: list[int]) -> None:
+    for ticket_id in ticket_ids:
         resolved = client.post(f"/v1/tickets/{ticket_id}/resolve", json={"resolution": "Sent to finance."})
         assert resolved.status_code == 200, resolved.text
-    assert _draft(client, *EXPENSES[3]) == set()
+
+
+def test_resends_with_a_few_words_more_are_the_same_ticket_not_a_burst(client, encoder):
+    vectors = encoder.encode_batch([ticket_text(*ticket) for ticket in [EXPENSES[3], *RESENDS]])
+    assert (vectors[1:] @ vectors[0] < COPY_SIMILARITY).all()  # similarity alone would count them as alike
+    ids = [_file(client, *ticket)["id"] for ticket in RESENDS]
+    assert _draft(client, *EXPENSES[3]) == set()  # their words are its words: copies, left out
+    _resolve(client, ids)

@@ -4,7 +4,7 @@ A new kind of ticket rarely comes alone. Open tickets were never learned from, s
 several recent open ones than like anything resolved is more likely the start of a new kind (see
 :mod:`triage.ml.novelty`), and its reason names them. A serving process keeps their ids and vectors and
 reads them again at most every ``refresh_seconds``; each ticket is encoded once, through the embedding
-cache training shares.
+cache training shares, with its words, which tell a resend with a word more or less from a second ticket.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from models.db import session_scope
 from triage.assist.duplicates import live_open_tickets, ticket_vectors
 from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
-from triage.text.redaction import Redactor
+from triage.ml.novelty import OpenTickets, word_set
+from triage.text.redaction import Redactor, ticket_texts
 
 __all__ = ("RecentTickets", "recent_open_tickets")
 
@@ -47,20 +48,25 @@ def recent_open_tickets(session: Session, days: float, limit: int) -> list[Ticke
 
 
 class RecentTickets:
-    """The ids and vectors of recent open tickets, read again when older than ``refresh_seconds``."""
+    """Recent open tickets (:class:`~triage.ml.novelty.OpenTickets`), read again when older than
+    ``refresh_seconds``."""
 
     def __init__(self, days: float = 7.0, *, limit: int = 2000, refresh_seconds: float = 30.0) -> None:
         self.days = days
         self.limit = limit
         self.refresh_seconds = refresh_seconds
-        self._held: tuple[np.ndarray, np.ndarray] | None = None  # (ids, vectors)
+        self._held: OpenTickets | None = None
         self._read_at = float("-inf")
         self._refreshing = threading.Lock()  # held by the one caller reading them again
 
     def read(
-        self, sessions: sessionmaker[Session], vectors_of: Callable[[Sequence[Ticket]], np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The ids and vectors held, read again first if they are stale; ``None`` when turned off (``days``
+        self,
+        sessions: sessionmaker[Session],
+        vectors_of: Callable[[Sequence[Ticket]], np.ndarray],
+        texts_of: Callable[[Sequence[Ticket]], list[str]] | None = None,
+    ) -> OpenTickets | None:
+        """The open tickets held (their words from ``texts_of``, when given), read again first if they are
+        stale; ``None`` when turned off (``days``
         0). One caller reads them again; the others meanwhile get the ones held, and wait only when none are
         held yet. A failed read keeps the ones held: suggestions never fail for it."""
         if self.days <= 0:
@@ -68,7 +74,7 @@ class RecentTickets:
         if self._stale() and self._refreshing.acquire(blocking=self._held is None):
             try:
                 if self._stale():  # another caller may have read them while this one waited
-                    self._refresh(sessions, vectors_of)
+                    self._refresh(sessions, vectors_of, texts_of)
             finally:
                 self._refreshing.release()
         return self._held
@@ -76,18 +82,28 @@ class RecentTickets:
     def _stale(self) -> bool:
         return time.monotonic() - self._read_at >= self.refresh_seconds
 
-    def _refresh(self, sessions: sessionmaker[Session], vectors_of: Callable[[Sequence[Ticket]], np.ndarray]) -> None:
+    def _refresh(
+        self,
+        sessions: sessionmaker[Session],
+        vectors_of: Callable[[Sequence[Ticket]], np.ndarray],
+        texts_of: Callable[[Sequence[Ticket]], list[str]] | None,
+    ) -> None:
         try:
             with session_scope(sessions) as session:
                 tickets = recent_open_tickets(session, self.days, self.limit)
                 ids = np.array([t.id for t in tickets], dtype=np.int64)
-                self._held = (ids, vectors_of(tickets))  # one assignment: readers see the old pair or the new
+                words = None if texts_of is None else tuple(word_set(text) for text in texts_of(tickets))
+                self._held = OpenTickets(ids, vectors_of(tickets), words)  # readers see the old or the new
         except SQLAlchemyError as error:
             log.warning("recent open tickets not read (the new-kind check goes on without): %s", error)
         self._read_at = time.monotonic()
 
     def read_with(
         self, sessions: sessionmaker[Session], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """:meth:`read`, each ticket's redacted text encoded by ``encoder`` through ``cache``."""
-        return self.read(sessions, lambda tickets: ticket_vectors(tickets, encoder, cache, redactor))
+    ) -> OpenTickets | None:
+        """:meth:`read`, each ticket's redacted text encoded by ``encoder`` through ``cache`` (and its words)."""
+        return self.read(
+            sessions,
+            lambda tickets: ticket_vectors(tickets, encoder, cache, redactor),
+            lambda tickets: ticket_texts(tickets, redactor),
+        )

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import session_scope
@@ -23,6 +22,7 @@ from triage.desk.suggest import Suggestions, suggest, suggest_many
 from triage.knowledge.kb_index import Knowledge, load_knowledge
 from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
+from triage.ml.novelty import OpenTickets
 from triage.text.redaction import Redactor
 
 __all__ = ("Standalone", "load_standalone")
@@ -51,8 +51,8 @@ class Standalone:
         batch = [(s, b, self.top_k) for s, b in drafts]
         return suggest_many(self.bundle, self.knowledge.search, self.encoder, batch, recent=self.recent_tickets())
 
-    def recent_tickets(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The ids and vectors of recent open tickets for the new-kind check (see :mod:`triage.assist.recent`)."""
+    def recent_tickets(self) -> OpenTickets | None:
+        """The recent open tickets for the new-kind check (see :mod:`triage.assist.recent`)."""
         if self.bundle is None or self.sessions is None:
             return None
         return self.recent.read_with(self.sessions, self.encoder, self.cache, self.redactor)

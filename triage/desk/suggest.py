@@ -14,7 +14,7 @@ from triage.errors import InvalidQuery
 from triage.knowledge.retrieval import ArticleHit, KnowledgeSearch, article_hits
 from triage.ml.encoder import Encoder
 from triage.ml.inputs import make_inputs
-from triage.ml.novelty import recent_alike, recent_closeness
+from triage.ml.novelty import OpenTickets, recent_alike, recent_closeness, word_set
 from triage.ml.shared_inputs import SharedInputs
 from triage.stages import UNTIMED, Stages
 from triage.text.drafts import prepare_draft
@@ -82,16 +82,18 @@ def _predict_many(
     texts: Sequence[str],
     similars: Sequence[list[SimilarTicket]],
     stages: Stages = UNTIMED,
-    recent: tuple[np.ndarray, np.ndarray] | None = None,
+    recent: OpenTickets | None = None,
 ) -> list[dict[str, FieldPrediction]]:
     """Every field's prediction for several texts, each classifier called once for all of them (``recent``:
-    the ids and vectors of recent open tickets, which the new-kind check compares with)."""
+    the recent open tickets, which the new-kind check compares with)."""
     predictions: list[dict[str, FieldPrediction]] = [{} for _ in texts]
     vectors = vectors.reshape(len(texts), -1)
     X = make_inputs(list(texts), vectors)
     shared = SharedInputs(X)  # features and similarities the fields' classifiers have in common, once
-    open_ids, open_vectors = recent if recent is not None else (None, None)
-    closeness = None if open_vectors is None else recent_closeness(vectors, open_vectors)
+    closeness, words = None, []
+    if recent is not None:
+        words = [word_set(text) for text in texts]  # a resend with a word more or less is a copy, not alike
+        closeness = recent_closeness(vectors, recent.vectors, words=words, recent_words=recent.words)
     for name in bundle.fields:
         clf = bundle.classifiers.get(name)
         if clf is None:
@@ -103,12 +105,12 @@ def _predict_many(
             proba, sets, abstain, novel = clf.assess(X, shared, recent=closeness)
             chosen = clf.decide(proba)
             by_recent = np.zeros(len(novel), dtype=bool)  # new only because recent open tickets are like it
-            if closeness is not None and novel.any():  # judged again alone: the new rows only
+            if recent is not None and novel.any():  # judged again alone: the new rows only
                 rows = np.flatnonzero(novel)
                 by_recent[rows] = ~clf.novel(X[rows], proba=proba[rows])
         with stages("evidence"):
             for i, row in enumerate(predictions):
-                alike = open_ids[recent_alike(vectors[i], open_vectors)].tolist() if by_recent[i] else []
+                alike = _alike(recent, vectors[i], words[i]) if by_recent[i] else []
                 row[name] = field_prediction(
                     bundle,
                     name,
@@ -124,6 +126,11 @@ def _predict_many(
     return predictions
 
 
+def _alike(recent: OpenTickets, vector: np.ndarray, words: frozenset[str]) -> list[int]:
+    """The ids of the recent open tickets that made a ticket new (the ones its closeness averaged)."""
+    return recent.ids[recent_alike(vector, recent.vectors, words=words, recent_words=recent.words)].tolist()
+
+
 def predict_fields(
     bundle: LoadedBundle, vector: np.ndarray, text: str, similar: list[SimilarTicket]
 ) -> dict[str, FieldPrediction]:
@@ -137,7 +144,7 @@ def suggest_many(
     encoder: Encoder,
     drafts: Sequence[tuple[str | None, str | None, int]],
     stages: Stages = UNTIMED,
-    recent: tuple[np.ndarray, np.ndarray] | None = None,
+    recent: OpenTickets | None = None,
 ) -> list[Suggestions | InvalidQuery]:
     """:func:`suggest` for several (subject, body, top_k) drafts at once: one encoder batch and one call
     per classifier for all of them. A draft without text gets its :class:`InvalidQuery` in its place.
@@ -185,12 +192,12 @@ def suggest(
     subject: str | None,
     body: str | None,
     top_k: int = 5,
-    recent: tuple[np.ndarray, np.ndarray] | None = None,
+    recent: OpenTickets | None = None,
 ) -> Suggestions:
     """Encode the text once and return published articles, similar resolved tickets and predictions.
 
     With no bundle, the answer degrades: articles only, no tickets, predictions ``unavailable``.
-    ``recent``: the ids and vectors of recent open tickets; a draft more like several of them than like the
+    ``recent``: the recent open tickets; a draft more like several of them than like the
     resolved tickets counts as more likely a new kind (see :mod:`triage.ml.novelty`), and names them.
     """
     (result,) = suggest_many(bundle, knowledge, encoder, [(subject, body, top_k)], recent=recent)

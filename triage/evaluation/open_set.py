@@ -10,8 +10,8 @@ from sklearn.metrics import roc_auc_score
 
 from triage.evaluation.labelled import unknown_labels
 from triage.ml.classifiers import TriageClassifier
-from triage.ml.inputs import vectors_of
-from triage.ml.novelty import closeness_in_arrival_order, familiarity
+from triage.ml.inputs import texts_of, vectors_of
+from triage.ml.novelty import closeness_in_arrival_order, familiarity, word_set
 
 __all__ = ("open_set_auroc",)
 
@@ -39,7 +39,8 @@ def open_set_auroc(
     familiar = familiarity(vectors_of(X_test), clf.train_vectors_)
     score = clf.new_kind_scores(X_test, proba=proba)
     order = np.random.default_rng(seed).permutation(len(X_test))
-    recent = closeness_in_arrival_order(vectors_of(X_test), order)
+    words = [word_set(text) for text in texts_of(X_test)]
+    recent = closeness_in_arrival_order(vectors_of(X_test), order, words=words)
     arrival_score = clf.new_kind_scores(X_test, proba=proba, recent=recent)
     arrival_novel = arrival_score < clf.novelty_threshold_  # what novel() decides, without scoring again
     arrival_abstain = (abstain & ~novel) | arrival_novel

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.outcomes import outcomes_stamp
@@ -34,6 +33,7 @@ from triage.knowledge.retrieval import KnowledgeSearch
 from triage.ml.batching import MicroBatcher, MicroBatchingEncoder
 from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
+from triage.ml.novelty import OpenTickets
 from triage.sla.watch import watch_clocks
 from triage.text.redaction import Redactor
 
@@ -90,8 +90,8 @@ class Serving:
         encoder = encoder.inner if isinstance(encoder, MicroBatchingEncoder) else encoder
         return suggest_many(bundle, self.search, encoder, drafts, recent=self.recent_tickets())
 
-    def recent_tickets(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The ids and vectors of recent open tickets, for the new-kind check (see :mod:`triage.assist.recent`;
+    def recent_tickets(self) -> OpenTickets | None:
+        """The recent open tickets, for the new-kind check (see :mod:`triage.assist.recent`;
         blocking); ``None`` before there is a bundle to check against."""
         if self.bundle is None or self.encoder is None:
             return None

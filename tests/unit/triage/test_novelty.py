@@ -6,12 +6,14 @@ import numpy as np
 
 from triage.ml.novelty import (
     COPY_SIMILARITY,
+    COPY_WORDS,
     NO_RECENT,
     RECENT_WEIGHT,
     closeness_in_arrival_order,
     new_kind_score,
     recent_alike,
     recent_closeness,
+    word_set,
 )
 
 
@@ -47,3 +49,23 @@ def test_a_lead_of_recent_tickets_counts_only_below_the_gate():
     led = new_kind_score(familiar, top, 0.25, recent, gate=float(alone[1] + 0.01))
     np.testing.assert_allclose(led, [alone[0] - RECENT_WEIGHT * 0.2, alone[1], alone[2]])  # the third: above
     np.testing.assert_array_equal(new_kind_score(familiar, top, 0.25, recent), alone)  # no gate: never led
+
+
+def test_a_recent_ticket_with_nearly_the_same_words_is_a_copy_however_similar():
+    ticket = _unit([1, 0, 0])
+    recent = _unit([1, 0.4, 0], [1, 0.5, 0], [1, 0, 0.5], [1, 0.4, 0.4])  # all under COPY_SIMILARITY, all alike
+    assert (recent @ ticket[0] < COPY_SIMILARITY).all()
+    words = [word_set("My expense report is still not paid out")]
+    resend = word_set("hi, my expense report is still not paid out, please help")
+    assert len(words[0] & resend) / len(words[0] | resend) >= COPY_WORDS
+    others = [word_set(text) for text in ("travel claim pending", "receipt upload fails", "claim rejected")]
+    recent_words = [resend, *others]
+    sims = recent @ ticket[0]
+    np.testing.assert_allclose(recent_closeness(ticket, recent)[0], np.sort(sims)[-3:].mean(), rtol=1e-6)
+    left = recent_closeness(ticket, recent, words=words, recent_words=recent_words)[0]
+    np.testing.assert_allclose(left, sims[1:].mean(), rtol=1e-6)  # the resend is left out
+    assert 0 not in recent_alike(ticket[0], recent, words=words[0], recent_words=recent_words).tolist()
+    order = np.arange(5)  # the resend arrives before the three others, the ticket last
+    in_order = closeness_in_arrival_order(np.vstack([recent, ticket]), order, words=[*recent_words, *words])
+    np.testing.assert_allclose(in_order[4], left, rtol=1e-6)
+    assert word_set("VPN down, VPN!") == {"vpn", "down"}
