@@ -4,7 +4,6 @@ stuck process (or a test waiting on one) can say where it waits."""
 from __future__ import annotations
 
 import faulthandler
-import os
 import signal
 import threading
 
@@ -23,7 +22,10 @@ def test_sigusr1_writes_every_threads_stack_and_the_process_carries_on(tmp_path)
         with (tmp_path / "stacks.txt").open("w") as out:
             dump_stacks_on_signal(out)
             try:
-                os.kill(os.getpid(), signal.SIGUSR1)  # written by the C handler as the signal arrives
+                # to this thread: a signal sent to the process may arrive on any of its threads (a native
+                # one of a library, too), and the dump marks only a Python thread it arrived on as "Current
+                # thread" (written by the C handler at once)
+                signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
             finally:
                 faulthandler.unregister(signal.SIGUSR1)
     finally:
