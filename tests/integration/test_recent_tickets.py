@@ -10,18 +10,18 @@ from triage.assist.recent import RecentTickets
 
 
 class _Vectors:
-    """Vectors for the tickets read; the call numbered ``hold`` waits until ``release`` is set."""
+    """Vectors for the texts of the tickets read; the call numbered ``hold`` waits until ``release`` is set."""
 
     def __init__(self, hold: int) -> None:
         self.calls, self.hold = 0, hold
         self.entered, self.release = threading.Event(), threading.Event()
 
-    def __call__(self, tickets) -> np.ndarray:
+    def __call__(self, texts: list[str]) -> np.ndarray:
         self.calls += 1
         if self.calls == self.hold:
             self.entered.set()
             assert self.release.wait(30)
-        return np.full((len(tickets), 4), float(self.calls), dtype=np.float32)
+        return np.full((len(texts), 4), float(self.calls), dtype=np.float32)
 
 
 def _in_thread(recent: RecentTickets, sessions, vectors: _Vectors) -> tuple[threading.Thread, list]:

@@ -24,17 +24,21 @@ from triage.sla.store import ticket_status_changed
 from triage.text.redaction import DEFAULT_REDACTOR, Redactor, ticket_texts
 from triage.text.texts import snippet
 
-__all__ = ("duplicate_candidates", "live_open_tickets", "merge_ticket", "ticket_vectors")
+__all__ = ("duplicate_candidates", "live_open_tickets", "merge_ticket", "text_vectors", "ticket_vectors")
 
 
 def ticket_vectors(
     tickets: Sequence[Ticket], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor
 ) -> np.ndarray:
     """Embeddings of tickets' redacted texts (as training encodes them, so the cache is shared)."""
-    texts = ticket_texts(tickets, redactor)
+    return text_vectors(ticket_texts(tickets, redactor), encoder, cache)
+
+
+def text_vectors(texts: Sequence[str], encoder: Encoder, cache: EmbeddingCache) -> np.ndarray:
+    """Embeddings of ``texts`` through ``cache`` (no rows for no texts)."""
     if not texts:
         return np.zeros((0, encoder.dimension), dtype=np.float32)
-    return encode_cached(encoder, texts, cache)
+    return encode_cached(encoder, list(texts), cache)
 
 
 def live_open_tickets() -> tuple:

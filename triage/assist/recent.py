@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Ticket
 from models.base import utcnow
 from models.db import session_scope
-from triage.assist.duplicates import live_open_tickets, ticket_vectors
+from triage.assist.duplicates import live_open_tickets, text_vectors
 from triage.ml.embedding_cache import EmbeddingCache
 from triage.ml.encoder import Encoder
 from triage.ml.novelty import OpenTickets, word_set
@@ -62,19 +62,19 @@ class RecentTickets:
     def read(
         self,
         sessions: sessionmaker[Session],
-        vectors_of: Callable[[Sequence[Ticket]], np.ndarray],
-        texts_of: Callable[[Sequence[Ticket]], list[str]] | None = None,
+        encode: Callable[[list[str]], np.ndarray],
+        redactor: Redactor | None = None,
     ) -> OpenTickets | None:
-        """The open tickets held (their words from ``texts_of``, when given), read again first if they are
-        stale; ``None`` when turned off (``days``
-        0). One caller reads them again; the others meanwhile get the ones held, and wait only when none are
-        held yet. A failed read keeps the ones held: suggestions never fail for it."""
+        """The open tickets held, read again first if they are stale (each ticket's text redacted by
+        ``redactor`` once, then encoded by ``encode`` and split into its words); ``None`` when turned off
+        (``days`` 0). One caller reads them again; the others meanwhile get the ones held, and wait only when
+        none are held yet. A failed read keeps the ones held: suggestions never fail for it."""
         if self.days <= 0:
             return None
         if self._stale() and self._refreshing.acquire(blocking=self._held is None):
             try:
                 if self._stale():  # another caller may have read them while this one waited
-                    self._refresh(sessions, vectors_of, texts_of)
+                    self._refresh(sessions, encode, redactor)
             finally:
                 self._refreshing.release()
         return self._held
@@ -83,17 +83,15 @@ class RecentTickets:
         return time.monotonic() - self._read_at >= self.refresh_seconds
 
     def _refresh(
-        self,
-        sessions: sessionmaker[Session],
-        vectors_of: Callable[[Sequence[Ticket]], np.ndarray],
-        texts_of: Callable[[Sequence[Ticket]], list[str]] | None,
+        self, sessions: sessionmaker[Session], encode: Callable[[list[str]], np.ndarray], redactor: Redactor | None
     ) -> None:
         try:
             with session_scope(sessions) as session:
                 tickets = recent_open_tickets(session, self.days, self.limit)
                 ids = np.array([t.id for t in tickets], dtype=np.int64)
-                words = None if texts_of is None else tuple(word_set(text) for text in texts_of(tickets))
-                self._held = OpenTickets(ids, vectors_of(tickets), words)  # readers see the old or the new
+                texts = ticket_texts(tickets, redactor)
+                words = tuple(word_set(text) for text in texts)
+                self._held = OpenTickets(ids, encode(texts), words)  # readers see the old or the new
         except SQLAlchemyError as error:
             log.warning("recent open tickets not read (the new-kind check goes on without): %s", error)
         self._read_at = time.monotonic()
@@ -101,9 +99,5 @@ class RecentTickets:
     def read_with(
         self, sessions: sessionmaker[Session], encoder: Encoder, cache: EmbeddingCache, redactor: Redactor
     ) -> OpenTickets | None:
-        """:meth:`read`, each ticket's redacted text encoded by ``encoder`` through ``cache`` (and its words)."""
-        return self.read(
-            sessions,
-            lambda tickets: ticket_vectors(tickets, encoder, cache, redactor),
-            lambda tickets: ticket_texts(tickets, redactor),
-        )
+        """:meth:`read`, each ticket's redacted text encoded by ``encoder`` through ``cache``."""
+        return self.read(sessions, lambda texts: text_vectors(texts, encoder, cache), redactor)

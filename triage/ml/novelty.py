@@ -75,12 +75,11 @@ Words = frozenset[str]
 
 @dataclass(frozen=True)
 class OpenTickets:
-    """Recent open tickets for the new-kind check: their ids, unit vectors and words (:func:`word_set`;
-    ``None`` when not known, and then only similarity tells a copy)."""
+    """Recent open tickets for the new-kind check: their ids, unit vectors and words (:func:`word_set`)."""
 
     ids: np.ndarray
     vectors: np.ndarray
-    words: Sequence[Words] | None = None
+    words: Sequence[Words]
 
 
 def word_set(text: str) -> Words:
